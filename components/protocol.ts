@@ -1,0 +1,122 @@
+/**
+ * The contract between the orchestrator (the dynamic provider, running on the user's machine) and the
+ * provisioner (bash, running inside the preload VM). Both sides are versioned together; the
+ * provisioner announces {@link PROTOCOL_VERSION} first so a mismatch is refused instead of misread.
+ *
+ * Everything here is plain data: the provisioner reads `config.json` from the CIDATA disk and writes
+ * marker lines to serial port 3 (`/dev/ttyS2`).
+ */
+
+/** Bumped whenever the config shape or the serial markers change incompatibly. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Line prefixes on serial port 3. Every line the provisioner (and the user's scripts) print starts
+ * with exactly one of these, followed by a space.
+ *
+ * - `BuildProtocol: <version> build=<buildId>`: the first line of every provisioner run (also after a
+ *   reboot).
+ * - `BuildStatus: <text>`: progress; the orchestrator streams these to the user.
+ * - `BuildSucceeded: <text>`: every step done and the machine cleaned; the provisioner now waits for
+ *   the acknowledgement, then powers off.
+ * - `BuildFailed: <step>: <reason>`: the build failed in `<step>` (a step label such as
+ *   `step 2/3 runScript install.sh`, or `setup`); the VM powers off after a bounded wait.
+ */
+export const MARKERS = {
+  protocol: "BuildProtocol:",
+  status: "BuildStatus:",
+  succeeded: "BuildSucceeded:",
+  failed: "BuildFailed:",
+} as const;
+
+/** GCE serial port the provisioner writes to (the guest's `/dev/ttyS2`). */
+export const SERIAL_PORT = 3;
+
+/** Instance metadata key the orchestrator sets (value: the build id) once it has seen `BuildSucceeded:`. */
+export const ACK_METADATA_KEY = "pci-build-ack";
+
+/** Exit status by which a `runScript` step with `allowReboot` asks for a reboot before the next step. */
+export const REBOOT_EXIT_CODE = 3;
+
+/** Filesystem label of the disk that carries the provisioner, its config and the build context. */
+export const CIDATA_LABEL = "CIDATA";
+
+/** Where things live on the CIDATA disk (paths relative to its root, `/` separated). */
+export const CIDATA_PATHS = {
+  /** NoCloud user-data: the same cloud-config that is also put in the `user-data` metadata key. */
+  userData: "user-data",
+  /** NoCloud meta-data (`instance-id: <buildId>`). */
+  metaData: "meta-data",
+  /** The {@link ProvisionerConfig} as JSON. */
+  config: "config.json",
+  /** The provisioner's own files (`provisioner-assets/` minus the cloud-config template). */
+  provisionerDir: "provisioner",
+  /** Entry point, run with `bash`. */
+  provisionerEntry: "provisioner/provisioner.sh",
+  /** The user's build context plus `extraFiles`; scripts run with this as working directory (copied). */
+  contextDir: "context",
+} as const;
+
+/** GCE device names of the temporary disks, as seen in `/dev/disk/by-id/google-<name>`. */
+export const DEVICE_NAMES = { boot: "boot", cidata: "cidata", scratch: "scratch" } as const;
+
+/** One registry credential for the `preloadImages` step. */
+export interface RegistryCredential {
+  /** Registry host, e.g. `ghcr.io` or `us-docker.pkg.dev`. */
+  registry: string;
+  username: string;
+  /** Secret: never printed by the provisioner, removed from the machine before capture. */
+  password: string;
+}
+
+/** Steps as the provisioner sees them (`config.json` → `steps[]`), in execution order. */
+export type ProvisionerStep =
+  | {
+      type: "runScript";
+      /** Path of the script relative to the build context root, `/` separated. */
+      script: string;
+      /** Environment for the script. Values may contain any characters; they are never printed. */
+      env: Record<string, string>;
+      /** When true, exit status {@link REBOOT_EXIT_CODE} means "done, reboot before the next step". */
+      allowReboot: boolean;
+    }
+  | {
+      type: "installGpuDriver";
+      /** Driver version (e.g. `535.183.01`), `latest`, `default`, or a `.run` installer file name in `depsDir`. */
+      version: string;
+      /** Expected md5 of the driver installer; empty for none. */
+      md5sum: string;
+      /** Where drivers go on the image (persisted); default `/var/lib/nvidia`. */
+      installDir: string;
+      /** Directory relative to the build context holding installer files; empty for none. */
+      depsDir: string;
+    }
+  | {
+      type: "preloadImages";
+      /** Image references (tag or digest) to pull. */
+      images: string[];
+      /** Stores to pull into. */
+      runtimes: Array<"containerd" | "docker">;
+      /** Use the VM service account's token for `*.gcr.io` and `*-docker.pkg.dev`. */
+      useServiceAccount: boolean;
+      credentials: RegistryCredential[];
+    }
+  | { type: "disableAutoUpdate" }
+  | { type: "extendOemPartition"; /** OEM filesystem size in bytes. */ sizeBytes: number }
+  | { type: "sealOemPartition" }
+  | { type: "reclaimRootPartition" };
+
+/** `config.json` on the CIDATA disk. */
+export interface ProvisionerConfig {
+  /** Must equal {@link PROTOCOL_VERSION}. */
+  protocol: number;
+  /** Unique id of this build; echoed in the `BuildProtocol:` line and expected as the ack value. */
+  buildId: string;
+  /** Metadata key to wait for after success ({@link ACK_METADATA_KEY}). */
+  ackKey: string;
+  /** How long to wait for the acknowledgement before powering off anyway. */
+  ackTimeoutSeconds: number;
+  /** How long to wait after `BuildFailed:` before powering off (lets the orchestrator read the log). */
+  failureShutdownSeconds: number;
+  steps: ProvisionerStep[];
+}
