@@ -3,7 +3,7 @@
  * provisioner (bash, running inside the preload VM). Both sides are versioned together; the
  * provisioner announces {@link PROTOCOL_VERSION} first so a mismatch is refused instead of misread.
  *
- * Everything here is plain data: the provisioner reads `config.json` from the CIDATA disk and writes
+ * Everything here is plain data: the provisioner reads its config from the CIDATA disk and writes
  * marker lines to serial port 3 (`/dev/ttyS2`).
  */
 
@@ -47,8 +47,12 @@ export const CIDATA_PATHS = {
   userData: "user-data",
   /** NoCloud meta-data (`instance-id: <buildId>`). */
   metaData: "meta-data",
-  /** The {@link ProvisionerConfig} as JSON. */
-  config: "config.json",
+  /**
+   * The {@link ProvisionerConfig}, rendered as a directory tree with one value per file (COS has
+   * neither jq nor python, and one value per file needs no parser and carries any bytes). The exact
+   * layout is defined by `components/provisionerConfig.ts` and read by the provisioner.
+   */
+  config: "config",
   /** The provisioner's own files (`provisioner-assets/` minus the cloud-config template). */
   provisionerDir: "provisioner",
   /** Entry point, run with `bash`. */
@@ -69,7 +73,7 @@ export interface RegistryCredential {
   password: string;
 }
 
-/** Steps as the provisioner sees them (`config.json` → `steps[]`), in execution order. */
+/** Steps as the provisioner sees them, in execution order. */
 export type ProvisionerStep =
   | {
       type: "runScript";
@@ -106,7 +110,7 @@ export type ProvisionerStep =
   | { type: "sealOemPartition" }
   | { type: "reclaimRootPartition" };
 
-/** `config.json` on the CIDATA disk. */
+/** The provisioner's configuration, shipped on the CIDATA disk under {@link CIDATA_PATHS.config}. */
 export interface ProvisionerConfig {
   /** Must equal {@link PROTOCOL_VERSION}. */
   protocol: number;
