@@ -24,8 +24,8 @@ export interface RunScriptStepArgs {
   env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * Lets the script ask for a reboot: when true, exit status 3 means "this step is done, reboot the
-   * VM, then continue with the next step". When false (the default), exit status 3 is a failure like
-   * any other non-zero status.
+   * VM, then continue with the next step". When false, exit status 3 is a failure like any other
+   * non-zero status. Default: false.
    */
   allowReboot?: boolean;
 }

@@ -1,0 +1,157 @@
+import {
+  GUEST_OS_FEATURES,
+  MAX_NAME_LENGTH,
+  isProjectId,
+  isResourceName,
+  isStorageLocation,
+  normalizeLicense,
+  parseImageRef,
+} from "../gce/names";
+import type { ArgsUnderValidation } from "./context";
+import { checkLabels } from "./labels";
+import type { ArgsReader } from "./reader";
+import { COS_IMAGE_PROJECT } from "./source";
+
+/** Labels the component puts on the output image itself. */
+export const IMAGE_LABELS_ADDED = 1;
+/** Longest image description GCE accepts. */
+export const MAX_DESCRIPTION_LENGTH = 2048;
+
+const NAME_FIX =
+  "use lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen, at most 63 characters";
+
+/** Output image rules: name or suffix, family, description, labels, licenses, deprecation, size. */
+export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void {
+  if (r.isSet(args.imageName) && r.isSet(args.imageNameSuffix)) {
+    r.report({
+      field: "imageName, imageNameSuffix",
+      message: "are mutually exclusive",
+      fix: "set imageName for a fixed name, or imageNameSuffix to append to the source image name, not both",
+    });
+  }
+  const name = r.string("imageName", args.imageName);
+  if (name !== undefined && !isResourceName(name)) {
+    r.report({
+      field: "imageName",
+      value: name,
+      message: "is not a valid image name",
+      fix: NAME_FIX,
+    });
+  }
+  const suffix = r.string("imageNameSuffix", args.imageNameSuffix);
+  if (suffix !== undefined) {
+    const source =
+      typeof args.sourceImage === "string"
+        ? parseImageRef(args.sourceImage, COS_IMAGE_PROJECT)
+        : undefined;
+    if (!/^[-a-z0-9]+$/.test(suffix) || suffix.endsWith("-")) {
+      r.report({
+        field: "imageNameSuffix",
+        value: suffix,
+        message:
+          "can only hold lowercase letters, digits and hyphens, and must not end with a hyphen",
+        fix: 'use a suffix such as "-preloaded"',
+      });
+    } else if (source && source.name.length + suffix.length > MAX_NAME_LENGTH) {
+      r.report({
+        field: "imageNameSuffix",
+        value: suffix,
+        message: `makes the image name "${source.name}${suffix}" longer than ${MAX_NAME_LENGTH} characters`,
+        fix: "shorten the suffix, or set imageName instead",
+      });
+    }
+  }
+
+  const project = r.string("imageProject", args.imageProject);
+  if (project !== undefined && !isProjectId(project)) {
+    r.report({
+      field: "imageProject",
+      value: project,
+      message: "is not a valid project id",
+      fix: 'use a project id such as "my-images-project"',
+    });
+  }
+  const family = r.string("imageFamily", args.imageFamily);
+  if (family !== undefined && !isResourceName(family)) {
+    r.report({
+      field: "imageFamily",
+      value: family,
+      message: "is not a valid family name",
+      fix: NAME_FIX,
+    });
+  }
+  const description = r.string("imageDescription", args.imageDescription);
+  if (description !== undefined && description.length > MAX_DESCRIPTION_LENGTH) {
+    r.report({
+      field: "imageDescription",
+      value: `${description.slice(0, 40)}...`,
+      message: `is ${description.length} characters long; GCE allows ${MAX_DESCRIPTION_LENGTH}`,
+      fix: "shorten the description",
+    });
+  }
+  checkLabels(r, "imageLabels", args.imageLabels, IMAGE_LABELS_ADDED);
+  r.boolean("inheritSourceLabels", args.inheritSourceLabels);
+
+  for (const license of r.stringArray("imageLicenses", args.imageLicenses) ?? []) {
+    if (normalizeLicense(license) === undefined) {
+      r.report({
+        field: "imageLicenses",
+        value: license,
+        message: "is not a license reference",
+        fix: 'use "projects/<project>/global/licenses/<license>", e.g. "projects/cos-cloud/global/licenses/cos-gpu"',
+      });
+    }
+  }
+
+  const deprecate = r.boolean("deprecateOlderImages", args.deprecateOlderImages);
+  if (deprecate === true && !r.isSet(args.imageFamily)) {
+    r.report({
+      field: "deprecateOlderImages",
+      message: "needs an image family: only images of the output image's family are deprecated",
+      fix: "set imageFamily, or remove deprecateOlderImages",
+    });
+  }
+  r.integer("deprecatedImageTtlDays", args.deprecatedImageTtlDays, 1, 3650, " days");
+  if (
+    r.isSet(args.deprecatedImageTtlDays) &&
+    deprecate !== true &&
+    !r.isPending(args.deprecateOlderImages)
+  ) {
+    r.report({
+      field: "deprecatedImageTtlDays",
+      message: "only applies to images deprecated by deprecateOlderImages",
+      fix: "set deprecateOlderImages: true, or remove deprecatedImageTtlDays",
+    });
+  }
+
+  const locations = r.stringArray("imageStorageLocations", args.imageStorageLocations);
+  if (locations && locations.length > 1) {
+    r.report({
+      field: "imageStorageLocations",
+      value: locations,
+      message: "lists more than one location; GCE stores an image in exactly one",
+      fix: "keep a single region or multi-region",
+    });
+  }
+  for (const location of locations ?? []) {
+    if (!isStorageLocation(location)) {
+      r.report({
+        field: "imageStorageLocations",
+        value: location,
+        message: "is not a storage location",
+        fix: 'use a region such as "us-central1" or a multi-region: "us", "eu" or "asia"',
+      });
+    }
+  }
+  for (const feature of r.stringArray("guestOsFeatures", args.guestOsFeatures) ?? []) {
+    if (!(GUEST_OS_FEATURES as readonly string[]).includes(feature)) {
+      r.report({
+        field: "guestOsFeatures",
+        value: feature,
+        message: "is not a guest OS feature",
+        fix: `use one of ${GUEST_OS_FEATURES.join(", ")}`,
+      });
+    }
+  }
+  r.integer("diskSizeGb", args.diskSizeGb, 10, 65536, " GB");
+}

@@ -1,0 +1,149 @@
+import type { Problem } from "./problems";
+
+/**
+ * The string the Pulumi engine gives dynamic providers for values that are unknown during a preview
+ * (`unknownValue` in @pulumi/pulumi's runtime).
+ */
+export const UNKNOWN_PLACEHOLDER = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * Reads arguments that may be Pulumi Inputs (plain values, Promises or Outputs) and collects problems.
+ *
+ * The component validates what is already known when it is constructed, so bad literals fail at
+ * preview before anything is registered; the provider's `check` validates again once every Output is
+ * resolved. A value that is not known yet reads as `undefined` here, and the rules skip it.
+ */
+export class ArgsReader {
+  /** Problems found so far, in the order the rules ran. */
+  readonly problems: Problem[] = [];
+
+  /** Records a problem. */
+  report(problem: Problem): void {
+    this.problems.push(problem);
+  }
+
+  /** True when the argument is given at all (an unresolved Output counts as given). */
+  isSet(input: unknown): boolean {
+    return input !== undefined && input !== null;
+  }
+
+  /**
+   * True when the argument is not known yet: an unresolved Output or Promise in the program, or the
+   * engine's "unknown" placeholder in the provider's `check` during a preview.
+   */
+  isPending(input: unknown): boolean {
+    if (input === UNKNOWN_PLACEHOLDER) return true;
+    if (typeof input !== "object" || input === null) return false;
+    // Duck-typed so that this module does not load @pulumi/pulumi: the provider process runs it too.
+    return "__pulumiOutput" in input || typeof (input as { then?: unknown }).then === "function";
+  }
+
+  /** A known string, or undefined (absent, pending, or reported as the wrong type). */
+  string(field: string, input: unknown): string | undefined {
+    return this.typed(field, input, "string", "a string");
+  }
+
+  /** A known finite number, or undefined. */
+  number(field: string, input: unknown): number | undefined {
+    const value = this.typed<number>(field, input, "number", "a number");
+    if (value !== undefined && !Number.isFinite(value)) {
+      this.report({ field, value, message: "is not a finite number", fix: "give a number" });
+      return undefined;
+    }
+    return value;
+  }
+
+  /** A known whole number within `[min, max]`, or undefined. */
+  integer(field: string, input: unknown, min: number, max: number, unit = ""): number | undefined {
+    const value = this.number(field, input);
+    if (value === undefined) return undefined;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.report({
+        field,
+        value,
+        message: `must be a whole number from ${min} to ${max}${unit}`,
+        fix: `use a whole number between ${min} and ${max}`,
+      });
+      return undefined;
+    }
+    return value;
+  }
+
+  /** A known boolean, or undefined. */
+  boolean(field: string, input: unknown): boolean | undefined {
+    return this.typed(field, input, "boolean", "true or false");
+  }
+
+  /** The known elements of an array of strings (pending elements are skipped), or undefined. */
+  stringArray(field: string, input: unknown): string[] | undefined {
+    if (!this.isSet(input) || this.isPending(input)) return undefined;
+    if (!Array.isArray(input)) {
+      this.report({
+        field,
+        message: "must be a list of strings",
+        fix: "give an array of strings",
+        value: input,
+      });
+      return undefined;
+    }
+    const values: string[] = [];
+    input.forEach((element, index) => {
+      const value = this.string(`${field}[${index}]`, element);
+      if (value !== undefined) values.push(value);
+    });
+    return values;
+  }
+
+  /**
+   * The known entries of a string-valued record (pending values are skipped), or undefined.
+   * `secret` keeps values out of messages.
+   */
+  stringRecord(
+    field: string,
+    input: unknown,
+    secret = false,
+  ): Map<string, string | undefined> | undefined {
+    if (!this.isSet(input) || this.isPending(input)) return undefined;
+    if (typeof input !== "object" || Array.isArray(input)) {
+      this.report({
+        field,
+        message: "must be a map of names to strings",
+        fix: 'give an object such as { KEY: "value" }',
+        value: secret ? undefined : input,
+      });
+      return undefined;
+    }
+    const entries = new Map<string, string | undefined>();
+    for (const [key, element] of Object.entries(input as Record<string, unknown>)) {
+      if (this.isPending(element)) {
+        entries.set(key, undefined);
+        continue;
+      }
+      if (typeof element !== "string") {
+        this.report({
+          field: `${field}.${key}`,
+          message: "must be a string",
+          fix: "quote the value (numbers and booleans must be given as strings)",
+          value: secret ? undefined : element,
+        });
+        continue;
+      }
+      entries.set(key, element);
+    }
+    return entries;
+  }
+
+  private typed<T>(field: string, input: unknown, type: string, described: string): T | undefined {
+    if (!this.isSet(input) || this.isPending(input)) return undefined;
+    if (typeof input !== type) {
+      this.report({
+        field,
+        value: input,
+        message: `must be ${described}`,
+        fix: `give ${described}`,
+      });
+      return undefined;
+    }
+    return input as T;
+  }
+}

@@ -1,0 +1,188 @@
+import {
+  isAcceleratorType,
+  isDiskType,
+  isMachineType,
+  isNetworkRef,
+  isNetworkTag,
+  isProjectId,
+  isZone,
+} from "../gce/names";
+import type { ArgsUnderValidation, ValidationContext } from "./context";
+import { checkLabels } from "./labels";
+import type { ArgsReader } from "./reader";
+
+/** Labels the component puts on every temporary resource (build id, owner, creation time, managed-by). */
+export const TEMPORARY_LABELS_ADDED = 4;
+/** Provisioning models of the preload VM. */
+export const PROVISIONING_MODELS = ["STANDARD", "SPOT", "PREEMPTIBLE"] as const;
+/** GPU counts GCE offers per VM. */
+export const GPU_COUNTS = [1, 2, 4, 8] as const;
+/** Most network tags on one instance. */
+export const MAX_NETWORK_TAGS = 64;
+
+const SCOPE = /^(?:https:\/\/www\.googleapis\.com\/auth\/[a-z0-9._-]+|[a-z][a-z0-9._-]*)$/;
+const SERVICE_ACCOUNT =
+  /^(?:default|[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com|\d+-compute@developer\.gserviceaccount\.com|[^@\s]+@[^@\s]+\.[a-z]+)$/;
+
+/** Preload VM rules: project, zone, machine, disks, network, identity, GPUs, scheduling, labels. */
+export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationContext): void {
+  const project = r.string("project", args.project);
+  if (!r.isSet(args.project) && !ctx.defaultProject) {
+    r.report({
+      field: "project",
+      message: "is not set and the stack has no gcp:project",
+      fix: "set project, or run `pulumi config set gcp:project <project-id>`",
+    });
+  } else if (project !== undefined && !isProjectId(project)) {
+    r.report({
+      field: "project",
+      value: project,
+      message: "is not a valid project id",
+      fix: 'use the project id (not its name or number), e.g. "my-project-123"',
+    });
+  }
+
+  const zone = r.string("zone", args.zone);
+  if (!r.isSet(args.zone) && !ctx.defaultZone) {
+    r.report({
+      field: "zone",
+      message: "is not set and the stack has no gcp:zone",
+      fix: "set zone, or run `pulumi config set gcp:zone us-central1-a`",
+    });
+  } else if (zone !== undefined && !isZone(zone)) {
+    r.report({
+      field: "zone",
+      value: zone,
+      message: "is not a zone",
+      fix: 'give a zone such as "us-central1-a" (a region like "us-central1" is not enough)',
+    });
+  }
+
+  const machineType = r.string("machineType", args.machineType);
+  if (machineType !== undefined && !isMachineType(machineType)) {
+    r.report({
+      field: "machineType",
+      value: machineType,
+      message: "is not a machine type name",
+      fix: 'use a name such as "e2-standard-2" or "n1-standard-4"',
+    });
+  }
+  const diskType = r.string("diskType", args.diskType);
+  if (diskType !== undefined && !isDiskType(diskType)) {
+    r.report({
+      field: "diskType",
+      value: diskType,
+      message: "is not a disk type",
+      fix: "use pd-balanced, pd-ssd, pd-standard, pd-extreme or a hyperdisk type",
+    });
+  }
+
+  const network = r.string("network", args.network);
+  if (network !== undefined && !isNetworkRef(network, "networks")) {
+    r.report({
+      field: "network",
+      value: network,
+      message: "is not a network name or URL",
+      fix: 'give a name such as "default" or "projects/<p>/global/networks/<name>"',
+    });
+  }
+  const subnetwork = r.string("subnetwork", args.subnetwork);
+  if (subnetwork !== undefined && !isNetworkRef(subnetwork, "subnetworks")) {
+    r.report({
+      field: "subnetwork",
+      value: subnetwork,
+      message: "is not a subnetwork name or URL",
+      fix: 'give a name or "projects/<p>/regions/<region>/subnetworks/<name>"',
+    });
+  }
+
+  const serviceAccount = r.string("serviceAccountEmail", args.serviceAccountEmail);
+  if (serviceAccount !== undefined && !SERVICE_ACCOUNT.test(serviceAccount)) {
+    r.report({
+      field: "serviceAccountEmail",
+      value: serviceAccount,
+      message: "is not a service account email",
+      fix: 'give an email such as "builder@my-project.iam.gserviceaccount.com", or leave it unset for the default compute service account',
+    });
+  }
+  for (const scope of r.stringArray("serviceAccountScopes", args.serviceAccountScopes) ?? []) {
+    if (!SCOPE.test(scope)) {
+      r.report({
+        field: "serviceAccountScopes",
+        value: scope,
+        message: "is not an OAuth scope",
+        fix: 'use a URL such as "https://www.googleapis.com/auth/cloud-platform" or a short name such as "cloud-platform"',
+      });
+    }
+  }
+  const tags = r.stringArray("networkTags", args.networkTags);
+  for (const tag of tags ?? []) {
+    if (!isNetworkTag(tag)) {
+      r.report({
+        field: "networkTags",
+        value: tag,
+        message: "is not a valid network tag",
+        fix: "use lowercase letters, digits and hyphens, starting with a letter, at most 63 characters",
+      });
+    }
+  }
+  if (tags && tags.length > MAX_NETWORK_TAGS) {
+    r.report({
+      field: "networkTags",
+      value: tags.length,
+      message: `has more than ${MAX_NETWORK_TAGS} tags`,
+      fix: `keep at most ${MAX_NETWORK_TAGS}`,
+    });
+  }
+  r.boolean("externalIp", args.externalIp);
+
+  checkGpu(r, args, machineType);
+
+  const model = r.string("vmProvisioningModel", args.vmProvisioningModel);
+  if (model !== undefined && !(PROVISIONING_MODELS as readonly string[]).includes(model)) {
+    r.report({
+      field: "vmProvisioningModel",
+      value: model,
+      message: "is not a provisioning model",
+      fix: `use one of ${PROVISIONING_MODELS.join(", ")}`,
+    });
+  }
+  r.integer("preemptionRetries", args.preemptionRetries, 0, 5);
+  checkLabels(r, "vmLabels", args.vmLabels, TEMPORARY_LABELS_ADDED);
+}
+
+function checkGpu(r: ArgsReader, args: ArgsUnderValidation, machineType: string | undefined): void {
+  const gpuType = r.string("gpuType", args.gpuType);
+  if (gpuType !== undefined && !isAcceleratorType(gpuType)) {
+    r.report({
+      field: "gpuType",
+      value: gpuType,
+      message: "is not an accelerator type",
+      fix: 'use a type such as "nvidia-tesla-t4", "nvidia-l4" or "nvidia-tesla-a100"',
+    });
+  }
+  const count = r.number("gpuCount", args.gpuCount);
+  if (count !== undefined && !(GPU_COUNTS as readonly number[]).includes(count)) {
+    r.report({
+      field: "gpuCount",
+      value: count,
+      message: "is not a GPU count GCE offers",
+      fix: "use 1, 2, 4 or 8",
+    });
+  }
+  if (r.isSet(args.gpuCount) && !r.isSet(args.gpuType)) {
+    r.report({
+      field: "gpuCount",
+      message: "is set without gpuType",
+      fix: "set gpuType too, or remove gpuCount",
+    });
+  }
+  if (r.isSet(args.gpuType) && machineType?.startsWith("e2-")) {
+    r.report({
+      field: "machineType",
+      value: machineType,
+      message: "is an E2 machine type, and E2 machines take no GPUs",
+      fix: 'use an N1 machine type such as "n1-standard-4" (or leave machineType unset), or a GPU machine family such as g2 or a2',
+    });
+  }
+}
