@@ -1,3 +1,4 @@
+import type * as pulumi from "@pulumi/pulumi";
 import type { PreloadedCosImageArgs } from "../args";
 import type { BuildSecrets } from "../secrets";
 
@@ -5,17 +6,7 @@ import type { BuildSecrets } from "../secrets";
  * Replaces every `pulumi.Input<T>` in a type by `T`, deeply: what the dynamic provider's methods
  * receive once the engine has resolved the component's inputs.
  */
-export type Resolved<T> = T extends { __pulumiOutput?: unknown } | PromiseLike<unknown>
-  ? never
-  : T extends readonly (infer E)[]
-    ? Resolved<E>[]
-    : T extends object
-      ? {
-          [K in keyof T]: Resolved<
-            Exclude<T[K], { __pulumiOutput?: unknown } | PromiseLike<unknown>>
-          >;
-        }
-      : T;
+export type Resolved<T> = pulumi.Unwrap<T>;
 
 /** Inputs of the build resource, as the component registers them. */
 export interface ImageBuildInputs {

@@ -1,0 +1,102 @@
+import { MARKERS } from "../protocol";
+
+/**
+ * Following serial port 3: GCE keeps the last 1 MB of each port and serves it by byte offset
+ * (`start` in, `start` and `next` out). Output arrives in arbitrary chunks, so a line (and a marker)
+ * can be split across two reads: partial lines are carried over, as Daisy does. When the requested
+ * offset has already fallen out of the window, GCE answers from the window's start; the difference is
+ * reported as a gap.
+ */
+
+/** One answer of `instances.getSerialPortOutput`. */
+export interface SerialChunk {
+  contents: string;
+  /** Offset of the first byte of `contents` (may be later than requested: a gap). */
+  start: number;
+  /** Offset to ask for next. */
+  next: number;
+}
+
+/** What one poll produced. */
+export interface SerialPoll {
+  /** Complete lines, without line endings. */
+  lines: string[];
+  /** Bytes lost because they left GCE's 1 MB window before they were read. */
+  gapBytes: number;
+}
+
+/** Turns successive chunks into complete lines. */
+export class SerialLineReader {
+  private offset = 0;
+  private partial = "";
+
+  /** Offset the next read should start at. */
+  get nextOffset(): number {
+    return this.offset;
+  }
+
+  /** Feeds one chunk read at {@link nextOffset}. */
+  push(chunk: SerialChunk): SerialPoll {
+    const gapBytes = Math.max(0, chunk.start - this.offset);
+    if (gapBytes > 0) this.partial = "";
+    this.offset = Math.max(this.offset, chunk.next);
+    const text = this.partial + chunk.contents;
+    const pieces = text.split("\n");
+    this.partial = pieces.pop() ?? "";
+    return { lines: pieces.map((line) => line.replace(/\r$/, "")), gapBytes };
+  }
+
+  /** The last, unterminated line (for error reports once the VM is gone). */
+  rest(): string[] {
+    return this.partial ? [this.partial.replace(/\r$/, "")] : [];
+  }
+}
+
+/** What a line of serial port 3 means for the build. */
+export type BuildEvent =
+  | { kind: "protocol"; version: number; buildId: string }
+  | { kind: "status"; text: string }
+  | { kind: "succeeded"; text: string }
+  | { kind: "failed"; step: string; reason: string }
+  | { kind: "other"; text: string };
+
+/**
+ * Parses one line. Markers count only at the start of a line: the provisioner prefixes everything a
+ * user script prints with `BuildStatus: `, so a script that prints "BuildFailed:" cannot end the build.
+ */
+export function parseBuildLine(line: string): BuildEvent {
+  const after = (marker: string): string | undefined =>
+    line.startsWith(marker) ? line.slice(marker.length).replace(/^ /, "") : undefined;
+  const protocol = after(MARKERS.protocol);
+  if (protocol !== undefined) {
+    const match = /^(\d+)(?:\s+build=(\S+))?/.exec(protocol);
+    return { kind: "protocol", version: match ? Number(match[1]) : NaN, buildId: match?.[2] ?? "" };
+  }
+  const status = after(MARKERS.status);
+  if (status !== undefined) return { kind: "status", text: status };
+  const succeeded = after(MARKERS.succeeded);
+  if (succeeded !== undefined) return { kind: "succeeded", text: succeeded };
+  const failed = after(MARKERS.failed);
+  if (failed !== undefined) {
+    const separator = failed.indexOf(": ");
+    return separator < 0
+      ? { kind: "failed", step: "unknown step", reason: failed }
+      : { kind: "failed", step: failed.slice(0, separator), reason: failed.slice(separator + 2) };
+  }
+  return { kind: "other", text: line };
+}
+
+/** Keeps the last `limit` lines, for error messages. */
+export class LastLines {
+  private readonly lines: string[] = [];
+  constructor(private readonly limit: number) {}
+
+  add(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > this.limit) this.lines.shift();
+  }
+
+  get all(): readonly string[] {
+    return this.lines;
+  }
+}
