@@ -16,7 +16,11 @@ status() {
 # prefix_lines: copies stdin to stdout with "BuildStatus: " before every line, including a last line
 # without newline. A carriage return also starts a new line (progress meters), so no output can hide
 # a marker behind one.
+# It always runs in a subshell (a pipeline element or a process substitution) and ignores SIGTERM:
+# when systemd stops the unit, it drains what the dying writers left and ends at end of file. (A
+# prefixer killed by the signal would also keep bash from running the provisioner's TERM trap.)
 prefix_lines() {
+  trap '' TERM
   local line
   while IFS= read -r line || [[ -n $line ]]; do
     line=${line%$'\r'}
