@@ -55,13 +55,22 @@ config_list() {
   STEP_COUNT=0
 }
 
-# config_load_build_id: BUILD_ID, or "unknown" when unreadable (the protocol line needs something).
-config_load_build_id() {
+# config_load_early: what is needed before the config is known to be usable, best effort: BUILD_ID
+# ("unknown" when unreadable: the protocol line needs something) and FAILURE_SHUTDOWN_SECONDS (so
+# that even a refused config powers off after the configured wait).
+config_load_early() {
+  local value
   BUILD_ID=unknown
-  local file="$CONFIG_DIR/build-id" value=""
-  [[ -f $file ]] || return 0
-  IFS= read -r -d '' value <"$file" || true
+  value=$(config_peek build-id)
   [[ $value =~ ^[A-Za-z0-9._-]{1,128}$ ]] && BUILD_ID=$value
+  value=$(config_peek failure-shutdown-seconds)
+  [[ $value =~ ^[0-9]{1,9}$ ]] && FAILURE_SHUTDOWN_SECONDS=$((10#$value))
+  return 0
+}
+
+# config_peek PATH: prints the content of a config file, nothing when it is missing.
+config_peek() {
+  [[ -f $CONFIG_DIR/$1 ]] && cat "$CONFIG_DIR/$1"
   return 0
 }
 

@@ -12,7 +12,7 @@ main() {
   trap on_exit EXIT
   trap on_terminate TERM
   start_stderr_prefixer
-  config_load_build_id
+  config_load_early
   printf 'BuildProtocol: %s build=%s\n' "$PROTOCOL_VERSION" "$BUILD_ID"
   config_check_build
   config_load_settings
