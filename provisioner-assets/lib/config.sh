@@ -64,6 +64,7 @@ config_load_early() {
   value=$(config_peek build-id)
   [[ $value =~ ^[A-Za-z0-9._-]{1,128}$ ]] && BUILD_ID=$value
   value=$(config_peek failure-shutdown-seconds)
+  # shellcheck disable=SC2034 # read by lib/lifecycle.sh
   [[ $value =~ ^[0-9]{1,9}$ ]] && FAILURE_SHUTDOWN_SECONDS=$((10#$value))
   return 0
 }
