@@ -82,7 +82,8 @@ pull_with_docker() {
   if ! docker --config "$DOCKER_CONFIG_DIR" pull --quiet "$image" 2>&1 >/dev/null | prefix_lines; then
     fail "$CURRENT_LABEL" "docker could not pull $(one_line "$image")"
   fi
-  repo_digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$image" 2>/dev/null | head -n 1)
+  repo_digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$image" 2>/dev/null | head -n 1) ||
+    repo_digest=""
   [[ $repo_digest == *@* ]] || fail "$CURRENT_LABEL" "docker shows no digest for $(one_line "$image") after pulling it"
   record_image "$image" docker "${repo_digest%@*}" "${repo_digest#*@}"
 }

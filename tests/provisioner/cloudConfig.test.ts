@@ -29,7 +29,9 @@ describe("cloud-config", function () {
       "TimeoutStartSec=infinity",
       "WantedBy=multi-user.target",
     ]);
-    expect(config.write_files.find((file) => file.path === START_PATH)?.permissions).to.equal("0755");
+    expect(config.write_files.find((file) => file.path === START_PATH)?.permissions).to.equal(
+      "0755",
+    );
     expect(config.runcmd).to.deep.equal([
       ["systemctl", "daemon-reload"],
       ["systemctl", "enable", PROVISIONER_UNIT_NAME],
@@ -44,7 +46,9 @@ describe("cloud-config", function () {
   it("rejects options that could break the YAML or the script, naming them", () => {
     expect(() => renderCloudConfig({ buildId: "a'b" })).to.throw(/buildId/);
     expect(() => renderCloudConfig({ buildId: "" })).to.throw(/buildId/);
-    expect(() => renderCloudConfig({ buildId: BUILD_ID, cidataWaitSeconds: -1 })).to.throw(/cidataWaitSeconds/);
+    expect(() => renderCloudConfig({ buildId: BUILD_ID, cidataWaitSeconds: -1 })).to.throw(
+      /cidataWaitSeconds/,
+    );
     expect(() => renderCloudConfig({ buildId: BUILD_ID, failureShutdownSeconds: 0.5 })).to.throw(
       /failureShutdownSeconds/,
     );
@@ -58,13 +62,22 @@ describe("cloud-config", function () {
     afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
 
     /** A sandbox whose start script is the rendered one, as cloud-init writes it. */
-    const withStartScript = (buildId: string, options: { cidata: boolean; wait?: number }): Sandbox => {
+    const withStartScript = (
+      buildId: string,
+      options: { cidata: boolean; wait?: number },
+    ): Sandbox => {
       const box = Sandbox.create(metadata, {
-        config: testConfig([{ type: "runScript", script: "hello.sh", env: {}, allowReboot: false }]),
+        config: testConfig([
+          { type: "runScript", script: "hello.sh", env: {}, allowReboot: false },
+        ]),
         context: { "hello.sh": 'echo "hello from CIDATA"' },
       });
       sandboxes.push(box);
-      const config = parsedCloudConfig({ buildId, cidataWaitSeconds: options.wait, failureShutdownSeconds: 0 });
+      const config = parsedCloudConfig({
+        buildId,
+        cidataWaitSeconds: options.wait,
+        failureShutdownSeconds: 0,
+      });
       fs.writeFileSync(box.machinePath(START_PATH.slice(1)), writtenFile(config, START_PATH));
       const device = box.machinePath("dev/disk/by-label/CIDATA");
       if (options.cidata) {

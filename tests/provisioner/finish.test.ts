@@ -67,13 +67,18 @@ describe("provisioner: finishing a build", function () {
     for (const [file, fate] of Object.entries(AFTER_CLEANING)) {
       const full = box.machinePath(file);
       if (fate === "removed") expect(fs.existsSync(full), `${file} removed`).to.equal(false);
-      else if (fate === "emptied") expect(fs.readFileSync(full, "utf8"), `${file} emptied`).to.equal("");
+      else if (fate === "emptied")
+        expect(fs.readFileSync(full, "utf8"), `${file} emptied`).to.equal("");
       else expect(fs.readFileSync(full, "utf8"), `${file} kept`).to.equal(MACHINE_FILES[file]);
     }
-    for (const dir of EMPTIED_DIRS) expect(fs.readdirSync(box.machinePath(dir)), dir).to.deep.equal([]);
+    for (const dir of EMPTIED_DIRS)
+      expect(fs.readdirSync(box.machinePath(dir)), dir).to.deep.equal([]);
     expect(fs.existsSync(box.machinePath("var/lib/.preloaded-cos-image"))).to.equal(false);
     const stops = box.calls("systemctl").filter((call) => call.args[0] === "stop");
-    expect(stops.map((call) => call.args[1])).to.deep.equal(["systemd-random-seed.service", "systemd-journald.service"]);
+    expect(stops.map((call) => call.args[1])).to.deep.equal([
+      "systemd-random-seed.service",
+      "systemd-journald.service",
+    ]);
     const unmounts = box.calls("umount").map((call) => call.args[0]);
     expect(unmounts).to.deep.equal([
       box.machinePath("root"),
@@ -81,8 +86,19 @@ describe("provisioner: finishing a build", function () {
       box.machinePath("mnt/disks/cidata"),
     ]);
     const mounts = box.calls("mount").map((call) => call.args);
-    expect(mounts).to.deep.include(["-t", "tmpfs", "-o", "mode=0700", "tmpfs", box.machinePath("root")]);
-    expect(mounts).to.deep.include(["-o", "remount,bind,exec", box.machinePath("var/lib/.preloaded-cos-image/context")]);
+    expect(mounts).to.deep.include([
+      "-t",
+      "tmpfs",
+      "-o",
+      "mode=0700",
+      "tmpfs",
+      box.machinePath("root"),
+    ]);
+    expect(mounts).to.deep.include([
+      "-o",
+      "remount,bind,exec",
+      box.machinePath("var/lib/.preloaded-cos-image/context"),
+    ]);
   });
 
   it("waits for the acknowledgement with wait-for-change requests, then powers off", async () => {
@@ -98,7 +114,10 @@ describe("provisioner: finishing a build", function () {
         clearInterval(timer);
         setTimeout(() => {
           metadata.setAttribute("late-ack", "some-other-build");
-          setTimeout(() => ((acknowledged = Date.now()), metadata.setAttribute("late-ack", BUILD_ID)), 2_000);
+          setTimeout(
+            () => ((acknowledged = Date.now()), metadata.setAttribute("late-ack", BUILD_ID)),
+            2_000,
+          );
         }, 300);
       }
     }, 50);
@@ -109,11 +128,17 @@ describe("provisioner: finishing a build", function () {
     expect(box.calls("poweroff")).to.have.length(1);
     expect(acknowledged).to.be.greaterThan(0);
     expect(result.milliseconds).to.be.lessThan(10_000);
-    const requests = metadata.requests.slice(before).filter((request) => request.path.endsWith("/late-ack"));
-    expect(requests.every((request) => request.flavored && request.query.get("wait_for_change") === "true")).to.equal(
-      true,
-    );
-    expect(requests.some((request) => request.query.get("last_etag")?.startsWith("etag-"))).to.equal(true);
+    const requests = metadata.requests
+      .slice(before)
+      .filter((request) => request.path.endsWith("/late-ack"));
+    expect(
+      requests.every(
+        (request) => request.flavored && request.query.get("wait_for_change") === "true",
+      ),
+    ).to.equal(true);
+    expect(
+      requests.some((request) => request.query.get("last_etag")?.startsWith("etag-")),
+    ).to.equal(true);
   });
 
   it("powers off after the bounded wait when nobody acknowledges", async () => {
@@ -132,10 +157,15 @@ describe("provisioner: finishing a build", function () {
       config: testConfig([{ ...oneScript, script: "missing.sh" }], { failureShutdownSeconds: 2 }),
     });
     const result = await box.run();
-    expect(finalLine(result.serial)).to.equal("BuildFailed: step 1/1 runScript missing.sh: the script is not in the build context");
+    expect(finalLine(result.serial)).to.equal(
+      "BuildFailed: step 1/1 runScript missing.sh: the script is not in the build context",
+    );
     expect(result.milliseconds).to.be.within(2_000, 8_000);
     expect(box.calls("poweroff")).to.have.length(1);
-    expect(fs.existsSync(box.machinePath("etc/ssh/ssh_host_ed25519_key")), "no cleaning on failure").to.equal(true);
+    expect(
+      fs.existsSync(box.machinePath("etc/ssh/ssh_host_ed25519_key")),
+      "no cleaning on failure",
+    ).to.equal(true);
   });
 
   it("refuses a config of another protocol version, after announcing its own", async () => {

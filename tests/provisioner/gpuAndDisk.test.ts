@@ -11,7 +11,9 @@ const INSTALLER = "NVIDIA-Linux-x86_64-535.183.01-custom.run";
 const INSTALLER_CONTENT = "fake nvidia installer";
 const INSTALLER_MD5 = createHash("md5").update(INSTALLER_CONTENT).digest("hex");
 
-const gpu = (overrides: Partial<Extract<ProvisionerStep, { type: "installGpuDriver" }>> = {}): ProvisionerStep => ({
+const gpu = (
+  overrides: Partial<Extract<ProvisionerStep, { type: "installGpuDriver" }>> = {},
+): ProvisionerStep => ({
   type: "installGpuDriver",
   version: "535.183.01",
   md5sum: "",
@@ -21,10 +23,10 @@ const gpu = (overrides: Partial<Extract<ProvisionerStep, { type: "installGpuDriv
 });
 
 const GRUB_CFG = [
-  "menuentry \"local image A\" {",
+  'menuentry "local image A" {',
   "  linux /syslinux/vmlinuz.A init=/usr/lib/systemd/systemd boot=local rootwait ro cros_efi root=/dev/dm-0",
   "}",
-  "menuentry \"verified image B\" {",
+  'menuentry "verified image B" {',
   "  linux /syslinux/vmlinuz.B init=/usr/lib/systemd/systemd cros_efi console=ttyS0",
   "}",
   "set timeout=0",
@@ -67,7 +69,9 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
     const device = box.machinePath("dev/disk/by-id/google-scratch");
     const cache = box.machinePath("var/lib/cos-extensions");
     const scratchMount = box.machinePath("mnt/disks/scratch");
-    expect(box.calls("mkfs.ext4").map((call) => call.args)).to.deep.equal([["-q", "-F", "-L", "pci-scratch", device]]);
+    expect(box.calls("mkfs.ext4").map((call) => call.args)).to.deep.equal([
+      ["-q", "-F", "-L", "pci-scratch", device],
+    ]);
     expect(box.calls("cos-extensions").map((call) => call.args)).to.deep.equal([
       [
         "install",
@@ -90,7 +94,9 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
   });
 
   it("leaves out -version for the default driver, honours installDir, and skips a missing scratch disk", async () => {
-    const box = sandbox(metadata, { config: testConfig([gpu({ version: "default", installDir: "/home/gpu/drivers" })]) });
+    const box = sandbox(metadata, {
+      config: testConfig([gpu({ version: "default", installDir: "/home/gpu/drivers" })]),
+    });
     const result = await box.run();
     expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
     expect(box.calls("cos-extensions").map((call) => call.args)).to.deep.equal([
@@ -116,7 +122,10 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
     expect(finalLine((await mismatch.run()).serial)).to.equal(
       `BuildFailed: step 1/1 installGpuDriver: md5sum mismatch: no driver installer in /var/lib/nvidia has md5 ${"0".repeat(32)}`,
     );
-    const failing = sandbox(metadata, { config: testConfig([gpu()]), env: { STUB_COS_EXTENSIONS_EXIT: "1" } });
+    const failing = sandbox(metadata, {
+      config: testConfig([gpu()]),
+      env: { STUB_COS_EXTENSIONS_EXIT: "1" },
+    });
     expect(finalLine((await failing.run()).serial)).to.equal(
       "BuildFailed: step 1/1 installGpuDriver: cos-extensions install gpu failed",
     );
@@ -143,8 +152,15 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
     expectWellFormedRun(result.serial, BUILD_ID);
     expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
     const grub = fs.readFileSync(path.join(partition, "efi", "boot", "grub.cfg"), "utf8");
-    expect(grub).to.equal(GRUB_CFG.replaceAll(" cros_efi", " cros_efi systemd.mask=update-engine.service"));
-    expect(box.calls("blkid")[0].args).to.deep.equal(["-o", "device", "-t", "PARTLABEL=EFI-SYSTEM"]);
+    expect(grub).to.equal(
+      GRUB_CFG.replaceAll(" cros_efi", " cros_efi systemd.mask=update-engine.service"),
+    );
+    expect(box.calls("blkid")[0].args).to.deep.equal([
+      "-o",
+      "device",
+      "-t",
+      "PARTLABEL=EFI-SYSTEM",
+    ]);
     expect(box.calls("mount").map((call) => call.args)).to.deep.include([
       "-t",
       "vfat",
@@ -170,7 +186,9 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
       const box = sandbox(metadata, { config: testConfig([step]) });
       const result = await box.run();
       expectWellFormedRun(result.serial, BUILD_ID);
-      expect(finalLine(result.serial)).to.equal(`BuildFailed: step 1/1 ${step.type}: this step is not supported yet`);
+      expect(finalLine(result.serial)).to.equal(
+        `BuildFailed: step 1/1 ${step.type}: this step is not supported yet`,
+      );
     });
   }
 });

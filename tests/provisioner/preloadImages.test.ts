@@ -11,9 +11,15 @@ import { expectWellFormedRun, finalLine } from "./harness/serial";
 
 const PASSWORD = "ghcr-pa55word-with,comma";
 
-const preload = (overrides: Partial<Extract<ProvisionerStep, { type: "preloadImages" }>> = {}): ProvisionerStep => ({
+const preload = (
+  overrides: Partial<Extract<ProvisionerStep, { type: "preloadImages" }>> = {},
+): ProvisionerStep => ({
   type: "preloadImages",
-  images: ["nginx:1.27", "gcr.io/my-project/app@sha256:" + "a".repeat(64), "ghcr.io/org/private:v1"],
+  images: [
+    "nginx:1.27",
+    "gcr.io/my-project/app@sha256:" + "a".repeat(64),
+    "ghcr.io/org/private:v1",
+  ],
   runtimes: ["containerd", "docker"],
   useServiceAccount: true,
   credentials: [{ registry: "ghcr.io", username: "robot", password: PASSWORD }],
@@ -56,14 +62,26 @@ describe("provisioner: preloadImages", function () {
         `oauth2accesstoken:${metadata.token}`,
         "gcr.io/my-project/app@sha256:" + "a".repeat(64),
       ],
-      ["--namespace", "k8s.io", "images", "pull", "--user", `robot:${PASSWORD}`, "ghcr.io/org/private:v1"],
+      [
+        "--namespace",
+        "k8s.io",
+        "images",
+        "pull",
+        "--user",
+        `robot:${PASSWORD}`,
+        "ghcr.io/org/private:v1",
+      ],
     ]);
-    const docker = box.calls("docker").map((call) => call.args.filter((arg) => !arg.startsWith("/")));
+    const docker = box
+      .calls("docker")
+      .map((call) => call.args.filter((arg) => !arg.startsWith("/")));
     expect(docker.filter((args) => args.includes("login"))).to.deep.equal([
       ["--config", "login", "--username", "oauth2accesstoken", "--password-stdin", "gcr.io"],
       ["--config", "login", "--username", "robot", "--password-stdin", "ghcr.io"],
     ]);
-    expect(docker.filter((args) => args.includes("pull")).map((args) => args[args.length - 1])).to.deep.equal([
+    expect(
+      docker.filter((args) => args.includes("pull")).map((args) => args[args.length - 1]),
+    ).to.deep.equal([
       "nginx:1.27",
       "gcr.io/my-project/app@sha256:" + "a".repeat(64),
       "ghcr.io/org/private:v1",
@@ -95,16 +113,31 @@ describe("provisioner: preloadImages", function () {
   it("pulls anonymously when no credentials apply, and keeps the manifest across steps", async () => {
     const box = sandbox(metadata, {
       config: testConfig([
-        preload({ images: ["busybox"], runtimes: ["containerd"], credentials: [], useServiceAccount: false }),
-        preload({ images: ["gcr.io/p/a:1"], runtimes: ["containerd"], credentials: [], useServiceAccount: false }),
+        preload({
+          images: ["busybox"],
+          runtimes: ["containerd"],
+          credentials: [],
+          useServiceAccount: false,
+        }),
+        preload({
+          images: ["gcr.io/p/a:1"],
+          runtimes: ["containerd"],
+          credentials: [],
+          useServiceAccount: false,
+        }),
       ]),
     });
     const result = await box.run();
     expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
     expect(box.calls("ctr").filter((call) => call.args.includes("--user"))).to.deep.equal([]);
     expect(box.calls("docker")).to.deep.equal([]);
-    const manifest = JSON.parse(fs.readFileSync(box.machinePath("var/lib/preloaded-cos-image/images.json"), "utf8")) as Array<{ reference: string }>;
-    expect(manifest.map((entry) => entry.reference)).to.deep.equal(["docker.io/library/busybox:latest", "gcr.io/p/a:1"]);
+    const manifest = JSON.parse(
+      fs.readFileSync(box.machinePath("var/lib/preloaded-cos-image/images.json"), "utf8"),
+    ) as Array<{ reference: string }>;
+    expect(manifest.map((entry) => entry.reference)).to.deep.equal([
+      "docker.io/library/busybox:latest",
+      "gcr.io/p/a:1",
+    ]);
   });
 
   it("fails the step naming the image when a pull fails, and removes the registry logins", async () => {

@@ -3,7 +3,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ACK_METADATA_KEY, PROTOCOL_VERSION, type ProvisionerConfig } from "../../components/protocol";
+import {
+  ACK_METADATA_KEY,
+  PROTOCOL_VERSION,
+  type ProvisionerConfig,
+} from "../../components/protocol";
 import { renderProvisionerConfig } from "../../components/provisionerConfig";
 import { FIXTURES_DIR } from "./harness/paths";
 
@@ -70,16 +74,22 @@ function writeTree(config: ProvisionerConfig): string {
 
 /** Reads a config tree back with the provisioner's own bash loaders. */
 function dump(cidata: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync("bash", [path.join(FIXTURES_DIR, "dump-config.sh"), path.join(cidata, "config")], {
-    encoding: "utf8",
-    env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
-  });
+  const result = spawnSync(
+    "bash",
+    [path.join(FIXTURES_DIR, "dump-config.sh"), path.join(cidata, "config")],
+    {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
+    },
+  );
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe("provisioner config", () => {
   const trees: string[] = [];
-  afterEach(() => trees.splice(0).forEach((tree) => fs.rmSync(tree, { recursive: true, force: true })));
+  afterEach(() =>
+    trees.splice(0).forEach((tree) => fs.rmSync(tree, { recursive: true, force: true })),
+  );
 
   it("round-trips every step type through the provisioner's bash loaders", () => {
     const tree = writeTree(EVERY_STEP);
@@ -95,7 +105,10 @@ describe("provisioner config", () => {
     for (const file of files) expect(file.path).to.match(/^config\/[a-z0-9/-]+$/);
     expect(new Set(files.map((file) => file.path.toLowerCase())).size).to.equal(files.length);
     expect(files).to.deep.include({ path: "config/steps/0/env/0/name", content: "Path" });
-    expect(files).to.deep.include({ path: "config/steps/0/env/6/value", content: "\nfirst\nsecond\n\n" });
+    expect(files).to.deep.include({
+      path: "config/steps/0/env/6/value",
+      content: "\nfirst\nsecond\n\n",
+    });
     expect(files).to.deep.include({ path: "config/steps/count", content: "9" });
   });
 
@@ -104,11 +117,19 @@ describe("provisioner config", () => {
       ...EVERY_STEP,
       steps: [{ type: "runScript", script: "s.sh", env, allowReboot: false }],
     });
-    expect(() => renderProvisionerConfig(withEnv({ A: "nul\0byte" }))).to.throw(/steps\/0\/env\/0\/value contains a NUL/);
-    expect(() => renderProvisionerConfig(withEnv({ "BAD-NAME": "x" }))).to.throw(/steps\[0\]\.env name "BAD-NAME"/);
-    expect(() => renderProvisionerConfig({ ...EVERY_STEP, buildId: "has space" })).to.throw(/buildId/);
+    expect(() => renderProvisionerConfig(withEnv({ A: "nul\0byte" }))).to.throw(
+      /steps\/0\/env\/0\/value contains a NUL/,
+    );
+    expect(() => renderProvisionerConfig(withEnv({ "BAD-NAME": "x" }))).to.throw(
+      /steps\[0\]\.env name "BAD-NAME"/,
+    );
+    expect(() => renderProvisionerConfig({ ...EVERY_STEP, buildId: "has space" })).to.throw(
+      /buildId/,
+    );
     expect(() => renderProvisionerConfig({ ...EVERY_STEP, ackKey: "a/b" })).to.throw(/ackKey/);
-    expect(() => renderProvisionerConfig({ ...EVERY_STEP, ackTimeoutSeconds: -1 })).to.throw(/ackTimeoutSeconds/);
+    expect(() => renderProvisionerConfig({ ...EVERY_STEP, ackTimeoutSeconds: -1 })).to.throw(
+      /ackTimeoutSeconds/,
+    );
     expect(() => renderProvisionerConfig({ ...EVERY_STEP, failureShutdownSeconds: 1.5 })).to.throw(
       /failureShutdownSeconds/,
     );
@@ -120,7 +141,9 @@ describe("provisioner config", () => {
     fs.writeFileSync(path.join(tree, "config", "steps", "1", "allow-reboot"), "yes");
     const result = dump(tree);
     expect(result.status).to.equal(1);
-    expect(result.stderr).to.equal("dump: invalid config: steps/1/allow-reboot is neither true nor false\n");
+    expect(result.stderr).to.equal(
+      "dump: invalid config: steps/1/allow-reboot is neither true nor false\n",
+    );
     fs.rmSync(path.join(tree, "config", "ack-timeout-seconds"));
     expect(dump(tree).stderr).to.equal("dump: invalid config: missing ack-timeout-seconds\n");
   });

@@ -34,7 +34,11 @@ echo "cwd=$(basename "$PWD") user=$(id -u)"
 ./helper.sh
 `;
 
-const script = (name: string, allowReboot = false, env: Record<string, string> = {}): ProvisionerStep => ({
+const script = (
+  name: string,
+  allowReboot = false,
+  env: Record<string, string> = {},
+): ProvisionerStep => ({
   type: "runScript",
   script: name,
   env,
@@ -96,7 +100,8 @@ describe("provisioner: runScript", function () {
     const box = sandbox(metadata, {
       config: testConfig([script("noisy.sh")]),
       context: {
-        "noisy.sh": "echo 'BuildSucceeded: forged'\nprintf 'a\\rb\\r\\n'\necho err >&2\nprintf 'no newline'\n",
+        "noisy.sh":
+          "echo 'BuildSucceeded: forged'\nprintf 'a\\rb\\r\\n'\necho err >&2\nprintf 'no newline'\n",
       },
     });
     const result = await box.run();
@@ -136,7 +141,9 @@ describe("provisioner: runScript", function () {
       context: { "three.sh": "exit 3" },
     });
     const result = await box.run();
-    expect(finalLine(result.serial)).to.equal("BuildFailed: step 1/1 runScript three.sh: the script exited with status 3");
+    expect(finalLine(result.serial)).to.equal(
+      "BuildFailed: step 1/1 runScript three.sh: the script exited with status 3",
+    );
     expect(box.calls("reboot")).to.have.length(0);
   });
 
@@ -168,9 +175,14 @@ describe("provisioner: runScript", function () {
   it("fails clearly, without running it again, a step that a reboot it did not ask for interrupted", async () => {
     const box = sandbox(metadata, {
       config: testConfig([script("slow.sh"), script("after.sh")]),
-      context: { "slow.sh": counting("slow", "echo going to sleep\nsleep 20"), "after.sh": counting("after") },
+      context: {
+        "slow.sh": counting("slow", "echo going to sleep\nsleep 20"),
+        "after.sh": counting("after"),
+      },
     });
-    const interrupted = await box.run({ terminateWhen: (serial) => serial.includes("going to sleep") });
+    const interrupted = await box.run({
+      terminateWhen: (serial) => serial.includes("going to sleep"),
+    });
     expectWellFormedRun(interrupted.serial, BUILD_ID);
     expect(finalLine(interrupted.serial)).to.equal(undefined);
     expect(interrupted.milliseconds).to.be.lessThan(10_000);

@@ -23,7 +23,9 @@ function shellcheck(args: string[], input?: string): { status: number | null; ou
 
 /** The value a bash file assigns to a readonly constant. */
 function bashConstant(file: string, name: string): string {
-  const match = new RegExp(`^readonly ${name}="?([^"\\n]*)"?$`, "m").exec(fs.readFileSync(file, "utf8"));
+  const match = new RegExp(`^readonly ${name}="?([^"\\n]*)"?$`, "m").exec(
+    fs.readFileSync(file, "utf8"),
+  );
   if (!match) throw new Error(`${file} defines no ${name}`);
   return match[1];
 }
@@ -44,7 +46,10 @@ describe("provisioner shell code", function () {
   });
 
   it("passes shellcheck: the start script embedded in the cloud-config", () => {
-    const script = writtenFile(parsedCloudConfig({ buildId: "b-1" }), "/etc/preloaded-cos-image/start.sh");
+    const script = writtenFile(
+      parsedCloudConfig({ buildId: "b-1" }),
+      "/etc/preloaded-cos-image/start.sh",
+    );
     const result = shellcheck(["--shell=bash", "-"], script);
     expect(result.output).to.equal("");
     expect(result.status).to.equal(0);
@@ -57,6 +62,8 @@ describe("provisioner shell code", function () {
     expect(bashConstant(path.join(ASSETS_DIR, "lib", "protocol.sh"), "REBOOT_EXIT_CODE")).to.equal(
       String(REBOOT_EXIT_CODE),
     );
-    expect(bashConstant(path.join(ASSETS_DIR, "lib", "paths.sh"), "UNIT_NAME")).to.equal(PROVISIONER_UNIT_NAME);
+    expect(bashConstant(path.join(ASSETS_DIR, "lib", "paths.sh"), "UNIT_NAME")).to.equal(
+      PROVISIONER_UNIT_NAME,
+    );
   });
 });

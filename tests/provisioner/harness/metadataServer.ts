@@ -21,7 +21,9 @@ export class FakeMetadataServer {
   private readonly attributes = new Map<string, { value: string; etag: string }>();
   private readonly waiters = new Set<() => void>();
   private etagCounter = 0;
-  private readonly server = http.createServer((request, response) => this.handle(request, response));
+  private readonly server = http.createServer((request, response) =>
+    this.handle(request, response),
+  );
 
   /** Starts listening on 127.0.0.1 on a free port. */
   async start(): Promise<void> {
@@ -50,21 +52,33 @@ export class FakeMetadataServer {
     const url = new URL(request.url ?? "/", "http://metadata");
     const flavored = request.headers["metadata-flavor"] === "Google";
     this.requests.push({ path: url.pathname, query: url.searchParams, flavored });
-    if (!flavored) return void response.writeHead(403).end("Missing Metadata-Flavor:Google header.");
+    if (!flavored)
+      return void response.writeHead(403).end("Missing Metadata-Flavor:Google header.");
     const attributePrefix = "/computeMetadata/v1/instance/attributes/";
     if (url.pathname === "/computeMetadata/v1/instance/service-accounts/default/token") {
       response.writeHead(200, { "content-type": "application/json" });
-      return void response.end(JSON.stringify({ access_token: this.token, expires_in: 3599, token_type: "Bearer" }));
+      return void response.end(
+        JSON.stringify({ access_token: this.token, expires_in: 3599, token_type: "Bearer" }),
+      );
     }
     if (url.pathname.startsWith(attributePrefix)) {
-      return this.answerAttribute(url.pathname.slice(attributePrefix.length), url.searchParams, response);
+      return this.answerAttribute(
+        url.pathname.slice(attributePrefix.length),
+        url.searchParams,
+        response,
+      );
     }
     response.writeHead(404).end("not found");
   }
 
-  private answerAttribute(key: string, query: URLSearchParams, response: http.ServerResponse): void {
+  private answerAttribute(
+    key: string,
+    query: URLSearchParams,
+    response: http.ServerResponse,
+  ): void {
     const current = this.attributes.get(key);
-    const waits = query.get("wait_for_change") === "true" && current?.etag === query.get("last_etag");
+    const waits =
+      query.get("wait_for_change") === "true" && current?.etag === query.get("last_etag");
     if (!current || !waits) return this.sendAttribute(key, response);
     const timeout = Number(query.get("timeout_sec") ?? "60") * 1000;
     const wake = (): void => {
@@ -79,6 +93,8 @@ export class FakeMetadataServer {
   private sendAttribute(key: string, response: http.ServerResponse): void {
     const current = this.attributes.get(key);
     if (!current) return void response.writeHead(404).end("not found");
-    response.writeHead(200, { etag: current.etag, "content-type": "application/text" }).end(current.value);
+    response
+      .writeHead(200, { etag: current.etag, "content-type": "application/text" })
+      .end(current.value);
   }
 }

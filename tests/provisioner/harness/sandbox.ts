@@ -2,7 +2,12 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ACK_METADATA_KEY, PROTOCOL_VERSION, type ProvisionerConfig, type ProvisionerStep } from "../../../components/protocol";
+import {
+  ACK_METADATA_KEY,
+  PROTOCOL_VERSION,
+  type ProvisionerConfig,
+  type ProvisionerStep,
+} from "../../../components/protocol";
 import { renderProvisionerConfig } from "../../../components/provisionerConfig";
 import { CLOUD_CONFIG_TEMPLATE_FILE } from "../../../components/cloudConfig";
 import type { FakeMetadataServer } from "./metadataServer";
@@ -12,7 +17,10 @@ import { ASSETS_DIR, STUBS_DIR } from "./paths";
 export const BUILD_ID = "build-0001";
 
 /** A provisioner config with test-friendly waits around the given steps. */
-export function testConfig(steps: ProvisionerStep[], overrides: Partial<ProvisionerConfig> = {}): ProvisionerConfig {
+export function testConfig(
+  steps: ProvisionerStep[],
+  overrides: Partial<ProvisionerConfig> = {},
+): ProvisionerConfig {
   return {
     protocol: PROTOCOL_VERSION,
     buildId: BUILD_ID,
@@ -116,7 +124,11 @@ export class Sandbox {
 
   /** Builds the sandbox on disk. */
   static create(metadata: FakeMetadataServer, options: SandboxOptions): Sandbox {
-    const sandbox = new Sandbox(fs.mkdtempSync(path.join(os.tmpdir(), "pci-provisioner-")), metadata, options);
+    const sandbox = new Sandbox(
+      fs.mkdtempSync(path.join(os.tmpdir(), "pci-provisioner-")),
+      metadata,
+      options,
+    );
     sandbox.populate();
     return sandbox;
   }
@@ -125,7 +137,11 @@ export class Sandbox {
   run(options: RunOptions = {}): Promise<RunResult> {
     const script = options.script ?? path.join(this.cidata, "provisioner", "provisioner.sh");
     const started = Date.now();
-    const child = spawn("bash", [script], { env: this.env(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn("bash", [script], {
+      env: this.env(),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     let serial = "";
     let stderr = "";
     let terminated = false;
@@ -176,7 +192,8 @@ export class Sandbox {
         if (entry.isDirectory()) visit(full);
         else if (entry.isFile()) {
           const bytes = fs.readFileSync(full);
-          if (needles.some((needle) => bytes.includes(Buffer.from(needle, "utf8")))) found.push(full);
+          if (needles.some((needle) => bytes.includes(Buffer.from(needle, "utf8"))))
+            found.push(full);
         }
       }
     };
@@ -204,7 +221,8 @@ export class Sandbox {
   }
 
   private populate(): void {
-    for (const [relative, content] of Object.entries(MACHINE_FILES)) writeFile(this.machinePath(relative), content);
+    for (const [relative, content] of Object.entries(MACHINE_FILES))
+      writeFile(this.machinePath(relative), content);
     fs.cpSync(ASSETS_DIR, path.join(this.cidata, "provisioner"), {
       recursive: true,
       filter: (source) => path.basename(source) !== CLOUD_CONFIG_TEMPLATE_FILE,
@@ -217,7 +235,9 @@ export class Sandbox {
       writeFile(path.join(this.cidata, "context", relative), content, 0o755);
     }
     fs.cpSync(STUBS_DIR, path.join(this.base, "bin"), { recursive: true });
-    const mounts = Object.entries(this.options.mounts ?? {}).map(([device, dir]) => `${device}\t${dir}\n`);
+    const mounts = Object.entries(this.options.mounts ?? {}).map(
+      ([device, dir]) => `${device}\t${dir}\n`,
+    );
     fs.writeFileSync(path.join(this.base, "mounts.map"), mounts.join(""));
   }
 }

@@ -17,11 +17,14 @@ export function expectWellFormedRun(serial: string, buildId: string): void {
   expect(lines[0]).to.equal(`${MARKERS.protocol} ${PROTOCOL_VERSION} build=${buildId}`);
   const prefixes = Object.values(MARKERS).map((marker) => `${marker} `);
   for (const line of lines) {
-    expect(prefixes.some((prefix) => line.startsWith(prefix)), `line without marker: ${JSON.stringify(line)}`).to.equal(
-      true,
-    );
+    expect(
+      prefixes.some((prefix) => line.startsWith(prefix)),
+      `line without marker: ${JSON.stringify(line)}`,
+    ).to.equal(true);
   }
-  const finals = lines.filter((line) => line.startsWith(MARKERS.succeeded) || line.startsWith(MARKERS.failed));
+  const finals = lines.filter(
+    (line) => line.startsWith(MARKERS.succeeded) || line.startsWith(MARKERS.failed),
+  );
   expect(finals.length, "final markers").to.be.at.most(1);
   if (finals.length === 1) expect(lines[lines.length - 1]).to.equal(finals[0]);
 }
@@ -31,12 +34,17 @@ export function expectInOrder(lines: string[], expected: string[]): void {
   let from = 0;
   for (const line of expected) {
     const at = lines.indexOf(line, from);
-    expect(at, `${JSON.stringify(line)} after line ${from} of ${JSON.stringify(lines, null, 1)}`).to.be.at.least(0);
+    expect(
+      at,
+      `${JSON.stringify(line)} after line ${from} of ${JSON.stringify(lines, null, 1)}`,
+    ).to.be.at.least(0);
     from = at + 1;
   }
 }
 
 /** The final marker line of a run, or undefined. */
 export function finalLine(serial: string): string | undefined {
-  return serialLines(serial).find((line) => line.startsWith(MARKERS.succeeded) || line.startsWith(MARKERS.failed));
+  return serialLines(serial).find(
+    (line) => line.startsWith(MARKERS.succeeded) || line.startsWith(MARKERS.failed),
+  );
 }
