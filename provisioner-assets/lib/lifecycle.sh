@@ -86,6 +86,8 @@ on_exit() {
 # script ran `reboot` itself). Say nothing final: the next run finds the step interrupted and fails
 # it clearly; a second final marker would confuse the orchestrator.
 on_terminate() {
+  # After the final marker (waiting for the acknowledgement or to power off) nothing more is said.
+  [[ $RUN_ENDED == false ]] || exit 143
   RUN_ENDED=true
   status "stopped by the system while running: $CURRENT_LABEL"
   exit 143
