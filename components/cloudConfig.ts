@@ -1,0 +1,84 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROTOCOL_VERSION } from "./protocol";
+
+/**
+ * The provisioner's files (`provisioner-assets/` of this package). The orchestrator ships this
+ * directory, minus {@link CLOUD_CONFIG_TEMPLATE_FILE}, to the CIDATA disk under `provisioner/`.
+ */
+export const PROVISIONER_ASSETS_DIR = path.resolve(__dirname, "..", "..", "provisioner-assets");
+
+/** File name, inside {@link PROVISIONER_ASSETS_DIR}, of the cloud-config template. */
+export const CLOUD_CONFIG_TEMPLATE_FILE = "cloud-config.yaml";
+
+/** The systemd unit the cloud-config installs to start the provisioner. */
+export const PROVISIONER_UNIT_NAME = "preloaded-cos-image.service";
+
+/** GCE's limit on one metadata value (`user-data` holds the whole cloud-config). */
+export const METADATA_VALUE_LIMIT_BYTES = 256 * 1024;
+
+/** Options of {@link renderCloudConfig}. */
+export interface CloudConfigOptions {
+  /** The build id; also in the provisioner config, which must carry the same one. `[A-Za-z0-9._-]`, 1 to 128 characters. */
+  buildId: string;
+  /**
+   * How long the unit waits for the CIDATA disk to appear (it is attached once its image import
+   * finishes, possibly long after boot) before failing the build. Default: 1800 (30 minutes).
+   */
+  cidataWaitSeconds?: number;
+  /**
+   * How long the VM stays up after a `BuildFailed:` of the unit itself (no CIDATA disk, or one it
+   * cannot mount), before powering off. Default: 300.
+   */
+  failureShutdownSeconds?: number;
+}
+
+const BUILD_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Renders the cloud-config (`user-data`) of the preload VM: it writes and enables a oneshot unit
+ * whose output goes to serial port 3 and that waits for the CIDATA disk, mounts it read-only and runs
+ * the provisioner on it. Pure apart from reading the template file.
+ *
+ * @throws Error naming the option, when an option is malformed or the result exceeds the metadata limit.
+ */
+export function renderCloudConfig(options: CloudConfigOptions): string {
+  if (!BUILD_ID_PATTERN.test(options.buildId)) {
+    throw new Error(
+      `buildId must be 1 to 128 characters of [A-Za-z0-9._-], got ${JSON.stringify(options.buildId)}`,
+    );
+  }
+  const values: Record<string, string> = {
+    BUILD_ID: options.buildId,
+    PROTOCOL_VERSION: String(PROTOCOL_VERSION),
+    CIDATA_WAIT_SECONDS: String(wholeSeconds("cidataWaitSeconds", options.cidataWaitSeconds, 1800)),
+    FAILURE_SHUTDOWN_SECONDS: String(
+      wholeSeconds("failureShutdownSeconds", options.failureShutdownSeconds, 300),
+    ),
+  };
+  const template = fs.readFileSync(
+    path.join(PROVISIONER_ASSETS_DIR, CLOUD_CONFIG_TEMPLATE_FILE),
+    "utf8",
+  );
+  const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (placeholder, name: string) => {
+    const value = values[name];
+    if (value === undefined)
+      throw new Error(`cloud-config template: unknown placeholder ${placeholder}`);
+    return value;
+  });
+  const size = Buffer.byteLength(rendered, "utf8");
+  if (size > METADATA_VALUE_LIMIT_BYTES) {
+    throw new Error(
+      `cloud-config is ${size} bytes, over GCE's ${METADATA_VALUE_LIMIT_BYTES}-byte metadata value limit`,
+    );
+  }
+  return rendered;
+}
+
+function wholeSeconds(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 7 * 24 * 3600) {
+    throw new Error(`${name} must be a whole number of seconds from 0 to 604800, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,43 @@
+#!/bin/bash
+# The provisioner of preloaded-cos-image: runs the build steps inside the preload VM and reports on
+# serial port 3 (its stdout and stderr, see the cloud-config's unit). Started as
+#   bash <CIDATA>/provisioner/provisioner.sh
+# Environment overrides: see lib/paths.sh.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+shopt -s inherit_errexit
+
+provisioner_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Started from CIDATA: go on from a copy in tmpfs, so that nothing holds the CIDATA disk open when it
+# is unmounted before capture. The copy knows CIDATA's root through PCI_CIDATA_ROOT.
+if [[ -z ${PCI_CIDATA_ROOT:-} ]]; then
+  export PCI_CIDATA_ROOT="${provisioner_dir%/*}"
+  copy="${PCI_ROOT:-}/run/preloaded-cos-image/provisioner"
+  rm -rf "$copy"
+  mkdir -p "$copy"
+  cp -R "$provisioner_dir/." "$copy/"
+  exec bash "$copy/provisioner.sh"
+fi
+
+source "$provisioner_dir/lib/paths.sh"
+source "$provisioner_dir/lib/protocol.sh"
+source "$provisioner_dir/lib/log.sh"
+source "$provisioner_dir/lib/json.sh"
+source "$provisioner_dir/lib/config.sh"
+source "$provisioner_dir/lib/state.sh"
+source "$provisioner_dir/lib/lifecycle.sh"
+source "$provisioner_dir/lib/metadata.sh"
+source "$provisioner_dir/lib/mounts.sh"
+source "$provisioner_dir/lib/clean.sh"
+source "$provisioner_dir/lib/image-ref.sh"
+source "$provisioner_dir/lib/registry-auth.sh"
+source "$provisioner_dir/lib/steps.sh"
+source "$provisioner_dir/steps/run-script.sh"
+source "$provisioner_dir/steps/install-gpu-driver.sh"
+source "$provisioner_dir/steps/preload-images.sh"
+source "$provisioner_dir/steps/disable-auto-update.sh"
+source "$provisioner_dir/steps/not-supported-yet.sh"
+source "$provisioner_dir/lib/main.sh"
+
+main

@@ -1,0 +1,131 @@
+import { expect } from "chai";
+import * as fs from "node:fs";
+import { PROVISIONER_UNIT_NAME, renderCloudConfig } from "../../components/cloudConfig";
+import { PROTOCOL_VERSION } from "../../components/protocol";
+import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
+import { FakeMetadataServer } from "./harness/metadataServer";
+import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
+import { expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
+
+const UNIT_PATH = `/etc/systemd/system/${PROVISIONER_UNIT_NAME}`;
+const START_PATH = "/etc/preloaded-cos-image/start.sh";
+
+describe("cloud-config", function () {
+  this.timeout(30_000);
+
+  it("is YAML with a oneshot unit writing to serial port 3, enabled and started without blocking", () => {
+    const rendered = renderCloudConfig({ buildId: BUILD_ID });
+    expect(rendered.startsWith("#cloud-config\n")).to.equal(true);
+    expect(rendered).not.to.include("{{");
+    expect(Buffer.byteLength(rendered)).to.be.lessThan(16 * 1024);
+    const config = parsedCloudConfig({ buildId: BUILD_ID });
+    const unit = writtenFile(config, UNIT_PATH).split("\n");
+    expect(unit).to.include.members([
+      "Type=oneshot",
+      `ExecStart=/bin/bash ${START_PATH}`,
+      "StandardOutput=tty",
+      "StandardError=tty",
+      "TTYPath=/dev/ttyS2",
+      "TimeoutStartSec=infinity",
+      "WantedBy=multi-user.target",
+    ]);
+    expect(config.write_files.find((file) => file.path === START_PATH)?.permissions).to.equal(
+      "0755",
+    );
+    expect(config.runcmd).to.deep.equal([
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", PROVISIONER_UNIT_NAME],
+      ["systemctl", "start", "--no-block", PROVISIONER_UNIT_NAME],
+    ]);
+    const start = writtenFile(config, START_PATH);
+    expect(start).to.include(`readonly build_id='${BUILD_ID}'`);
+    expect(start).to.include(`echo "BuildProtocol: ${PROTOCOL_VERSION} build=$build_id"`);
+    expect(start).to.include("readonly wait_seconds=1800");
+  });
+
+  it("rejects options that could break the YAML or the script, naming them", () => {
+    expect(() => renderCloudConfig({ buildId: "a'b" })).to.throw(/buildId/);
+    expect(() => renderCloudConfig({ buildId: "" })).to.throw(/buildId/);
+    expect(() => renderCloudConfig({ buildId: BUILD_ID, cidataWaitSeconds: -1 })).to.throw(
+      /cidataWaitSeconds/,
+    );
+    expect(() => renderCloudConfig({ buildId: BUILD_ID, failureShutdownSeconds: 0.5 })).to.throw(
+      /failureShutdownSeconds/,
+    );
+  });
+
+  describe("start script", () => {
+    const metadata = new FakeMetadataServer();
+    const sandboxes: Sandbox[] = [];
+    before(() => metadata.start());
+    after(() => metadata.stop());
+    afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
+
+    /** A sandbox whose start script is the rendered one, as cloud-init writes it. */
+    const withStartScript = (
+      buildId: string,
+      options: { cidata: boolean; wait?: number },
+    ): Sandbox => {
+      const box = Sandbox.create(metadata, {
+        config: testConfig([
+          { type: "runScript", script: "hello.sh", env: {}, allowReboot: false },
+        ]),
+        context: { "hello.sh": 'echo "hello from CIDATA"' },
+      });
+      sandboxes.push(box);
+      const config = parsedCloudConfig({
+        buildId,
+        cidataWaitSeconds: options.wait,
+        failureShutdownSeconds: 0,
+      });
+      fs.writeFileSync(box.machinePath(START_PATH.slice(1)), writtenFile(config, START_PATH));
+      const device = box.machinePath("dev/disk/by-label/CIDATA");
+      if (options.cidata) {
+        fs.mkdirSync(box.machinePath("dev/disk/by-label"), { recursive: true });
+        fs.writeFileSync(device, "");
+      }
+      fs.writeFileSync(`${box.base}/mounts.map`, `${device}\t${box.cidata}\n`);
+      return box;
+    };
+
+    it("mounts CIDATA read-only and runs the provisioner on it to the end", async () => {
+      const box = withStartScript(BUILD_ID, { cidata: true });
+      const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+      expectWellFormedRun(result.serial, BUILD_ID);
+      expect(result.stderr).to.equal("");
+      expect(serialLines(result.serial)).to.include("BuildStatus: hello from CIDATA");
+      expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+      expect(box.calls("mount")[0].args).to.deep.equal([
+        "-o",
+        "ro",
+        "-t",
+        "vfat",
+        box.machinePath("dev/disk/by-label/CIDATA"),
+        box.machinePath("mnt/disks/cidata"),
+      ]);
+      expect(fs.existsSync(box.machinePath("mnt/disks"))).to.equal(false);
+      expect(fs.existsSync(box.machinePath(START_PATH.slice(1)))).to.equal(false);
+    });
+
+    it("refuses a CIDATA disk of another build", async () => {
+      const box = withStartScript("build-9999", { cidata: true });
+      const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+      expect(finalLine(result.serial)).to.equal(
+        `BuildFailed: setup: invalid config: the CIDATA disk is for build ${BUILD_ID}, but this VM runs build build-9999`,
+      );
+    });
+
+    it("waits a bounded time for CIDATA, then fails and powers off", async () => {
+      const box = withStartScript(BUILD_ID, { cidata: false, wait: 2 });
+      const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+      expect(serialLines(result.serial)).to.deep.equal([
+        `BuildProtocol: ${PROTOCOL_VERSION} build=${BUILD_ID}`,
+        "BuildStatus: waiting for the CIDATA disk (0s of at most 2s)",
+        "BuildFailed: setup: no CIDATA disk appeared within 2s",
+      ]);
+      expect(result.milliseconds).to.be.within(1_500, 8_000);
+      expect(box.calls("poweroff")).to.have.length(1);
+      expect(box.calls("mount")).to.deep.equal([]);
+    });
+  });
+});

@@ -1,0 +1,184 @@
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ProvisionerStep } from "../../components/protocol";
+import { FakeMetadataServer } from "./harness/metadataServer";
+import { ASSETS_DIR } from "./harness/paths";
+import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
+import { expectWellFormedRun, finalLine } from "./harness/serial";
+
+const PASSWORD = "ghcr-pa55word-with,comma";
+
+const preload = (
+  overrides: Partial<Extract<ProvisionerStep, { type: "preloadImages" }>> = {},
+): ProvisionerStep => ({
+  type: "preloadImages",
+  images: [
+    "nginx:1.27",
+    "gcr.io/my-project/app@sha256:" + "a".repeat(64),
+    "ghcr.io/org/private:v1",
+  ],
+  runtimes: ["containerd", "docker"],
+  useServiceAccount: true,
+  credentials: [{ registry: "ghcr.io", username: "robot", password: PASSWORD }],
+  ...overrides,
+});
+
+/** The digest the ctr stub reports for a reference. */
+const stubDigest = (reference: string): string =>
+  "sha256:" + createHash("sha256").update(reference, "utf8").digest("hex");
+
+describe("provisioner: preloadImages", function () {
+  this.timeout(30_000);
+  const metadata = new FakeMetadataServer();
+  const sandboxes: Sandbox[] = [];
+  const sandbox = (...args: Parameters<typeof Sandbox.create>): Sandbox => {
+    const created = Sandbox.create(...args);
+    sandboxes.push(created);
+    return created;
+  };
+
+  before(() => metadata.start());
+  after(() => metadata.stop());
+  afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
+
+  it("pulls into containerd's k8s.io namespace and docker, with the right credentials, and records digests", async () => {
+    const box = sandbox(metadata, { config: testConfig([preload()]) });
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+
+    const pulls = box.calls("ctr").filter((call) => call.args.includes("pull"));
+    expect(pulls.map((call) => call.args)).to.deep.equal([
+      ["--namespace", "k8s.io", "images", "pull", "docker.io/library/nginx:1.27"],
+      [
+        "--namespace",
+        "k8s.io",
+        "images",
+        "pull",
+        "--user",
+        `oauth2accesstoken:${metadata.token}`,
+        "gcr.io/my-project/app@sha256:" + "a".repeat(64),
+      ],
+      [
+        "--namespace",
+        "k8s.io",
+        "images",
+        "pull",
+        "--user",
+        `robot:${PASSWORD}`,
+        "ghcr.io/org/private:v1",
+      ],
+    ]);
+    const docker = box
+      .calls("docker")
+      .map((call) => call.args.filter((arg) => !arg.startsWith("/")));
+    expect(docker.filter((args) => args.includes("login"))).to.deep.equal([
+      ["--config", "login", "--username", "oauth2accesstoken", "--password-stdin", "gcr.io"],
+      ["--config", "login", "--username", "robot", "--password-stdin", "ghcr.io"],
+    ]);
+    expect(
+      docker.filter((args) => args.includes("pull")).map((args) => args[args.length - 1]),
+    ).to.deep.equal([
+      "nginx:1.27",
+      "gcr.io/my-project/app@sha256:" + "a".repeat(64),
+      "ghcr.io/org/private:v1",
+    ]);
+    const tokenRequests = metadata.requests.filter((request) => request.path.endsWith("/token"));
+    expect(tokenRequests.length).to.be.at.least(1);
+    expect(tokenRequests.every((request) => request.flavored)).to.equal(true);
+
+    const manifest = JSON.parse(
+      fs.readFileSync(box.machinePath("var/lib/preloaded-cos-image/images.json"), "utf8"),
+    ) as Array<Record<string, string>>;
+    expect(manifest).to.have.length(6);
+    expect(manifest[0]).to.deep.equal({
+      image: "nginx:1.27",
+      runtime: "containerd",
+      reference: "docker.io/library/nginx:1.27",
+      digest: stubDigest("docker.io/library/nginx:1.27"),
+    });
+    expect(manifest[1]).to.include({ image: "nginx:1.27", runtime: "docker", reference: "nginx" });
+    expect(manifest[1].digest).to.match(/^sha256:[0-9a-f]{64}$/);
+
+    const secrets = [PASSWORD, metadata.token, Buffer.from(`robot:${PASSWORD}`).toString("base64")];
+    for (const secret of secrets) expect(result.serial).not.to.include(secret);
+    expect(box.filesContaining(secrets)).to.deep.equal([]);
+    expect(fs.existsSync(box.machinePath("run/preloaded-cos-image/docker-config"))).to.equal(false);
+    expect(result.serial).not.to.include("progress table");
+  });
+
+  it("pulls anonymously when no credentials apply, and keeps the manifest across steps", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([
+        preload({
+          images: ["busybox"],
+          runtimes: ["containerd"],
+          credentials: [],
+          useServiceAccount: false,
+        }),
+        preload({
+          images: ["gcr.io/p/a:1"],
+          runtimes: ["containerd"],
+          credentials: [],
+          useServiceAccount: false,
+        }),
+      ]),
+    });
+    const result = await box.run();
+    expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+    expect(box.calls("ctr").filter((call) => call.args.includes("--user"))).to.deep.equal([]);
+    expect(box.calls("docker")).to.deep.equal([]);
+    const manifest = JSON.parse(
+      fs.readFileSync(box.machinePath("var/lib/preloaded-cos-image/images.json"), "utf8"),
+    ) as Array<{ reference: string }>;
+    expect(manifest.map((entry) => entry.reference)).to.deep.equal([
+      "docker.io/library/busybox:latest",
+      "gcr.io/p/a:1",
+    ]);
+  });
+
+  it("fails the step naming the image when a pull fails, and removes the registry logins", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([preload({ images: ["ghcr.io/org/private:v1"], runtimes: ["docker"] })]),
+      env: { STUB_PULL_EXIT: "1" },
+    });
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(finalLine(result.serial)).to.equal(
+      "BuildFailed: step 1/1 preloadImages: docker could not pull ghcr.io/org/private:v1",
+    );
+    expect(fs.existsSync(box.machinePath("run/preloaded-cos-image/docker-config"))).to.equal(false);
+  });
+
+  it("fails clearly when the runtime is not installed", async () => {
+    const box = sandbox(metadata, { config: testConfig([preload({ runtimes: ["containerd"] })]) });
+    fs.rmSync(path.join(box.base, "bin", "ctr"));
+    const result = await box.run();
+    expect(finalLine(result.serial)).to.equal(
+      "BuildFailed: step 1/1 preloadImages: ctr is not installed on this machine, so images cannot be pulled into containerd",
+    );
+  });
+
+  it("normalizes references the way docker does, for ctr", () => {
+    const cases: Record<string, string> = {
+      nginx: "docker.io/library/nginx:latest",
+      "nginx:1.27": "docker.io/library/nginx:1.27",
+      "user/app": "docker.io/user/app:latest",
+      "index.docker.io/user/app:2": "docker.io/user/app:2",
+      "localhost/app": "localhost/app:latest",
+      "registry.example.com:5000/team/app": "registry.example.com:5000/team/app:latest",
+      "us-docker.pkg.dev/p/r/app@sha256:abc": "us-docker.pkg.dev/p/r/app@sha256:abc",
+    };
+    for (const [reference, expected] of Object.entries(cases)) {
+      const normalized = execFileSync(
+        "bash",
+        ["-c", 'source "$0/lib/image-ref.sh"; normalize_image_ref "$1"', ASSETS_DIR, reference],
+        { encoding: "utf8" },
+      );
+      expect(normalized, reference).to.equal(expected);
+    }
+  });
+});

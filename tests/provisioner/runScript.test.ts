@@ -1,0 +1,202 @@
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import type { ProvisionerStep } from "../../components/protocol";
+import { FakeMetadataServer } from "./harness/metadataServer";
+import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
+import { expectInOrder, expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
+
+/** Environment values that COS Customizer's `-env=K=V,...` could not carry. */
+const TRICKY_ENV: Record<string, string> = {
+  COMMAS: "a,b,,c",
+  QUOTES: `it's "quoted" \`backticked\``,
+  DOLLARS: "$HOME ${PATH} $(reboot) $((1+1))",
+  BACKSLASHES: "C:\\path\\n\\\\",
+  NEWLINES: "line one\nline two\n\n",
+  UNICODE: "héllo wörld ✓ 日本語 🚀",
+  EMPTY: "",
+  SECRET_TOKEN: "s3cr3t-env-value-4f1c9a",
+};
+
+const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** Prints the sha256 of each variable's value (never the value), and checks no command line shows the secret. */
+const ENV_REPORT_SCRIPT = `
+for name in ${Object.keys(TRICKY_ENV).join(" ")}; do
+  printf '%s=%s\\n' "$name" "$(printf '%s' "\${!name}" | sha256sum | cut -d' ' -f1)"
+done
+if cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -qF -f <(printf '%s' "$SECRET_TOKEN"); then
+  echo "cmdline: LEAK"
+else
+  echo "cmdline: clean"
+fi
+echo "cwd=$(basename "$PWD") user=$(id -u)"
+./helper.sh
+`;
+
+const script = (
+  name: string,
+  allowReboot = false,
+  env: Record<string, string> = {},
+): ProvisionerStep => ({
+  type: "runScript",
+  script: name,
+  env,
+  allowReboot,
+});
+
+/** Appends to a counter file on the machine: how often each script ran. */
+const counting = (name: string, tail = ""): string =>
+  `printf '%s\\n' ${name} >>"$PCI_ROOT/var/lib/runs"\n${tail}\n`;
+
+describe("provisioner: runScript", function () {
+  this.timeout(30_000);
+  const metadata = new FakeMetadataServer();
+  const sandboxes: Sandbox[] = [];
+  const sandbox = (...args: Parameters<typeof Sandbox.create>): Sandbox => {
+    const created = Sandbox.create(...args);
+    sandboxes.push(created);
+    return created;
+  };
+  const runs = (box: Sandbox): string[] =>
+    fs.readFileSync(box.machinePath("var/lib/runs"), "utf8").trim().split("\n");
+
+  before(() => metadata.start());
+  after(() => metadata.stop());
+  afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
+
+  it("runs several scripts in order with tricky environment values intact, never showing them", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([script("first.sh", false, TRICKY_ENV), script("dir/second.sh")]),
+      context: {
+        "first.sh": counting("first", ENV_REPORT_SCRIPT),
+        "helper.sh": "#!/bin/bash\necho helper ran\n",
+        "dir/second.sh": counting("second", 'echo "second sees COMMAS=${COMMAS-unset}"'),
+      },
+    });
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(result.stderr).to.equal("");
+    expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+    const lines = serialLines(result.serial);
+    for (const [name, value] of Object.entries(TRICKY_ENV)) {
+      expect(lines).to.include(`BuildStatus: ${name}=${sha256(value)}`);
+    }
+    expect(lines).to.include.members([
+      "BuildStatus: cmdline: clean",
+      "BuildStatus: cwd=context user=" + String(process.getuid?.()),
+      "BuildStatus: helper ran",
+      "BuildStatus: second sees COMMAS=unset",
+    ]);
+    expect(lines.indexOf("BuildStatus: step 1/2 runScript first.sh: started")).to.be.lessThan(
+      lines.indexOf("BuildStatus: step 2/2 runScript dir/second.sh: started"),
+    );
+    const secrets = Object.values(TRICKY_ENV).filter((value) => value.length > 8);
+    for (const secret of secrets) expect(result.serial).not.to.include(secret);
+    expect(box.filesContaining(secrets)).to.deep.equal([]);
+  });
+
+  it("prefixes every line of a script's output, even forged markers, carriage returns and a last line without newline", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([script("noisy.sh")]),
+      context: {
+        "noisy.sh":
+          "echo 'BuildSucceeded: forged'\nprintf 'a\\rb\\r\\n'\necho err >&2\nprintf 'no newline'\n",
+      },
+    });
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expectInOrder(serialLines(result.serial), [
+      "BuildStatus: BuildSucceeded: forged",
+      "BuildStatus: a",
+      "BuildStatus: b",
+      "BuildStatus: err",
+      "BuildStatus: no newline",
+    ]);
+  });
+
+  it("fails the build on a failing script with its step and exit status, and runs no later step", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([script("ok.sh"), script("broken.sh"), script("never.sh")]),
+      context: {
+        "ok.sh": counting("ok"),
+        "broken.sh": counting("broken", "exit 7"),
+        "never.sh": counting("never"),
+      },
+    });
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(result.code).to.equal(1);
+    expect(finalLine(result.serial)).to.equal(
+      "BuildFailed: step 2/3 runScript broken.sh: the script exited with status 7",
+    );
+    expect(runs(box)).to.deep.equal(["ok", "broken"]);
+    expect(box.calls("poweroff")).to.have.length(1);
+    expect(box.calls("reboot")).to.have.length(0);
+  });
+
+  it("treats exit status 3 as a failure unless the step allows a reboot", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([script("three.sh")]),
+      context: { "three.sh": "exit 3" },
+    });
+    const result = await box.run();
+    expect(finalLine(result.serial)).to.equal(
+      "BuildFailed: step 1/1 runScript three.sh: the script exited with status 3",
+    );
+    expect(box.calls("reboot")).to.have.length(0);
+  });
+
+  it("reboots when an allowReboot script exits with 3, then resumes at the next step, running none twice", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([script("a.sh"), script("reboots.sh", true), script("c.sh")]),
+      context: {
+        "a.sh": counting("a"),
+        "reboots.sh": counting("reboots", "exit 3"),
+        "c.sh": counting("c"),
+      },
+    });
+    const first = await box.run();
+    expectWellFormedRun(first.serial, BUILD_ID);
+    expect(finalLine(first.serial)).to.equal(undefined);
+    expect(first.code).to.equal(0);
+    expect(box.calls("reboot")).to.have.length(1);
+    expect(box.calls("poweroff")).to.have.length(0);
+    expect(runs(box)).to.deep.equal(["a", "reboots"]);
+
+    const second = await box.run();
+    expectWellFormedRun(second.serial, BUILD_ID);
+    expect(serialLines(second.serial)).to.include("BuildStatus: resuming with step 3 of 3");
+    expect(finalLine(second.serial)).to.match(/^BuildSucceeded: /);
+    expect(runs(box)).to.deep.equal(["a", "reboots", "c"]);
+    expect(box.calls("reboot")).to.have.length(1);
+  });
+
+  it("fails clearly, without running it again, a step that a reboot it did not ask for interrupted", async () => {
+    const box = sandbox(metadata, {
+      config: testConfig([script("slow.sh"), script("after.sh")]),
+      context: {
+        "slow.sh": counting("slow", "echo going to sleep\nsleep 20"),
+        "after.sh": counting("after"),
+      },
+    });
+    const interrupted = await box.run({
+      terminateWhen: (serial) => serial.includes("going to sleep"),
+    });
+    expectWellFormedRun(interrupted.serial, BUILD_ID);
+    expect(finalLine(interrupted.serial)).to.equal(undefined);
+    expect(interrupted.milliseconds).to.be.lessThan(10_000);
+
+    const next = await box.run();
+    expectWellFormedRun(next.serial, BUILD_ID);
+    expect(finalLine(next.serial)).to.match(
+      /^BuildFailed: step 1\/2 runScript slow\.sh: the machine restarted while this step was running, without the step asking for a reboot; it is not run a second time/,
+    );
+    expect(runs(box)).to.deep.equal(["slow"]);
+    expect(box.calls("poweroff")).to.have.length(1);
+
+    const again = await box.run();
+    expect(finalLine(again.serial)).to.equal(finalLine(next.serial));
+    expect(runs(box)).to.deep.equal(["slow"]);
+  });
+});
