@@ -39,11 +39,13 @@ export interface RunScriptStepArgs {
 export interface InstallGpuDriverStepArgs {
   /**
    * Driver version, such as `535.183.01`, or `latest` / `default` for the version the COS release
-   * recommends, or the file name of an NVIDIA `.run` installer found in {@link depsDir}
-   * (`NVIDIA-Linux-x86_64-<version>.run`). Default: `default`.
+   * recommends (`R535`-style branch names are accepted too). Default: `default`.
    */
   version?: string;
-  /** Expected md5 checksum (32 hex digits) of the driver installer. Default: not checked. */
+  /**
+   * Expected md5 checksum (32 hex digits) of the NVIDIA installer; checked against the installer the
+   * GPU installer leaves in {@link installDir}, failing the build on a mismatch. Default: not checked.
+   */
   md5sum?: string;
   /**
    * Absolute directory on the image where the drivers are installed; it must persist, so it has to be
@@ -52,8 +54,9 @@ export interface InstallGpuDriverStepArgs {
   installDir?: string;
   /**
    * Directory relative to the build context that holds installer files (for pre-release COS images or
-   * `.run` installers); they are shipped on the CIDATA disk and used as the download source.
-   * Required when {@link version} names a `.run` file. Default: none.
+   * `.run` installers), as COS Customizer's `-deps-dir`. Not available yet: COS's GPU installer only
+   * downloads drivers from HTTP or Cloud Storage URLs itself, so it is rejected at preview (as are
+   * `.run` versions). Default: none.
    */
   depsDir?: string;
 }

@@ -279,6 +279,16 @@ function checkInstallGpuDriver(
     });
   }
   const depsDir = r.string(`${field}.depsDir`, fields.depsDir);
+  if (isRunFile || r.isSet(fields.depsDir)) {
+    // COS's GPU installer fetches driver installers only from HTTP or Cloud Storage URLs, so files
+    // shipped on the CIDATA disk cannot be handed to it (see provisioner-assets/steps).
+    r.report({
+      field: `${field}.depsDir`,
+      message:
+        "and .run installer versions are not available yet (COS's GPU installer only downloads drivers itself)",
+      fix: 'remove depsDir and give a driver version such as "535.183.01", "latest" or "default"',
+    });
+  }
   if (isRunFile && !r.isSet(fields.depsDir)) {
     r.report({
       field: `${field}.depsDir`,

@@ -258,14 +258,25 @@ const cases: Case[] = [
       ...gpu,
       steps: [{ installGpuDriver: { version: "NVIDIA-Linux-x86_64-535.183.01.run" } }],
     },
+    count: 2,
     expect: [
       "steps[0].installGpuDriver.depsDir: is required because version names the installer file",
+      "steps[0].installGpuDriver.depsDir: and .run installer versions are not available yet",
     ],
   },
   {
     name: "depsDir not in the context",
     args: { ...base, ...gpu, steps: [{ installGpuDriver: { depsDir: "drivers" } }] },
+    count: 2,
     expect: ["steps[0].installGpuDriver.depsDir: is not a directory of the build context"],
+  },
+  {
+    name: "depsDir not available yet",
+    args: { ...base, ...gpu, steps: [{ installGpuDriver: { depsDir: "gpu" } }] },
+    expect: [
+      "steps[0].installGpuDriver.depsDir: and .run installer versions are not available yet",
+      'remove depsDir and give a driver version such as "535.183.01"',
+    ],
   },
   {
     name: ".run installer missing from depsDir",
@@ -274,6 +285,7 @@ const cases: Case[] = [
       ...gpu,
       steps: [{ installGpuDriver: { version: "NVIDIA-Linux-x86_64-550.run", depsDir: "gpu" } }],
     },
+    count: 2,
     expect: ['steps[0].installGpuDriver.version: is not a file in depsDir "gpu"'],
   },
   // ---- preloadImages
