@@ -671,8 +671,7 @@ describe("validateArgs", () => {
         run("extra/notes.txt"),
         {
           installGpuDriver: {
-            version: "NVIDIA-Linux-x86_64-535.183.01.run",
-            depsDir: "gpu",
+            version: "535.183.01",
             md5sum: "0123456789abcdef0123456789abcdef",
             installDir: "/var/lib/nvidia",
           },
