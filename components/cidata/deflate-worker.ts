@@ -41,7 +41,7 @@ function deflateChunk({ data, dictionary, last }: DeflateRequest): Uint8Array {
 function ownBuffer(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
     ? bytes
-    : bytes.slice();
+    : new Uint8Array(bytes); // a copy (Buffer#slice would be a view into the same pool)
 }
 
 parentPort?.on("message", (request: DeflateRequest) => {

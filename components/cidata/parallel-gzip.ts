@@ -139,7 +139,7 @@ export class ParallelGzipSink implements ByteSink {
     if (!this.headerWritten) {
       this.headerWritten = true;
       this.compressedBytes += GZIP_HEADER.byteLength;
-      await this.output(GZIP_HEADER.slice());
+      await this.output(new Uint8Array(GZIP_HEADER));
     }
     this.compressedBytes += bytes.byteLength;
     await this.output(bytes);

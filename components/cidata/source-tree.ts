@@ -73,7 +73,7 @@ async function addEntry(root: TreeDirectory, entry: CidataEntry, field: string):
     const content =
       typeof source.content === "string"
         ? new Uint8Array(Buffer.from(source.content, "utf8"))
-        : source.content.slice();
+        : new Uint8Array(source.content); // a copy, even of a Buffer (whose slice() is a view)
     insert(parent, {
       kind: "file",
       name,
