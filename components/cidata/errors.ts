@@ -29,7 +29,7 @@ export class CidataError extends Error {
 
 function describeLocation({ localPath, destinationPath }: CidataErrorLocation): string {
   const parts: string[] = [];
-  if (destinationPath !== undefined) parts.push(`"${destinationPath}"`);
+  if (destinationPath !== undefined) parts.push(JSON.stringify(destinationPath));
   if (localPath !== undefined) parts.push(`(local path ${JSON.stringify(localPath)})`);
   return parts.length > 0 ? `${parts.join(" ")}: ` : "";
 }

@@ -20,7 +20,7 @@ const EXACT_SHORT_NAME = /^[A-Z0-9!#$%&'()\-@^_`{}~]{1,8}(?:\.[A-Z0-9!#$%&'()\-@
  */
 export function longNameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
-  if (name === "." || name === "..") return `"${name}" is reserved`;
+  if (name === "." || name === "..") return "is reserved";
   if (name.length > MAX_LONG_NAME_UNITS) {
     return `is ${name.length} UTF-16 units long; FAT long names hold at most ${MAX_LONG_NAME_UNITS}`;
   }

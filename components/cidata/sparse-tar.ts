@@ -5,11 +5,15 @@
  */
 import { CountingSink, type ByteSink } from "./byte-sink";
 
-/** A stretch of the file that holds data. */
+/**
+ * A stretch of the file that holds data. Offset and length must be multiples of 512: GNU tar reads
+ * each region's data as whole 512-byte blocks, while other readers (Go's archive/tar, which GCE's
+ * importer is written in) read the regions back to back; with aligned regions both agree.
+ */
 export interface SparseRegion {
-  /** Byte offset in the file. */
+  /** Byte offset in the file, a multiple of 512. */
   offset: number;
-  /** Length in bytes. */
+  /** Length in bytes, a multiple of 512. */
   length: number;
 }
 
@@ -58,7 +62,7 @@ export async function writeSparseTar(sink: ByteSink, member: SparseMember): Prom
       `sparse member ${member.name} declared ${storedBytes} data bytes but wrote ${written}`,
     );
   }
-  await counter.writeZeros(padding(storedBytes, BLOCK_BYTES) + 2 * BLOCK_BYTES);
+  await counter.writeZeros(2 * BLOCK_BYTES);
   await counter.writeZeros(padding(counter.bytes, RECORD_BYTES));
   return counter.bytes;
 }
@@ -79,6 +83,11 @@ function sparseMap(member: SparseMember): SparseRegion[] {
     if (region.offset < end || region.offset + region.length > member.size) {
       throw new RangeError(
         `sparse regions of ${member.name} overlap, are out of order or exceed its size`,
+      );
+    }
+    if (region.offset % BLOCK_BYTES !== 0 || region.length % BLOCK_BYTES !== 0) {
+      throw new RangeError(
+        `sparse region ${region.offset}+${region.length} of ${member.name} is not aligned to ${BLOCK_BYTES} bytes`,
       );
     }
     const last = map[map.length - 1];
