@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PassThrough, Writable } from "node:stream";
@@ -205,6 +206,56 @@ describe("cidata archive of a disk over 8 GiB", function () {
     expectCleanFsck(disk, 2); // one more than the files, as for an empty volume fresh from mkfs.fat
     expect(runText("fsck.fat", ["-n", "-v", disk])).to.match(/8192 bytes per cluster/);
     expect(run("mtype", ["-i", disk, "::/hello.txt"]).toString()).to.equal("hello\n");
+  });
+});
+
+describe("cidata archive of a file of 4 GiB - 1 bytes, FAT's largest [the one larger case]", function () {
+  this.timeout(300_000);
+  after(removeTempDirs);
+
+  it("packs it whole: mcopy gives it back byte for byte; fsck.fat flags only its own 32-bit overflow", async () => {
+    const dir = makeTempDir();
+    const source = path.join(dir, "largest.bin");
+    // Mostly a hole (cheap to make and read), with marks at the start, the middle and the last byte.
+    const fd = fs.openSync(source, "w");
+    fs.writeSync(fd, Buffer.from("start"), 0, 5, 0);
+    fs.writeSync(fd, Buffer.from("middle"), 0, 6, 2 * GIB + 12345);
+    fs.writeSync(fd, Buffer.from("!"), 0, 1, 4 * GIB - 2);
+    fs.closeSync(fd);
+    const { archive, plan } = await pack(
+      { entries: [{ path: "largest.bin", source: { file: source } }] },
+      dir,
+    );
+    expect(plan.diskSizeBytes).to.equal(5 * GIB);
+    const disk = extractDisk(archive);
+    // fsck.fat 4.2 computes a chain's length in 32 bits: 2^20 clusters of 4 KiB wrap to 0, so it
+    // flags every 4 GiB - 1 file on 4 KiB clusters. It says the same of the volume mkfs.fat and
+    // mcopy make from this file; that, and nothing else, is allowed here. mcopy and cmp below show
+    // the chain is whole.
+    const fsck = spawnSync("fsck.fat", ["-n", disk], { encoding: "utf8" });
+    expect(fsck.status).to.equal(1);
+    expect(fsck.stdout.split("\n").slice(1)).to.deep.equal([
+      "/largest.bin",
+      "  File size is 4294967295 bytes, cluster chain length is 0 bytes.",
+      "  Truncating file to 0 bytes.",
+      "",
+      "Leaving filesystem unchanged.",
+      `${disk}: 2 files, 1048577/1308156 clusters`,
+      "",
+    ]);
+    expect(runText("mdir", ["-i", disk, "::/"])).to.match(
+      / 4294967295 1980-01-01 +0:00 +largest\.bin/,
+    );
+    // cmp exits non-zero, failing `run`, at the first differing byte or if one side is shorter.
+    execFileSync("bash", [
+      "-o",
+      "pipefail",
+      "-c",
+      'mcopy -n -i "$1" ::/largest.bin - | cmp - "$2"',
+      "bash",
+      disk,
+      source,
+    ]);
   });
 });
 
