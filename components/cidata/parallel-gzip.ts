@@ -13,7 +13,7 @@ import { DeflatePool } from "./deflate-pool";
 
 /** Tuning of {@link ParallelGzipSink}; the defaults suit the CIDATA archive. */
 export interface ParallelGzipOptions {
-  /** Worker threads. Default: the number of cores, at most 8. */
+  /** Worker threads. Default: the number of cores, at most 4 (each costs about 20 MiB; 4 outrun an upload). */
   workers?: number;
   /** Uncompressed bytes per chunk. Default: 1 MiB. The output does not depend on `workers`, but does on this. */
   chunkBytes?: number;
@@ -24,7 +24,7 @@ export interface ParallelGzipOptions {
 /** Deflate looks back at most 32 KiB, so that is all of the previous chunk a worker needs. */
 const WINDOW_BYTES = 32 * 1024;
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
-const MAX_DEFAULT_WORKERS = 8;
+const MAX_DEFAULT_WORKERS = 4;
 /**
  * Header: magic, method deflate, no flags, mtime 0 (so the bytes do not depend on when they were
  * made), no extra flags, OS 255 "unknown" (so they do not depend on where).
