@@ -29,6 +29,10 @@ export interface CidataArchiveSizes {
  * For the same plan inputs the bytes are identical from run to run (fixed timestamps, sorted
  * order, serial derived from the plan, gzip header without mtime); disk.raw and the tar are
  * identical on every machine, while the compressed bytes could differ between zlib builds.
+ *
+ * @param plan - The layout from planCidata; files are read now and must still have their planned sizes.
+ * @param destination - A file path (created or truncated) or a writable stream.
+ * @param options - Compression tuning (worker threads, chunk size, level); the defaults suit every use.
  */
 export async function writeCidataArchive(
   plan: CidataPlan,
@@ -36,8 +40,9 @@ export async function writeCidataArchive(
   options: ParallelGzipOptions = {},
 ): Promise<CidataArchiveSizes> {
   const output = await openArchiveOutput(destination);
-  const gzip = new ParallelGzipSink((bytes) => output.write(bytes), options);
+  let gzip: ParallelGzipSink | undefined;
   try {
+    gzip = new ParallelGzipSink((bytes) => output.write(bytes), options);
     const regions = diskImageRegions(plan);
     await writeSparseTar(gzip, {
       name: DISK_MEMBER_NAME,
@@ -51,7 +56,7 @@ export async function writeCidataArchive(
     await output.end();
     return { archiveBytes, diskBytes: plan.diskSizeBytes };
   } catch (error) {
-    await gzip.abort();
+    await gzip?.abort();
     await output.fail(error);
     throw error;
   }

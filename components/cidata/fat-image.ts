@@ -4,7 +4,7 @@
  * clusters of the data region. Everything else on the disk is zero and left to the sparse tar.
  */
 import type { ByteSink } from "./byte-sink";
-import { encodeDirectory } from "./fat-directory";
+import { encodeDirectory, paddedName } from "./fat-directory";
 import {
   FAT32_ENTRY_BYTES,
   FAT_COUNT,
@@ -12,7 +12,6 @@ import {
   SECTOR_BYTES,
   type FatGeometry,
 } from "./fat-geometry";
-import { paddedName } from "./fat-directory";
 import { readPlannedFile, READ_BUFFER_BYTES } from "./file-content";
 import type { CidataPlan } from "./plan";
 

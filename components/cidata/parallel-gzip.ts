@@ -31,6 +31,20 @@ const MAX_DEFAULT_WORKERS = 4;
  */
 const GZIP_HEADER = Uint8Array.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
 
+/** Throws a RangeError for options out of range, before any worker starts. */
+function validateGzipOptions({ workers, chunkBytes, level }: ParallelGzipOptions): void {
+  const check = (name: string, value: number | undefined, min: number, max: number): void => {
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
+      throw new RangeError(
+        `gzip option ${name} must be an integer from ${min} to ${max}, not ${value}`,
+      );
+    }
+  };
+  check("workers", workers, 1, 64);
+  check("chunkBytes", chunkBytes, 4096, 64 * 1024 * 1024);
+  check("level", level, 1, 9);
+}
+
 /** Compresses everything written to it into one gzip member, handed in order to `output`. */
 export class ParallelGzipSink implements ByteSink {
   private readonly pool: DeflatePool;
@@ -50,6 +64,7 @@ export class ParallelGzipSink implements ByteSink {
     private readonly output: (bytes: Uint8Array) => Promise<void>,
     options: ParallelGzipOptions = {},
   ) {
+    validateGzipOptions(options);
     const workers = options.workers ?? Math.min(availableParallelism(), MAX_DEFAULT_WORKERS);
     this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.maxInFlight = 2 * workers;

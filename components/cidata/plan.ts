@@ -106,9 +106,8 @@ export async function planCidata(spec: CidataSpec): Promise<CidataPlan> {
   const geometry = fat32Geometry(diskSizeBytes);
   const needed = clustersNeeded(directories, files, geometry.clusterBytes);
   if (needed > geometry.clusterCount) {
-    const contentBytes = files.reduce((sum, file) => sum + file.size, 0);
     throw new CidataError(
-      `the content (${contentBytes} bytes in ${files.length} files, ${needed} clusters of ${geometry.clusterBytes} bytes) ` +
+      `the content (${totalBytes(files)} bytes in ${files.length} files, ${needed} clusters of ${geometry.clusterBytes} bytes) ` +
         `does not fit a ${diskSizeBytes / GIB} GiB disk (${geometry.clusterCount} clusters): ` +
         `raise diskSizeBytes to ${smallestFittingDisk(directories, files) / GIB} GiB or leave it unset`,
       { destinationPath: "diskSizeBytes" },
@@ -181,6 +180,10 @@ function sortTree(root: TreeDirectory): { directories: SortedDirectory[]; files:
   return { directories, files };
 }
 
+function totalBytes(files: readonly { size: number }[]): number {
+  return files.reduce((sum, file) => sum + file.size, 0);
+}
+
 function directoryClusters(directory: SortedDirectory, clusterBytes: number): number {
   return Math.max(1, clustersFor(directory.slotCount * DIRECTORY_SLOT_BYTES, clusterBytes));
 }
@@ -211,9 +214,8 @@ function smallestFittingDisk(
     }
     if (needed <= geometry.clusterCount) return diskBytes;
   }
-  const contentBytes = files.reduce((sum, file) => sum + file.size, 0);
   throw new CidataError(
-    `the content (${contentBytes} bytes) does not fit the largest FAT32 disk (2047 GiB): ship less`,
+    `the content (${totalBytes(files)} bytes) does not fit the largest FAT32 disk (2047 GiB): ship less`,
     {
       destinationPath: "entries",
     },
@@ -284,7 +286,7 @@ function allocate(
     directories,
     files,
     usedClusters: nextCluster - FIRST_DATA_CLUSTER,
-    contentBytes: files.reduce((sum, file) => sum + file.size, 0),
+    contentBytes: totalBytes(files),
   };
   return { ...plan, volumeSerial: volumeSerialOf(plan) };
 }

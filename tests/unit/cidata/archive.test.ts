@@ -155,11 +155,24 @@ describe("cidata archive, checked with Debian's tools", function () {
   });
 });
 
-describe("cidata archive of a file that changed after planning", function () {
+describe("cidata archive failures", function () {
   this.timeout(60_000);
   after(removeTempDirs);
 
-  it("fails with a CidataError naming the file and removes the partial archive", async () => {
+  it("rejects compression options out of range and leaves no file behind", async () => {
+    const plan = await planCidata({ entries: [] });
+    const archive = path.join(makeTempDir(), "out.tar.gz");
+    const error = await writeCidataArchive(plan, archive, { workers: 0 }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error)
+      .to.be.instanceOf(RangeError)
+      .with.property("message", "gzip option workers must be an integer from 1 to 64, not 0");
+    expect(fs.existsSync(archive)).to.equal(false);
+  });
+
+  it("fails with a CidataError naming a file that changed since planning, and removes the partial archive", async () => {
     const dir = makeTempDir();
     const file = path.join(dir, "grows.txt");
     fs.writeFileSync(file, "before\n");
