@@ -60,13 +60,19 @@ export async function buildSourceTree(entries: unknown): Promise<TreeDirectory> 
 
 async function addEntry(root: TreeDirectory, entry: CidataEntry, field: string): Promise<void> {
   const segments = destinationSegments(entry, field);
-  const parent = ensureDirectories(root, segments.slice(0, -1));
-  const name = segments[segments.length - 1];
   const destination = segments.join("/");
   const source: unknown = (entry as { source?: unknown }).source;
+  const kinds = isObject(source) ? SOURCE_KINDS.filter((kind) => kind in source) : [];
+  if (!isObject(source) || kinds.length !== 1) {
+    throw new CidataError(
+      "source must be exactly one of { file: string }, { directory: string } or { content: string | Uint8Array }",
+      { destinationPath: `${field}.source` },
+    );
+  }
+  const parent = ensureDirectories(root, segments.slice(0, -1), destination);
+  const name = segments[segments.length - 1];
   if (
-    isObject(source) &&
-    "content" in source &&
+    kinds[0] === "content" &&
     (typeof source.content === "string" || source.content instanceof Uint8Array)
   ) {
     // Copied, so later changes by the caller cannot make the disk differ from its plan and hash.
@@ -81,7 +87,7 @@ async function addEntry(root: TreeDirectory, entry: CidataEntry, field: string):
       size: content.byteLength,
       source: { content },
     });
-  } else if (isObject(source) && "file" in source && typeof source.file === "string") {
+  } else if (kinds[0] === "file" && typeof source.file === "string") {
     const localPath = path.resolve(source.file);
     const stats = await statLocal(localPath, destination);
     if (stats.isDirectory()) {
@@ -91,7 +97,7 @@ async function addEntry(root: TreeDirectory, entry: CidataEntry, field: string):
       );
     }
     insert(parent, await fileNode(localPath, stats, name, destination));
-  } else if (isObject(source) && "directory" in source && typeof source.directory === "string") {
+  } else if (kinds[0] === "directory" && typeof source.directory === "string") {
     const localPath = path.resolve(source.directory);
     const stats = await statLocal(localPath, destination);
     if (!stats.isDirectory()) {
@@ -104,13 +110,15 @@ async function addEntry(root: TreeDirectory, entry: CidataEntry, field: string):
     await walkDirectory(directory, localPath, [{ id: fileId(stats), localPath }]);
   } else {
     throw new CidataError(
-      "source must be exactly one of { file: string }, { directory: string } or { content: string | Uint8Array }",
+      `source.${kinds[0]} must be a ${kinds[0] === "content" ? "string or a Uint8Array" : "path string"}`,
       {
-        destinationPath: `${field}.source`,
+        destinationPath: `${field}.source.${kinds[0]}`,
       },
     );
   }
 }
+
+const SOURCE_KINDS = ["file", "directory", "content"] as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;

@@ -299,13 +299,19 @@ describe("planCidata", () => {
     });
 
     it("a malformed source", async () => {
-      const spec = {
-        entries: [{ path: "x", source: { url: "https://example.com" } }],
-      } as unknown as CidataSpec;
+      const malformed = (source: unknown): CidataSpec =>
+        ({ entries: [{ path: "x", source }] }) as unknown as CidataSpec;
+      const message =
+        '"entries[0].source": source must be exactly one of { file: string }, { directory: string } or { content: string | Uint8Array }';
+      const location = { destinationPath: "entries[0].source" };
+      await expectPlanError(malformed({ url: "https://example.com" }), message, location);
+      await expectPlanError(malformed({ file: "a", content: "b" }), message, location);
       await expectPlanError(
-        spec,
-        '"entries[0].source": source must be exactly one of { file: string }, { directory: string } or { content: string | Uint8Array }',
-        { destinationPath: "entries[0].source" },
+        malformed({ file: 42 }),
+        '"entries[0].source.file": source.file must be a path string',
+        {
+          destinationPath: "entries[0].source.file",
+        },
       );
     });
 
@@ -352,7 +358,7 @@ describe("planCidata", () => {
             { path: "config/value", source: { content: "b" } },
           ],
         },
-        '"config": is a file, but "config" needs it to be a directory',
+        '"config": is a file, but "config/value" needs it to be a directory',
         { destinationPath: "config" },
       );
     });
