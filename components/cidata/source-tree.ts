@@ -157,11 +157,14 @@ function checkName(name: string, location: { destinationPath: string; localPath?
   }
 }
 
-/** Walks down `segments` from `start`, creating missing directories; fails where a file is in the way. */
+/**
+ * Walks down `segments` from `start`, creating missing directories; fails where a file is in the
+ * way of `needer`, the destination that needs the directories.
+ */
 function ensureDirectories(
   start: TreeDirectory,
   segments: readonly string[],
-  fullDestination?: string,
+  needer: string,
 ): TreeDirectory {
   let directory = start;
   for (const segment of segments) {
@@ -180,12 +183,9 @@ function ensureDirectories(
     }
     if (existing.name !== segment) throw collision(existing.destination, destination);
     if (existing.kind === "file") {
-      throw new CidataError(
-        `is a file, but ${JSON.stringify(fullDestination ?? destination)} needs it to be a directory`,
-        {
-          destinationPath: destination,
-        },
-      );
+      throw new CidataError(`is a file, but ${JSON.stringify(needer)} needs it to be a directory`, {
+        destinationPath: destination,
+      });
     }
     directory = existing;
   }
@@ -304,10 +304,17 @@ async function walkDirectory(
     const childPath = path.join(localPath, name);
     const destination = joinDestination(directory.destination, name);
     checkName(name, { destinationPath: destination, localPath: childPath });
-    return { name, childPath, destination, stats: await statLocal(childPath, destination) };
+    const stats = await statLocal(childPath, destination);
+    // Files are checked here, concurrently; directories are walked below, one at a time.
+    const file = stats.isDirectory()
+      ? undefined
+      : await fileNode(childPath, stats, name, destination);
+    return { name, childPath, destination, stats, file };
   });
-  for (const { name, childPath, destination, stats } of children) {
-    if (stats.isDirectory()) {
+  for (const { name, childPath, destination, stats, file } of children) {
+    if (file !== undefined) {
+      insert(directory, file);
+    } else {
       const loop = ancestors.find((ancestor) => ancestor.id === fileId(stats));
       if (loop !== undefined) {
         throw new CidataError(
@@ -323,8 +330,6 @@ async function walkDirectory(
         ...ancestors,
         { id: fileId(stats), localPath: childPath },
       ]);
-    } else {
-      insert(directory, await fileNode(childPath, stats, name, destination));
     }
   }
 }
