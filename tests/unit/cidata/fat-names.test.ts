@@ -57,7 +57,7 @@ describe("FAT names", () => {
     ]);
   });
 
-  it("allocates aliases for a large directory in linear time", () => {
+  it("allocates unique aliases for 30 000 names that share a prefix", () => {
     const names = Array.from({ length: 30000 }, (_, index) => `container-layer-${index}.tar`);
     const aliases = ShortNameAllocator.allocate(names);
     expect(new Set(aliases).size).to.equal(names.length);
