@@ -215,6 +215,11 @@ export class Emulator {
     return this.runtime(ref).record.status;
   }
 
+  /** Every status the instance went through, in order, with times (epoch ms). */
+  instanceStatusHistory(ref: InstanceRef): ReadonlyArray<{ status: InstanceStatus; at: number }> {
+    return this.runtime(ref).statusHistory;
+  }
+
   /** Resolves once the instance has one of `statuses`. */
   untilInstanceStatus(ref: InstanceRef, ...statuses: InstanceStatus[]): Promise<void> {
     return this.runtime(ref).untilStatus(...statuses);

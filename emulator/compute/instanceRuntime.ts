@@ -55,6 +55,8 @@ export class InstanceRuntime implements MetadataSource {
   preempted = false;
   /** True while a delete is in progress. */
   deleting = false;
+  /** Every status the instance has had, with the time it was entered (epoch ms). */
+  readonly statusHistory: Array<{ status: InstanceStatus; at: number }> = [];
 
   private readonly events = new EventEmitter();
   private bootNumber = 0;
@@ -69,6 +71,7 @@ export class InstanceRuntime implements MetadataSource {
     private readonly deps: InstanceRuntimeDeps,
   ) {
     this.events.setMaxListeners(0);
+    this.statusHistory.push({ status: record.status, at: Date.now() });
     // Metadata changes (setMetadata) reach the metadata server and the guest through one event.
     record.metadata.onChange(() => this.events.emit("metadata"));
   }
@@ -346,6 +349,7 @@ export class InstanceRuntime implements MetadataSource {
   private setStatus(status: InstanceStatus): void {
     if (this.record.status === status) return;
     this.record.status = status;
+    this.statusHistory.push({ status, at: Date.now() });
     if (status === "RUNNING") this.record.statusMessage = undefined;
     this.events.emit("status", status);
   }

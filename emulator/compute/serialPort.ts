@@ -32,8 +32,10 @@ export type SerialLineListener = (line: SerialLine) => void;
 
 /** The output of one port. */
 export class SerialPortBuffer {
-  private window = Buffer.alloc(0);
-  /** Absolute offset of `window[0]`. */
+  /** The kept output as written chunks (concatenated only when read). */
+  private chunks: Buffer[] = [];
+  private keptBytes = 0;
+  /** Absolute offset of the first kept byte. */
   private windowStart = 0;
   private partial = "";
   private partialOffset = 0;
@@ -51,17 +53,22 @@ export class SerialPortBuffer {
 
   /** Total bytes ever written: the `next` of a read at the end. */
   get totalBytes(): number {
-    return this.windowStart + this.window.length;
+    return this.windowStart + this.keptBytes;
   }
 
   /** Appends output. */
   write(text: string | Buffer): void {
-    const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+    const bytes = Buffer.from(typeof text === "string" ? Buffer.from(text, "utf8") : text);
     const offsetBefore = this.totalBytes;
-    this.window = Buffer.concat([this.window, bytes]);
-    if (this.window.length > this.windowBytes) {
-      const drop = this.window.length - this.windowBytes;
-      this.window = this.window.subarray(drop);
+    this.chunks.push(bytes);
+    this.keptBytes += bytes.length;
+    while (this.keptBytes > this.windowBytes) {
+      const excess = this.keptBytes - this.windowBytes;
+      const first = this.chunks[0];
+      const drop = Math.min(excess, first.length);
+      if (drop === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(drop);
+      this.keptBytes -= drop;
       this.windowStart += drop;
     }
     this.trackLines(bytes.toString("utf8"), offsetBefore);
@@ -77,7 +84,10 @@ export class SerialPortBuffer {
     let from = start < 0 ? end + start : start;
     if (from < this.windowStart) from = this.windowStart;
     if (from > end) from = end;
-    const contents = this.window.subarray(from - this.windowStart).toString("utf8");
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    const contents = (this.chunks[0] ?? Buffer.alloc(0))
+      .subarray(from - this.windowStart)
+      .toString("utf8");
     return { contents, start: from, next: end };
   }
 
