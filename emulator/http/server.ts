@@ -65,8 +65,10 @@ export async function startApiServer(deps: ApiServerDeps, port = 0): Promise<Api
             `The emulator has no API method for ${httpMethod} ${url.pathname}`,
           );
         }
-        if (deps.requireAuth && !/^Bearer\s+\S+/i.test(req.headers.authorization ?? ""))
+        const hasToken = /^Bearer\s+\S+/i.test(req.headers.authorization ?? "");
+        if (deps.requireAuth && !hasToken && !isAnonymousAllowed(httpMethod, url, method)) {
           throw unauthenticated();
+        }
         const fault = deps.faults.pick(method);
         if (fault) {
           injectedFault = true;
@@ -97,4 +99,15 @@ export async function startApiServer(deps: ApiServerDeps, port = 0): Promise<Api
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Requests served without a bearer token. In Cloud Storage a resumable session URI is itself the
+ * credential, so its chunk PUTs carry no token. The session-creating POST is exempt too because
+ * `@google-cloud/storage` 8.x drops `useAuthWithCustomEndpoint` on its resumable path and so never
+ * authenticates it against a custom endpoint (Google's own endpoint does get a token).
+ */
+function isAnonymousAllowed(httpMethod: string, url: URL, apiMethod: string): boolean {
+  if (apiMethod !== "storage.objects.insert") return false;
+  return httpMethod === "PUT" || url.searchParams.get("uploadType") === "resumable";
 }

@@ -172,6 +172,7 @@ async function resumableChunk(
   if (range.total !== undefined) session.total = range.total;
   if (range.start !== undefined) {
     await store.appendToSession(session, range.start, ctx.req);
+    if (range.rest) session.total = session.received;
   } else if (range.whole) {
     await store.appendToSession(session, 0, ctx.req);
     session.total = session.received;
@@ -189,17 +190,23 @@ async function resumableChunk(
   sendEmpty(ctx.res, 308, headers);
 }
 
+/**
+ * Parses `Content-Range`. `bytes A-B/T` is a chunk; `bytes A-*` + `/T` (or `/*`) carries the rest of
+ * the object in this request, which is how the Node client sends a single-request resumable upload.
+ */
 function parseContentRange(header: string | undefined): {
   start?: number;
   total?: number;
   whole?: boolean;
+  rest?: boolean;
 } {
   if (header === undefined) return { whole: true };
-  const m = /^bytes\s+(?:(\d+)-(?:\d+|\*)|\*)\/(\d+|\*)$/.exec(header.trim());
+  const m = /^bytes\s+(?:(\d+)-(\d+|\*)|\*)\/(\d+|\*)$/.exec(header.trim());
   if (!m) throw invalid(`Invalid Content-Range header: '${header}'`);
   return {
     ...(m[1] !== undefined ? { start: Number(m[1]) } : {}),
-    ...(m[2] !== "*" ? { total: Number(m[2]) } : {}),
+    ...(m[2] === "*" ? { rest: true } : {}),
+    ...(m[3] !== "*" ? { total: Number(m[3]) } : {}),
   };
 }
 
