@@ -290,7 +290,8 @@ export class InstanceRuntime implements MetadataSource {
         })),
         "guest-attributes": guestAttributes,
         hostname: `${r.name}.${r.zone}.c.${r.project}.internal`,
-        id: Number(r.id),
+        // A string: a uint64 id does not fit a JS number (GCE renders it as a bare number in JSON).
+        id: r.id,
         image: r.disks[0]?.disk.sourceImage ?? "",
         "machine-type": `projects/${number}/machineTypes/${lastSegment(r.machineType)}`,
         "maintenance-event": "NONE",

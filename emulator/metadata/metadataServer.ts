@@ -32,6 +32,8 @@ export interface MetadataServerHandle extends MetadataServerAddress {
 
 /** Directories under which keys are user data and keep their spelling in recursive JSON. */
 const VERBATIM_CHILDREN = new Set(["attributes", "service-accounts", "guest-attributes"]);
+/** The etag standing for "no such key" while waiting for it to appear. */
+const ABSENT_ETAG = "absent";
 /** GCE holds a `wait_for_change` request at most about an hour; we cap at the same order. */
 const MAX_WAIT_SECONDS = 3600;
 
@@ -123,8 +125,7 @@ async function handle(
   };
 
   let rendered = render();
-  if (rendered === undefined) return sendText(res, 404, "Not Found\n");
-  if (rendered.status === 301) {
+  if (rendered?.status === 301) {
     res.writeHead(301, { Location: `${url.pathname}/${url.search}`, "Metadata-Flavor": "Google" });
     return void res.end();
   }
@@ -134,14 +135,15 @@ async function handle(
       Number(url.searchParams.get("timeout_sec") ?? MAX_WAIT_SECONDS),
       MAX_WAIT_SECONDS,
     );
-    // Without last_etag, or when it is current, GCE waits for the next change.
-    if (lastEtag === null || lastEtag === etagOf(rendered.body)) {
-      const startEtag = etagOf(rendered.body);
-      rendered =
-        (await waitForChange(source, render, startEtag, timeoutSec * 1000, req, closing)) ??
-        rendered;
+    // Without last_etag, or when it is current, wait for the next change. An absent key is waited
+    // for too, so a guest can block until the orchestrator sets it (e.g. the build ack).
+    const current = rendered === undefined ? ABSENT_ETAG : etagOf(rendered.body);
+    if (lastEtag === null || lastEtag === current) {
+      const changed = await waitForChange(source, render, current, timeoutSec * 1000, req, closing);
+      if (changed !== "unchanged") rendered = changed;
     }
   }
+  if (rendered === undefined) return sendText(res, 404, "Not Found\n");
   if (res.destroyed) return;
   res.writeHead(rendered.status, {
     "Content-Type": rendered.json ? "application/json" : "application/text",
@@ -152,7 +154,10 @@ async function handle(
   res.end(req.method === "HEAD" ? undefined : rendered.body);
 }
 
-/** Waits until the rendered value's etag differs from `startEtag`, the timeout, or disconnect. */
+/**
+ * Waits until the rendered value's etag differs from `startEtag` (an absent value has
+ * {@link ABSENT_ETAG}); resolves "unchanged" on timeout, client disconnect or server close.
+ */
 function waitForChange<T extends { body: string }>(
   source: MetadataSource,
   render: () => T | undefined,
@@ -160,21 +165,21 @@ function waitForChange<T extends { body: string }>(
   timeoutMs: number,
   req: IncomingMessage,
   closing: AbortSignal,
-): Promise<T | undefined> {
+): Promise<T | undefined | "unchanged"> {
   return new Promise((resolve) => {
-    const finish = (value: T | undefined): void => {
+    const finish = (value: T | undefined | "unchanged"): void => {
       unsubscribe();
       clearTimeout(timer);
       req.socket.off("close", onGone);
       closing.removeEventListener("abort", onGone);
       resolve(value);
     };
-    const onGone = (): void => finish(undefined);
+    const onGone = (): void => finish("unchanged");
     const unsubscribe = source.onChange(() => {
       const now = render();
-      if (now === undefined || etagOf(now.body) !== startEtag) finish(now);
+      if ((now === undefined ? ABSENT_ETAG : etagOf(now.body)) !== startEtag) finish(now);
     });
-    const timer = setTimeout(() => finish(undefined), Math.max(0, timeoutMs));
+    const timer = setTimeout(() => finish("unchanged"), Math.max(0, timeoutMs));
     req.socket.once("close", onGone);
     closing.addEventListener("abort", onGone, { once: true });
   });
