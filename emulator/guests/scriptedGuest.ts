@@ -1,0 +1,148 @@
+/**
+ * A simulated build VM that speaks the real serial protocol of `components/protocol.ts`, for fast
+ * orchestration tests and benchmarks. Per boot it: (optionally) waits for the `cidata` disk, prints
+ * `BuildProtocol: <version> build=<id>` on serial port 3, then `BuildStatus:` lines, then ends as
+ * the scenario says. Progress survives reboots (like the provisioner's state file), so a reboot
+ * mid-way resumes after the last printed step.
+ *
+ * The build id comes from the instance metadata key `pci-build-id` (the orchestrator sets it there
+ * and in labels); reading the CIDATA disk would need a FAT parser for no gain in a simulation.
+ */
+import {
+  ACK_METADATA_KEY,
+  DEVICE_NAMES,
+  MARKERS,
+  PROTOCOL_VERSION,
+  SERIAL_PORT,
+} from "../../components/protocol";
+import type { GuestBackend, GuestContext } from "./guest";
+
+/** Instance metadata key holding the build id, set by the orchestrator. */
+export const BUILD_ID_METADATA_KEY = "pci-build-id";
+
+/** How a scripted build ends. */
+export type ScriptedOutcome =
+  /** `BuildSucceeded:`, wait for the ack (bounded), power off. */
+  | "success"
+  /** `BuildFailed: <step>: <reason>`, power off after `failureShutdownMs`. */
+  | "failure"
+  /** Nothing more after the status lines; the VM runs until stopped or deleted. */
+  | "hang";
+
+/** Scenario of a scripted guest. Every duration is in real (unscaled) milliseconds. */
+export interface ScriptedGuestOptions {
+  /** How the build ends. Default `success`. */
+  outcome?: ScriptedOutcome;
+  /** Number of `BuildStatus:` lines before the outcome. >= 0, default 3. */
+  statusLines?: number;
+  /** Pause before each status line. Default 0. */
+  lineIntervalMs?: number;
+  /** Time from boot to the protocol line. Default: the latency model's `guestBoot` (0 at zero latency). */
+  bootDelayMs?: number;
+  /** Wait for the disk with device name `cidata` before starting (hot attach). Default true. */
+  waitForCidata?: boolean;
+  /** How long to wait for the cidata disk before failing in step `setup`. Default 600000 (10 min). */
+  cidataTimeoutMs?: number;
+  /** Print `BuildStatus: Rebooting...` and reboot once after this many status lines. Default: never. */
+  rebootAfterLines?: number;
+  /** Step named in `BuildFailed:`. Default `step 1/1 runScript build.sh`. */
+  failureStep?: string;
+  /** Reason in `BuildFailed:`. Default `exit status 1`. */
+  failureReason?: string;
+  /** Delay between `BuildFailed:` and power-off. Default 300000 (5 min, as COS Customizer). */
+  failureShutdownMs?: number;
+  /** How long to wait for the ack before powering off anyway. Default 300000 (5 min). */
+  ackTimeoutMs?: number;
+  /** Metadata key of the acknowledgement. Default `pci-build-ack`. */
+  ackKey?: string;
+  /** Metadata key of the build id. Default `pci-build-id`. */
+  buildIdKey?: string;
+  /** Protocol version announced (change it to test a mismatch). Default {@link PROTOCOL_VERSION}. */
+  protocolVersion?: number;
+  /** Text of status line `n` (1-based) of `total`. Default `step <n>/<total>: working`. */
+  statusText?: (n: number, total: number) => string;
+  /** Write boot chatter on serial port 1. Default true. */
+  consoleOutput?: boolean;
+}
+
+/** Creates a scripted guest for one instance (its progress persists across that instance's reboots). */
+export function scriptedGuest(options: ScriptedGuestOptions = {}): GuestBackend {
+  const outcome = options.outcome ?? "success";
+  const total = options.statusLines ?? 3;
+  if (!(Number.isInteger(total) && total >= 0))
+    throw new Error(`statusLines must be a non-negative integer, got ${total}`);
+  const ackKey = options.ackKey ?? ACK_METADATA_KEY;
+  const buildIdKey = options.buildIdKey ?? BUILD_ID_METADATA_KEY;
+  const statusText = options.statusText ?? ((n: number, of: number) => `step ${n}/${of}: working`);
+  /** Survives reboots: the number of status lines already printed, and whether we rebooted. */
+  const progress = { linesDone: 0, rebooted: false };
+
+  return {
+    async boot(ctx: GuestContext): Promise<void> {
+      const say = (line: string): void => ctx.writeSerial(SERIAL_PORT, `${line}\n`);
+      if (options.consoleOutput ?? true) {
+        ctx.writeSerial(
+          1,
+          `[    0.000000] Linux version 6.1.0 (emulated scripted guest), boot ${ctx.bootNumber}\n`,
+        );
+      }
+      await ctx.sleep(options.bootDelayMs ?? ctx.modelDelayMs("guestBoot"));
+      if (ctx.signal.aborted) return;
+
+      const buildId = ctx.metadata.get(buildIdKey) ?? "unknown";
+      if (options.waitForCidata ?? true) {
+        const disk = await ctx.waitForDisk(DEVICE_NAMES.cidata, {
+          timeoutMs: options.cidataTimeoutMs ?? 600_000,
+        });
+        if (ctx.signal.aborted) return;
+        if (!disk) {
+          say(
+            `${MARKERS.protocol} ${options.protocolVersion ?? PROTOCOL_VERSION} build=${buildId}`,
+          );
+          say(`${MARKERS.failed} setup: the ${DEVICE_NAMES.cidata} disk was never attached`);
+          return failAndPowerOff(ctx, options.failureShutdownMs);
+        }
+      }
+      say(`${MARKERS.protocol} ${options.protocolVersion ?? PROTOCOL_VERSION} build=${buildId}`);
+
+      while (progress.linesDone < total) {
+        await ctx.sleep(options.lineIntervalMs ?? 0);
+        if (ctx.signal.aborted) return;
+        progress.linesDone++;
+        say(`${MARKERS.status} ${statusText(progress.linesDone, total)}`);
+        if (options.rebootAfterLines === progress.linesDone && !progress.rebooted) {
+          progress.rebooted = true;
+          say(`${MARKERS.status} Rebooting...`);
+          ctx.reboot();
+          return;
+        }
+      }
+
+      if (outcome === "hang") return untilAborted(ctx.signal);
+      if (outcome === "failure") {
+        say(
+          `${MARKERS.failed} ${options.failureStep ?? "step 1/1 runScript build.sh"}: ${options.failureReason ?? "exit status 1"}`,
+        );
+        return failAndPowerOff(ctx, options.failureShutdownMs);
+      }
+      say(`${MARKERS.succeeded} Build completed with no errors; waiting for the acknowledgement`);
+      await ctx.metadata.waitFor(ackKey, {
+        timeoutMs: options.ackTimeoutMs ?? 300_000,
+        accept: (value) => value === buildId,
+      });
+      if (!ctx.signal.aborted) ctx.powerOff();
+    },
+  };
+}
+
+async function failAndPowerOff(ctx: GuestContext, delayMs = 300_000): Promise<void> {
+  await ctx.sleep(delayMs);
+  if (!ctx.signal.aborted) ctx.powerOff();
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
