@@ -16,7 +16,9 @@ export function httpStatusOf(error: unknown): number | undefined {
   for (const candidate of [e.httpStatusCode, e.response?.status, e.code, e.status]) {
     if (typeof candidate === "number" && candidate >= 100 && candidate < 600) return candidate;
   }
-  return undefined;
+  // The Storage client's resumable upload gives up with "Retry limit exceeded - status: 429 - ...".
+  const match = error instanceof Error ? /\bstatus: (\d{3})\b/.exec(error.message) : null;
+  return match ? Number(match[1]) : undefined;
 }
 
 /** True for "not found": deleting something already gone is success. */

@@ -38,7 +38,9 @@ export async function withRetry<T>(
       );
       onRetry?.(attempt, error, delayMs);
       // An aborted sleep means the deadline passed: report that, not the abort.
-      await sleep(Math.max(0, delayMs), undefined, { signal: deadline.signal }).catch(() => undefined);
+      await sleep(Math.max(0, delayMs), undefined, { signal: deadline.signal }).catch(
+        () => undefined,
+      );
     }
   }
 }

@@ -1,42 +1,287 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { ComputeApi } from "../build/api";
+import { contentHashOf } from "../build/contentHash";
+import { contextEntries } from "../build/cidataContents";
+import {
+  deprecateOlderImages,
+  outputImageLabels,
+  readImage,
+  setImageLabels,
+} from "../build/outputImage";
+import { runBuild, type PipelineOptions } from "../build/pipeline";
+import { streamProgress, type Progress } from "../build/progress";
+import { resolveSourceImage, type ResolvedSource } from "../build/sourceImage";
+import { toBuildSpec, type BuildSpec } from "../build/spec";
+import { deleteImage, sweep } from "../build/temporaries";
+import { hashCidataInputs } from "../cidata";
+import { createGcpClients, type GcpClients } from "../gcp/clients";
+import { Deadline } from "../gce/deadline";
+import { generateImageName } from "../naming";
+import { mergeSecrets } from "../secrets";
+import { formatProblem, validateArgs } from "../validation";
+import type { CheckedImageBuildInputs, ImageBuildInputs, ImageBuildOutputs } from "./inputs";
+import { classifyDiff } from "./diff";
 
 /**
  * The build resource's provider implementation, loaded by package name from the serialized provider
- * (`preloaded-cos-image/provider-runtime`). The pipeline lands with issue #5; until then every method
- * says so instead of pretending to build.
+ * (`preloaded-cos-image/provider-runtime`). Each method is a thin shell around the build modules;
+ * {@link configureRuntime} lets tests and the local engine inject clients, progress and timing.
  */
-function notYet(method: string): Promise<never> {
-  return Promise.reject(
-    new Error(
-      `preloaded-cos-image: the build pipeline (${method}) is not implemented in this version yet`,
-    ),
-  );
+
+/** What the methods use; production builds them from the inputs. */
+export interface RuntimeEnvironment {
+  /** Clients for the given endpoints (default: the real Google clients). */
+  clients(endpoints: BuildSpec["endpoints"], project: string): GcpClients;
+  /** Where progress goes (default: standard output). */
+  progress(name: string): Progress;
+  /** Pipeline knobs (default: none). */
+  pipeline?: PipelineOptions;
 }
 
-export function check(_olds: unknown, _news: unknown): Promise<pulumi.dynamic.CheckResult> {
-  return notYet("check");
+const defaultEnvironment: RuntimeEnvironment = {
+  clients: (endpoints, project) => createGcpClients({ endpoints, projectId: project }),
+  progress: (name) => streamProgress(name),
+};
+
+let environment: RuntimeEnvironment = defaultEnvironment;
+
+/** Replaces parts of the environment (tests, benchmarks, the local engine); returns a function that restores it. */
+export function configureRuntime(overrides: Partial<RuntimeEnvironment>): () => void {
+  const previous = environment;
+  environment = { ...environment, ...overrides };
+  return () => {
+    environment = previous;
+  };
 }
+
+/** How long reads in check/read/update/delete may take in all. */
+const SHORT_DEADLINE_MS = 5 * 60_000;
+
+async function withApi<T>(
+  spec: Pick<BuildSpec, "endpoints" | "vm" | "namePrefix">,
+  work: (api: ComputeApi, progress: Progress) => Promise<T>,
+): Promise<T> {
+  const clients = environment.clients(spec.endpoints, spec.vm.project);
+  const progress = environment.progress(spec.namePrefix);
+  const deadline = new Deadline(SHORT_DEADLINE_MS);
+  try {
+    return await work(
+      new ComputeApi(clients, deadline, progress, environment.pipeline?.retry),
+      progress,
+    );
+  } finally {
+    deadline.cancel();
+    await clients.close();
+  }
+}
+
+/**
+ * Validates the resolved inputs (the same rules as the component, now that every Output is known),
+ * resolves the source image, computes the content hash, and names the output image: the given name,
+ * the source name plus suffix, the previous name (no replacement), or a fresh one.
+ */
+export async function check(
+  olds: Partial<ImageBuildOutputs>,
+  news: ImageBuildInputs,
+): Promise<pulumi.dynamic.CheckResult> {
+  const problems = validateArgs(mergeSecrets(news.args, news.secrets), {
+    baseDir: news.programDir,
+  });
+  if (problems.length > 0) {
+    return {
+      inputs: news,
+      failures: problems.map((p) => ({ property: "args", reason: formatProblem(p).slice(2) })),
+    };
+  }
+  const spec = toBuildSpec(news);
+  const source = await withApi(spec, (api) => resolveSourceImage(api, spec.source));
+  const contextHash = await hashCidataInputs({ entries: contextEntries(spec) });
+  const contentHash = contentHashOf(spec, {
+    sourceImage: source.partialUrl,
+    sourceImageId: source.id,
+    contextHash,
+  });
+  const imageName =
+    spec.image.name ??
+    (spec.image.nameSuffix !== undefined
+      ? `${source.name}${spec.image.nameSuffix}`
+      : olds.imageName && olds.namePrefix === news.namePrefix
+        ? olds.imageName
+        : generateImageName(news.namePrefix));
+  const checked: CheckedImageBuildInputs = {
+    ...news,
+    imageName,
+    sourceImage: source.partialUrl,
+    contentHash,
+  };
+  return { inputs: checked };
+}
+
+/** Replace on content or name changes; update in place for labels and build settings. */
 export function diff(
   _id: string,
-  _olds: unknown,
-  _news: unknown,
+  olds: ImageBuildOutputs,
+  news: CheckedImageBuildInputs,
 ): Promise<pulumi.dynamic.DiffResult> {
-  return notYet("diff");
+  return Promise.resolve(classifyDiff(olds, news));
 }
-export function create(_inputs: unknown): Promise<pulumi.dynamic.CreateResult> {
-  return notYet("create");
+
+/** Runs the build. If the image exists but a later step failed, the error carries it, so state keeps it. */
+export async function create(
+  inputs: CheckedImageBuildInputs,
+): Promise<pulumi.dynamic.CreateResult> {
+  const spec = toBuildSpec(inputs);
+  const clients = environment.clients(spec.endpoints, spec.vm.project);
+  const progress = environment.progress(spec.namePrefix);
+  try {
+    const source = await resolveForBuild(clients, progress, inputs.sourceImage);
+    const result = await runBuild({
+      spec,
+      imageName: inputs.imageName,
+      source,
+      clients,
+      progress,
+      options: environment.pipeline,
+    });
+    const outs = outputsOf(inputs, result.buildId, result.image);
+    if (result.deprecationError) {
+      // The image exists: record it (with init errors); the next `up` retries the deprecation in update.
+      throw Object.assign(result.deprecationError, {
+        id: idOf(outs),
+        properties: outs,
+        reasons: [result.deprecationError.message],
+      });
+    }
+    return { id: idOf(outs), outs };
+  } finally {
+    await clients.close();
+  }
 }
-export function read(_id: string, _props: unknown): Promise<pulumi.dynamic.ReadResult> {
-  return notYet("read");
+
+/** Reports the image as it is: its labels, or that it is gone (then the next `up` builds it again). */
+export async function read(
+  id: string,
+  props: ImageBuildOutputs,
+): Promise<pulumi.dynamic.ReadResult> {
+  const spec = toBuildSpec(props);
+  const image = await withApi(spec, (api) => readImage(api, spec.image.project, props.imageName));
+  if (!image) return { id: "", props: {} };
+  return {
+    id,
+    props: {
+      ...props,
+      imageSelfLink: image.selfLink ?? props.imageSelfLink,
+      imageLabels: { ...(image.labels ?? {}) },
+      imageFamily: image.family ?? undefined,
+    },
+  };
 }
-export function update(
+
+/** Updates labels in place, and finishes a deprecation that failed during create. */
+export async function update(
   _id: string,
-  _olds: unknown,
-  _news: unknown,
+  olds: ImageBuildOutputs,
+  news: CheckedImageBuildInputs,
 ): Promise<pulumi.dynamic.UpdateResult> {
-  return notYet("update");
+  const spec = toBuildSpec(news);
+  return withApi(spec, async (api, progress) => {
+    const source = await resolveSourceImage(api, {
+      kind: "image",
+      image: partsOf(olds.sourceImage),
+    });
+    const labels = outputImageLabels(spec.image, source);
+    if (canonical(labels) !== canonical(olds.imageLabels)) {
+      progress.info(`updating the labels of the image ${olds.imageName}`);
+      await setImageLabels(api, spec.image.project, olds.imageName, labels);
+    }
+    if (spec.image.deprecateOlderImages && spec.image.family) {
+      await deprecateOlderImages(
+        api,
+        {
+          project: spec.image.project,
+          name: olds.imageName,
+          family: spec.image.family,
+          selfLink: olds.imageSelfLink,
+        },
+        spec.image.deprecatedImageTtlDays,
+      );
+    }
+    return { outs: { ...outputsOf(news, olds.buildId, undefined, olds), imageLabels: labels } };
+  });
 }
-function deleteBuild(_id: string, _props: unknown): Promise<void> {
-  return notYet("delete");
+
+/** Deletes the image ("not found" is fine) and every leftover temporary of this component. */
+async function deleteBuild(_id: string, props: ImageBuildOutputs): Promise<void> {
+  const spec = toBuildSpec(props);
+  await withApi(spec, async (api, progress) => {
+    await deleteImage(api, { project: spec.image.project, name: props.imageName });
+    await sweep(
+      api,
+      {
+        project: spec.vm.project,
+        zone: spec.vm.zone,
+        imageProject: spec.vm.project,
+        bucket: spec.storage.bucket,
+        prefix: `${spec.storage.prefix}/`,
+        ownerId: spec.ownerId,
+        createdBefore: Date.now() + 60_000,
+      },
+      progress,
+    );
+  });
 }
 export { deleteBuild as delete };
+
+/** The source resolved at check time, re-read by URL (it must not move between preview and build). */
+async function resolveForBuild(
+  clients: GcpClients,
+  progress: Progress,
+  sourceImage: string,
+): Promise<ResolvedSource> {
+  const deadline = new Deadline(SHORT_DEADLINE_MS);
+  try {
+    return await resolveSourceImage(new ComputeApi(clients, deadline, progress), {
+      kind: "image",
+      image: partsOf(sourceImage),
+    });
+  } finally {
+    deadline.cancel();
+  }
+}
+
+function partsOf(partialUrl: string): { project: string; name: string } {
+  const [, project, , , name] = partialUrl.split("/");
+  return { project, name };
+}
+
+/** The resource's state: checked inputs with secrets removed, plus what the build produced. */
+function outputsOf(
+  inputs: CheckedImageBuildInputs,
+  buildId: string,
+  image?: {
+    selfLink?: string | null;
+    id?: { toString(): string } | null;
+    family?: string | null;
+    labels?: Record<string, string> | null;
+  },
+  previous?: ImageBuildOutputs,
+): ImageBuildOutputs {
+  return {
+    ...inputs,
+    // Secret values never reach the state's outputs; the content hash covers them.
+    secrets: { env: {}, credentials: {} },
+    buildId,
+    imageSelfLink: image?.selfLink ?? previous?.imageSelfLink ?? "",
+    imageId: image?.id != null ? String(image.id) : (previous?.imageId ?? ""),
+    imageFamily: image ? (image.family ?? undefined) : previous?.imageFamily,
+    imageLabels: { ...(image?.labels ?? previous?.imageLabels ?? {}) },
+  };
+}
+
+function idOf(outs: ImageBuildOutputs): string {
+  return `projects/${outs.args.imageProject ?? outs.args.project}/global/images/${outs.imageName}`;
+}
+
+function canonical(labels: Record<string, string>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

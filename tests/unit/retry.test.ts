@@ -23,6 +23,8 @@ describe("API errors and retries", () => {
     ).to.equal(true);
     expect(isNotFound({ code: 404 })).to.equal(true);
     expect(httpStatusOf({ code: 5, httpStatusCode: 404 })).to.equal(404);
+    // How the Storage client's resumable upload reports giving up on its own retries.
+    expect(isTransient(new Error("Retry limit exceeded - status: 429 - {...}"))).to.equal(true);
   });
 
   it("retries transient failures until the call succeeds", async () => {

@@ -480,9 +480,9 @@ const cases: Case[] = [
     name: "too many labels",
     args: {
       ...base,
-      imageLabels: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, "v"])),
+      imageLabels: Object.fromEntries(Array.from({ length: 61 }, (_, i) => [`k${i}`, "v"])),
     },
-    expect: ["imageLabels: has too many labels (GCE allows 64, and the component adds 1) (got 64)"],
+    expect: ["imageLabels: has too many labels (GCE allows 64, and the component adds 4) (got 61)"],
   },
   {
     name: "bad license",

@@ -1,0 +1,81 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { CidataEntry, CidataSpec } from "../cidata";
+import { CLOUD_CONFIG_TEMPLATE_FILE, PROVISIONER_ASSETS_DIR } from "../cloudConfig";
+import {
+  ACK_METADATA_KEY,
+  CIDATA_PATHS,
+  PROTOCOL_VERSION,
+  type ProvisionerConfig,
+} from "../protocol";
+import { renderProvisionerConfig } from "../provisionerConfig";
+import type { BuildSpec } from "./spec";
+
+/**
+ * What goes on the CIDATA disk of a build (protocol.ts, CIDATA_PATHS): NoCloud user-data and
+ * meta-data, the provisioner's config, the provisioner itself, and the build context with the extra
+ * files.
+ */
+
+/** How long the provisioner waits for the acknowledgement, and after a failure, before powering off. */
+export const GUEST_WAIT_SECONDS = { ack: 300, failureShutdown: 300 } as const;
+
+/** The build context and extra files, as they appear under `context/`. Also what the content hash reads. */
+export function contextEntries(spec: Pick<BuildSpec, "contextDir" | "extraFiles">): CidataEntry[] {
+  const entries: CidataEntry[] = [];
+  if (spec.contextDir)
+    entries.push({ path: CIDATA_PATHS.contextDir, source: { directory: spec.contextDir } });
+  for (const extra of spec.extraFiles) {
+    entries.push({
+      path: `${CIDATA_PATHS.contextDir}/${extra.destination}`,
+      source: { file: extra.file },
+    });
+  }
+  return entries;
+}
+
+/** The provisioner's config for a build. */
+export function provisionerConfigFor(
+  spec: Pick<BuildSpec, "steps">,
+  buildId: string,
+): ProvisionerConfig {
+  return {
+    protocol: PROTOCOL_VERSION,
+    buildId,
+    ackKey: ACK_METADATA_KEY,
+    ackTimeoutSeconds: GUEST_WAIT_SECONDS.ack,
+    failureShutdownSeconds: GUEST_WAIT_SECONDS.failureShutdown,
+    steps: spec.steps,
+  };
+}
+
+/** The provisioner's own files: everything in `provisioner-assets/` but the cloud-config template. */
+export function provisionerEntries(assetsDir = PROVISIONER_ASSETS_DIR): CidataEntry[] {
+  return fs
+    .readdirSync(assetsDir, { withFileTypes: true })
+    .filter((entry) => entry.name !== CLOUD_CONFIG_TEMPLATE_FILE)
+    .map((entry) => {
+      const source = path.join(assetsDir, entry.name);
+      return {
+        path: `${CIDATA_PATHS.provisionerDir}/${entry.name}`,
+        source: entry.isDirectory() ? { directory: source } : { file: source },
+      };
+    });
+}
+
+/** The whole CIDATA disk of a build. `userData` is the rendered cloud-config (also the VM's `user-data`). */
+export function cidataSpecFor(spec: BuildSpec, buildId: string, userData: string): CidataSpec {
+  const config = renderProvisionerConfig(provisionerConfigFor(spec, buildId));
+  return {
+    entries: [
+      { path: CIDATA_PATHS.userData, source: { content: userData } },
+      {
+        path: CIDATA_PATHS.metaData,
+        source: { content: `instance-id: ${buildId}\nlocal-hostname: pci-${buildId}\n` },
+      },
+      ...config.map((file) => ({ path: file.path, source: { content: file.content } })),
+      ...provisionerEntries(),
+      ...contextEntries(spec),
+    ],
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Why a build failed, in terms the user can act on. Every message names the phase or step, and
+ * provisioner failures carry the last lines of serial port 3.
+ */
+
+/** Lines of guest output kept for error messages. */
+export const SERIAL_TAIL_LINES = 50;
+
+/** The provisioner reported `BuildFailed:`, or the VM stopped or vanished before the build finished. */
+export class BuildFailedError extends Error {
+  constructor(
+    /** The failing step (`step 2/3 runScript install.sh`) or phase (`setup`, `the build VM`). */
+    readonly step: string,
+    /** What went wrong. */
+    readonly reason: string,
+    /** The last lines of serial port 3. */
+    readonly serialTail: readonly string[],
+  ) {
+    const tail = serialTail.length
+      ? `\nLast ${serialTail.length} lines of the build VM's serial port 3:\n${serialTail.map((l) => `  | ${l}`).join("\n")}`
+      : "";
+    super(`the image build failed in ${step}: ${reason}${tail}`);
+    this.name = "BuildFailedError";
+  }
+}
+
+/** A Compute Engine operation ended with an error. */
+export class OperationError extends Error {
+  constructor(
+    /** What the operation was for (`creating the build VM pci-x-vm`). */
+    readonly what: string,
+    /** GCE's error code, such as `ZONE_RESOURCE_POOL_EXHAUSTED` or `QUOTA_EXCEEDED`. */
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`${what} failed: ${code}: ${detail}${adviceFor(code)}`);
+    this.name = "OperationError";
+  }
+}
+
+function adviceFor(code: string): string {
+  if (code.startsWith("ZONE_RESOURCE_POOL_EXHAUSTED")) {
+    return " (the zone has no capacity for this machine type right now: retry later, or set another zone or machineType)";
+  }
+  if (code === "QUOTA_EXCEEDED")
+    return " (raise the quota named above, or use a smaller machineType / gpuCount)";
+  return "";
+}

@@ -1,0 +1,146 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { protos } from "@google-cloud/compute";
+import { apiMessage } from "../gce/errors";
+import { LastLines, SerialLineReader, parseBuildLine } from "../gce/serial";
+import { PROTOCOL_VERSION, SERIAL_PORT } from "../protocol";
+import type { ComputeApi } from "./api";
+import { SERIAL_TAIL_LINES } from "./errors";
+import type { Progress } from "./progress";
+import type { ZonalRef } from "./temporaries";
+
+/** How the provisioner's run ended, as seen from outside. */
+export type WatchOutcome =
+  | { kind: "succeeded"; message: string; instance: protos.google.cloud.compute.v1.IInstance }
+  | { kind: "failed"; step: string; reason: string }
+  | { kind: "protocol-mismatch"; version: number }
+  | { kind: "stopped"; status: string };
+
+/** Polling rhythm. Serial reads are cheap; a 1 s period keeps the success-to-acknowledgement lag small. */
+export interface WatchTiming {
+  /** Between serial port reads. */
+  serialPollMs: number;
+  /** Between instance status reads (to notice a VM that stopped, crashed or was preempted). */
+  statusPollMs: number;
+}
+
+export const DEFAULT_WATCH_TIMING: WatchTiming = { serialPollMs: 1_000, statusPollMs: 10_000 };
+
+const STOPPED = new Set(["STOPPING", "STOPPED", "TERMINATED", "SUSPENDING", "SUSPENDED"]);
+
+/**
+ * Follows serial port 3 of the preload VM until the provisioner reports success or failure, or the
+ * VM stops without a verdict. Streams `BuildStatus:` lines as progress and keeps the last lines for
+ * error messages.
+ */
+export class SerialWatch {
+  readonly tail = new LastLines(SERIAL_TAIL_LINES);
+  private readonly reader = new SerialLineReader();
+  /** The instance as last read; its metadata fingerprint serves the acknowledgement. */
+  private latest: protos.google.cloud.compute.v1.IInstance = {};
+  private lastReadError = "";
+
+  constructor(
+    private readonly api: ComputeApi,
+    private readonly vm: ZonalRef,
+    private readonly progress: Progress,
+    private readonly timing: WatchTiming = DEFAULT_WATCH_TIMING,
+  ) {}
+
+  /** Watches until an outcome; throws only when the deadline passes. */
+  async run(): Promise<WatchOutcome> {
+    await this.instance();
+    let lastStatusCheck = Date.now();
+    for (;;) {
+      this.api.deadline.check("waiting for the provisioner to finish");
+      const outcome = await this.readOnce();
+      if (outcome) return outcome;
+      if (Date.now() - lastStatusCheck >= this.timing.statusPollMs) {
+        lastStatusCheck = Date.now();
+        const instance = await this.instance();
+        if (STOPPED.has(instance.status ?? "")) {
+          // The guest may have written its verdict just before stopping: look once more.
+          return (
+            (await this.readOnce().catch(() => undefined)) ?? {
+              kind: "stopped",
+              status: instance.status ?? "UNKNOWN",
+            }
+          );
+        }
+      }
+      await sleep(this.timing.serialPollMs, undefined, { signal: this.api.deadline.signal }).catch(
+        () => undefined,
+      );
+    }
+  }
+
+  /** The instance as it is now. */
+  async instance(): Promise<protos.google.cloud.compute.v1.IInstance> {
+    const [instance] = await this.api.read(`reading the instance ${this.vm.name}`, () =>
+      this.api.clients.instances.get(
+        { project: this.vm.project, zone: this.vm.zone, instance: this.vm.name },
+        this.api.callOptions(),
+      ),
+    );
+    this.latest = instance;
+    return instance;
+  }
+
+  /** The last lines seen, with the unterminated rest. */
+  lastLines(): string[] {
+    return [...this.tail.all, ...this.reader.rest()].slice(-SERIAL_TAIL_LINES);
+  }
+
+  private async readOnce(): Promise<WatchOutcome | undefined> {
+    let output: protos.google.cloud.compute.v1.ISerialPortOutput;
+    try {
+      [output] = await this.api.clients.instances.getSerialPortOutput(
+        {
+          project: this.vm.project,
+          zone: this.vm.zone,
+          instance: this.vm.name,
+          port: SERIAL_PORT,
+          start: String(this.reader.nextOffset),
+        },
+        this.api.callOptions(),
+      );
+    } catch (error) {
+      // Not readable while the VM is still provisioning, or transiently: the status check decides.
+      const message = apiMessage(error);
+      if (message !== this.lastReadError)
+        this.progress.info(`serial port 3 not readable (yet): ${message}`);
+      this.lastReadError = message;
+      return undefined;
+    }
+    this.lastReadError = "";
+    const poll = this.reader.push({
+      contents: output.contents ?? "",
+      start: Number(output.start ?? this.reader.nextOffset),
+      next: Number(output.next ?? this.reader.nextOffset),
+    });
+    if (poll.gapBytes > 0)
+      this.progress.warn(
+        `${poll.gapBytes} bytes of serial output were lost before they could be read`,
+      );
+    for (const line of poll.lines) {
+      this.tail.add(line);
+      const event = parseBuildLine(line);
+      switch (event.kind) {
+        case "protocol":
+          if (event.version !== PROTOCOL_VERSION)
+            return { kind: "protocol-mismatch", version: event.version };
+          this.progress.info(`provisioner started (protocol ${event.version})`);
+          break;
+        case "status":
+          this.progress.info(`| ${event.text}`);
+          break;
+        case "succeeded":
+          return { kind: "succeeded", message: event.text, instance: this.latest };
+        case "failed":
+          return { kind: "failed", step: event.step, reason: event.reason };
+        case "other":
+          break;
+      }
+    }
+    return undefined;
+  }
+}

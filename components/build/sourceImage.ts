@@ -1,0 +1,123 @@
+import type { protos } from "@google-cloud/compute";
+import { isNotFound } from "../gce/errors";
+import { toPartialUrl } from "../gce/names";
+import type { ComputeApi } from "./api";
+import type { SourceSelector } from "./spec";
+
+/** The source image, resolved to one concrete image. */
+export interface ResolvedSource {
+  /** `projects/<p>/global/images/<name>`. */
+  partialUrl: string;
+  project: string;
+  name: string;
+  /** Numeric id, as a string. */
+  id: string;
+  labels: Record<string, string>;
+  licenses: string[];
+  diskSizeGb: number;
+}
+
+/** Thrown when the selector matches no image; the message says what was looked for. */
+export class SourceImageNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SourceImageNotFoundError";
+  }
+}
+
+/** A COS image name: optional channel, milestone, build triple (`cos-stable-117-18613-164-4`, `cos-117-18613-164-4`). */
+const COS_IMAGE_NAME = /^cos-(?:([a-z]+)-)?(\d+)-(\d+)-(\d+)-(\d+)$/;
+
+/**
+ * Resolves the source image: by name (must exist), by family (GCE's newest non-deprecated member),
+ * or by COS milestone (the highest build of that milestone among the non-deprecated COS images,
+ * across channels, as COS Customizer does but without its deprecated images and with the LTS names
+ * it misses).
+ */
+export async function resolveSourceImage(
+  api: ComputeApi,
+  selector: SourceSelector,
+): Promise<ResolvedSource> {
+  if (selector.kind === "image") {
+    const { project, name } = selector.image;
+    try {
+      const [image] = await api.read(`reading the source image ${name}`, () =>
+        api.clients.images.get({ project, image: name }, api.callOptions()),
+      );
+      return toResolved(image);
+    } catch (error) {
+      if (isNotFound(error))
+        throw new SourceImageNotFoundError(
+          `sourceImage: there is no image "${name}" in project "${project}"`,
+        );
+      throw error;
+    }
+  }
+  if (selector.kind === "family") {
+    const { project, family } = selector;
+    try {
+      const [image] = await api.read(`resolving the image family ${family}`, () =>
+        api.clients.images.getFromFamily({ project, family }, api.callOptions()),
+      );
+      return toResolved(image);
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new SourceImageNotFoundError(
+          `sourceImageFamily: the family "${family}" has no usable image in project "${project}"`,
+        );
+      }
+      throw error;
+    }
+  }
+  const { project, milestone } = selector;
+  const [images] = await api.read(`listing the images of COS milestone ${milestone}`, () =>
+    api.clients.images.list(
+      { project, filter: `name eq "cos-([a-z]+-)?${milestone}-.*"` },
+      { ...api.callOptions(), autoPaginate: true },
+    ),
+  );
+  const best = newestOfMilestone(images, milestone);
+  if (!best)
+    throw new SourceImageNotFoundError(
+      `sourceImageMilestone: no image of COS milestone ${milestone} in project "${project}"`,
+    );
+  return toResolved(best);
+}
+
+/** The non-deprecated COS image of the milestone with the highest build number. */
+export function newestOfMilestone(
+  images: protos.google.cloud.compute.v1.IImage[],
+  milestone: number,
+): protos.google.cloud.compute.v1.IImage | undefined {
+  let best: { image: protos.google.cloud.compute.v1.IImage; build: number[] } | undefined;
+  for (const image of images) {
+    const match = COS_IMAGE_NAME.exec(image.name ?? "");
+    if (!match || Number(match[2]) !== milestone) continue;
+    if (image.deprecated?.state && image.deprecated.state !== "ACTIVE") continue;
+    if (image.status && image.status !== "READY") continue;
+    const build = [Number(match[3]), Number(match[4]), Number(match[5])];
+    if (!best || compareBuilds(build, best.build) > 0) best = { image, build };
+  }
+  return best?.image;
+}
+
+function compareBuilds(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+function toResolved(image: protos.google.cloud.compute.v1.IImage): ResolvedSource {
+  const partialUrl = toPartialUrl(image.selfLink ?? "");
+  const match = /^projects\/([^/]+)\/global\/images\/([^/]+)$/.exec(partialUrl);
+  if (!match)
+    throw new Error(`the API returned an image without a usable selfLink (${image.selfLink})`);
+  return {
+    partialUrl,
+    project: match[1],
+    name: match[2],
+    id: String(image.id ?? ""),
+    labels: { ...(image.labels ?? {}) },
+    licenses: [...(image.licenses ?? [])].map(toPartialUrl),
+    diskSizeGb: Number(image.diskSizeGb ?? 10),
+  };
+}
