@@ -379,7 +379,10 @@ export class InstanceRuntime implements MetadataSource {
     const boot = this.boot;
     if (!boot) return;
     boot.controller.abort(reason);
-    await Promise.race([boot.done, sleep(this.deps.guestShutdownGraceMs)]);
+    // Cancel the grace timer once the guest is down, so no timer outlives the boot.
+    const grace = new AbortController();
+    await Promise.race([boot.done, sleep(this.deps.guestShutdownGraceMs, grace.signal)]);
+    grace.abort();
   }
 
   private guestDisk(d: AttachedDisk): GuestDisk {
