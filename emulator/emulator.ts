@@ -75,8 +75,6 @@ export interface Inventory {
 
 /** A running emulator. */
 export class Emulator {
-  private readonly timers = new Set<NodeJS.Timeout>();
-
   private constructor(
     /** `http://127.0.0.1:<port>`: the endpoint for both Compute Engine and Cloud Storage clients. */
     readonly endpoint: string,
@@ -91,6 +89,7 @@ export class Emulator {
     private readonly faults: FaultInjector,
     /** Request log and per-method counters. */
     readonly requestLog: RequestLog,
+    private readonly timers: Set<NodeJS.Timeout>,
   ) {}
 
   /** Starts an emulator. */
@@ -106,7 +105,7 @@ export class Emulator {
     const operations = new OperationStore(latency, options.operationWaitCapMs ?? 120_000);
     const diskFiles = new DiskFiles(options.diskFiles ? join(dataDir, "compute") : undefined);
     let endpoint = "";
-    let emulator: Emulator | undefined;
+    const timers = new Set<NodeJS.Timeout>();
 
     const deps: ComputeDeps = {
       state,
@@ -124,7 +123,7 @@ export class Emulator {
           guestShutdownGraceMs: options.guestShutdownGraceMs ?? 90_000,
         });
         runtime.metadataServer = await startMetadataServer(runtime);
-        emulator?.armScheduledFaults(runtime, options.scheduledFaults ?? [], latency.timeScale);
+        armScheduledFaults(runtime, options.scheduledFaults ?? [], latency.timeScale, timers);
         return runtime;
       },
     };
@@ -142,7 +141,7 @@ export class Emulator {
       options.port ?? 0,
     );
     endpoint = `http://127.0.0.1:${server.port}`;
-    emulator = new Emulator(
+    return new Emulator(
       endpoint,
       server.port,
       dataDir,
@@ -152,8 +151,8 @@ export class Emulator {
       store,
       faults,
       requestLog,
+      timers,
     );
-    return emulator;
   }
 
   /**
@@ -268,45 +267,6 @@ export class Emulator {
     if (!runtime) throw new Error(`no instance ${ref.project}/${ref.zone}/${ref.name}`);
     return runtime;
   }
-
-  /** Arms the scheduled faults that match a new instance. */
-  private armScheduledFaults(
-    runtime: InstanceRuntime,
-    faults: ScheduledInstanceFault[],
-    timeScale: number,
-  ): void {
-    for (const fault of faults) {
-      if (!globMatches(fault.instance, runtime.record.name)) continue;
-      let fired = false;
-      const fire = (): void => {
-        if (fired || runtime.record.status !== "RUNNING") return;
-        fired = true;
-        if (fault.action === "crash") runtime.crash();
-        else void runtime.preempt();
-      };
-      if (fault.afterRunningMs !== undefined) {
-        const off = runtime.onStatus((status) => {
-          if (status !== "RUNNING") return;
-          off();
-          const timer = setTimeout(() => {
-            this.timers.delete(timer);
-            fire();
-          }, fault.afterRunningMs! * timeScale);
-          this.timers.add(timer);
-        });
-      }
-      if (fault.whenSerialContains !== undefined) {
-        const text = fault.whenSerialContains;
-        const port = (fault.onSerialPort ?? 3) as SerialPortNumber;
-        const off = runtime.serialPort(port).onLine((line) => {
-          if (!line.text.includes(text)) return;
-          off();
-          // Fire after the guest's current step, not inside its write call.
-          setImmediate(fire);
-        });
-      }
-    }
-  }
 }
 
 /** The guest of a new instance: the selector's choice, else scripted for builds, idle otherwise. */
@@ -322,4 +282,45 @@ function chooseGuest(record: InstanceRecord, options: EmulatorOptions): GuestBac
 /** Starts an emulator on loopback; see {@link EmulatorOptions}. */
 export function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   return Emulator.start(options);
+}
+
+/** Arms the scheduled faults that match a new instance; timers go into `timers` so close() clears them. */
+function armScheduledFaults(
+  runtime: InstanceRuntime,
+  faults: ScheduledInstanceFault[],
+  timeScale: number,
+  timers: Set<NodeJS.Timeout>,
+): void {
+  for (const fault of faults) {
+    if (!globMatches(fault.instance, runtime.record.name)) continue;
+    let fired = false;
+    const fire = (): void => {
+      if (fired || runtime.record.status !== "RUNNING") return;
+      fired = true;
+      if (fault.action === "crash") runtime.crash();
+      else void runtime.preempt();
+    };
+    const delayMs = fault.afterRunningMs;
+    if (delayMs !== undefined) {
+      const off = runtime.onStatus((status) => {
+        if (status !== "RUNNING") return;
+        off();
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          fire();
+        }, delayMs * timeScale);
+        timers.add(timer);
+      });
+    }
+    if (fault.whenSerialContains !== undefined) {
+      const text = fault.whenSerialContains;
+      const port = (fault.onSerialPort ?? 3) as SerialPortNumber;
+      const off = runtime.serialPort(port).onLine((line) => {
+        if (!line.text.includes(text)) return;
+        off();
+        // Fire after the guest's current step, not inside its write call.
+        setImmediate(fire);
+      });
+    }
+  }
 }

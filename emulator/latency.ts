@@ -138,7 +138,8 @@ export class Latency {
     if (!(timeScale >= 0)) throw new Error(`timeScale must be >= 0, got ${timeScale}`);
     this.model =
       typeof option === "string" ? LATENCY_MODELS[option] : { ...ZERO_LATENCY, ...option };
-    if (this.model === undefined) throw new Error(`unknown latency model ${String(option)}`);
+    if (this.model === undefined)
+      throw new Error(`unknown latency model ${JSON.stringify(option)}`);
   }
 
   /** The delay for `kind` with `sizeGiB` of data, in milliseconds, already scaled. */

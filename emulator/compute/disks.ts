@@ -23,7 +23,7 @@ export const DEFAULT_BLANK_DISK_GB = 500;
 /** Registers the disk routes. */
 export function registerDiskRoutes(router: Router, deps: ComputeDeps): void {
   router.add("POST", BASE, "compute.disks.insert", (ctx) => insertDisk(ctx, deps));
-  router.add("GET", BASE, "compute.disks.list", async (ctx) => {
+  router.add("GET", BASE, "compute.disks.list", (ctx) => {
     const { project, zone } = ctx.params;
     const page = listPage(
       deps.state.disksIn(project, zone).map((d) => d.toJSON()),
@@ -35,7 +35,7 @@ export function registerDiskRoutes(router: Router, deps: ComputeDeps): void {
       listResponse("compute#diskList", `projects/${project}/zones/${zone}/disks`, page),
     );
   });
-  router.add("GET", `${BASE}/:disk`, "compute.disks.get", async (ctx) => {
+  router.add("GET", `${BASE}/:disk`, "compute.disks.get", (ctx) => {
     const { project, zone, disk } = ctx.params;
     sendJson(ctx.res, 200, deps.state.disk(project, zone, disk).toJSON());
   });
@@ -168,7 +168,7 @@ async function insertDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
   sendOperation(ctx, op);
 }
 
-async function deleteDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
+function deleteDisk(ctx: RequestContext, deps: ComputeDeps): void {
   const { project, zone } = ctx.params;
   if (replayed(ctx, deps, project)) return;
   const disk = deps.state.disk(project, zone, ctx.params.disk);

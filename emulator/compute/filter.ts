@@ -182,8 +182,9 @@ function lookup(resource: unknown, path: string[]): unknown {
 function anyValue(value: unknown, test: (v: string) => boolean): boolean {
   if (value === undefined || value === null) return false;
   if (Array.isArray(value)) return value.some((v) => anyValue(v, test));
-  if (typeof value === "object") return false;
-  return test(String(value as string | number | boolean));
+  if (typeof value === "string") return test(value);
+  if (typeof value === "number" || typeof value === "boolean") return test(String(value));
+  return false;
 }
 
 function wildcardEquals(pattern: string, value: string): boolean {

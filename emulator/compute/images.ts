@@ -24,6 +24,7 @@ import {
   NAME_PATTERN,
   optionalInt,
   optionalString,
+  requiredString,
   validateLabels,
   validateName,
 } from "./validation";
@@ -34,7 +35,7 @@ const DEPRECATION_STATES = new Set(["ACTIVE", "DEPRECATED", "OBSOLETE", "DELETED
 /** Registers the image routes. */
 export function registerImageRoutes(router: Router, deps: ComputeDeps): void {
   router.add("POST", BASE, "compute.images.insert", (ctx) => insertImage(ctx, deps));
-  router.add("GET", BASE, "compute.images.list", async (ctx) => {
+  router.add("GET", BASE, "compute.images.list", (ctx) => {
     const project = ctx.params.project;
     const page = listPage(
       deps.state.imagesIn(project).map((i) => i.toJSON()),
@@ -46,14 +47,14 @@ export function registerImageRoutes(router: Router, deps: ComputeDeps): void {
       listResponse("compute#imageList", `projects/${project}/global/images`, page),
     );
   });
-  router.add("GET", `${BASE}/family/:family`, "compute.images.getFromFamily", async (ctx) => {
+  router.add("GET", `${BASE}/family/:family`, "compute.images.getFromFamily", (ctx) => {
     sendJson(
       ctx.res,
       200,
       deps.state.newestInFamily(ctx.params.project, ctx.params.family).toJSON(),
     );
   });
-  router.add("GET", `${BASE}/:image`, "compute.images.get", async (ctx) => {
+  router.add("GET", `${BASE}/:image`, "compute.images.get", (ctx) => {
     sendJson(ctx.res, 200, deps.state.image(ctx.params.project, ctx.params.image).toJSON());
   });
   router.add("DELETE", `${BASE}/:image`, "compute.images.delete", (ctx) => deleteImage(ctx, deps));
@@ -184,7 +185,7 @@ function resolveSource(
     case "sourceDisk": {
       const ref = parseZonalRef(
         "resource.sourceDisk",
-        String(body.sourceDisk),
+        requiredString("resource.sourceDisk", body.sourceDisk),
         "disks",
         project,
         "",
@@ -207,7 +208,11 @@ function resolveSource(
       return { kind: "disk", disk };
     }
     case "sourceImage": {
-      const ref = parseImageRef("resource.sourceImage", String(body.sourceImage), project);
+      const ref = parseImageRef(
+        "resource.sourceImage",
+        requiredString("resource.sourceImage", body.sourceImage),
+        project,
+      );
       const image = deps.state.resolveImage(ref);
       if (image.status !== "READY") throw resourceNotReady(image.path);
       return { kind: "image", image };
@@ -264,7 +269,7 @@ async function buildImage(
   await latency.wait("imageFromDisk", image.diskSizeGb);
 }
 
-async function deleteImage(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
+function deleteImage(ctx: RequestContext, deps: ComputeDeps): void {
   const project = ctx.params.project;
   if (replayed(ctx, deps, project)) return;
   const image = deps.state.image(project, ctx.params.image);

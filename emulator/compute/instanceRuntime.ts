@@ -297,25 +297,23 @@ export class InstanceRuntime implements MetadataSource {
         "maintenance-event": "NONE",
         name: r.name,
         "network-interfaces": r.networkInterfaces.map((nic, i) => ({
-          "access-configs": (
-            (nic.accessConfigs as Array<Record<string, unknown>> | undefined) ?? []
-          ).map((ac) => ({
-            "external-ip": String(ac.natIP ?? ""),
-            type: "ONE_TO_ONE_NAT",
+          "access-configs": (nic.accessConfigs ?? []).map((ac) => ({
+            "external-ip": ac.natIP,
+            type: ac.type,
           })),
           gateway: "10.128.0.1",
-          ip: String(nic.networkIP ?? ""),
+          ip: nic.networkIP,
           mac: `42:01:0a:80:00:${(i + 2).toString(16).padStart(2, "0")}`,
           mtu: 1460,
-          network: `projects/${number}/networks/${lastSegment(String(nic.network ?? "default"))}`,
+          network: `projects/${number}/networks/${lastSegment(nic.network)}`,
           subnetmask: "255.255.240.0",
         })),
         preempted: this.preempted ? "TRUE" : "FALSE",
         scheduling: {
-          "automatic-restart": scheduling.automaticRestart === false ? "FALSE" : "TRUE",
-          "on-host-maintenance": String(scheduling.onHostMaintenance ?? "MIGRATE"),
-          preemptible: scheduling.preemptible === true ? "TRUE" : "FALSE",
-          "provisioning-model": String(scheduling.provisioningModel ?? "STANDARD"),
+          "automatic-restart": scheduling.automaticRestart ? "TRUE" : "FALSE",
+          "on-host-maintenance": scheduling.onHostMaintenance,
+          preemptible: scheduling.preemptible ? "TRUE" : "FALSE",
+          "provisioning-model": scheduling.provisioningModel,
         },
         "service-accounts": accounts,
         tags: r.tags.items ?? [],
@@ -381,7 +379,10 @@ export class InstanceRuntime implements MetadataSource {
     const boot = this.boot;
     if (!boot) return;
     boot.controller.abort(reason);
-    await Promise.race([boot.done, sleep(this.deps.guestShutdownGraceMs)]);
+    // Cancel the grace timer once the guest is down, so no timer outlives the boot.
+    const grace = new AbortController();
+    await Promise.race([boot.done, sleep(this.deps.guestShutdownGraceMs, grace.signal)]);
+    grace.abort();
   }
 
   private guestDisk(d: AttachedDisk): GuestDisk {

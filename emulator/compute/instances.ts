@@ -27,11 +27,19 @@ import { projectNumber } from "./ids";
 import { InstanceMetadata } from "./instanceMetadata";
 import { listPage } from "./listing";
 import { OperationFailure } from "./operations";
-import { InstanceRecord, type AttachedDisk, type DiskRecord } from "./resources";
+import {
+  InstanceRecord,
+  type AccessConfig,
+  type AttachedDisk,
+  type DiskRecord,
+  type NetworkInterface,
+  type Scheduling,
+} from "./resources";
 import { parseZonalRef, selfLink, stripComputePrefix, zonalTypeUrl } from "./urls";
 import {
   optionalInt,
   optionalString,
+  requiredString,
   validateLabels,
   validateMetadataItems,
   validateName,
@@ -42,7 +50,7 @@ const BASE = "/compute/v1/projects/:project/zones/:zone/instances";
 /** Registers the instance routes. */
 export function registerInstanceRoutes(router: Router, deps: ComputeDeps): void {
   router.add("POST", BASE, "compute.instances.insert", (ctx) => insertInstance(ctx, deps));
-  router.add("GET", BASE, "compute.instances.list", async (ctx) => {
+  router.add("GET", BASE, "compute.instances.list", (ctx) => {
     const { project, zone } = ctx.params;
     const items = deps.state.instancesIn(project, zone).map((i) => i.record.toJSON());
     const page = listPage(items, ctx.url.searchParams);
@@ -53,7 +61,7 @@ export function registerInstanceRoutes(router: Router, deps: ComputeDeps): void 
     );
   });
   const one = `${BASE}/:instance`;
-  router.add("GET", one, "compute.instances.get", async (ctx) => {
+  router.add("GET", one, "compute.instances.get", (ctx) => {
     sendJson(ctx.res, 200, runtimeOf(ctx, deps).record.toJSON());
   });
   router.add("DELETE", one, "compute.instances.delete", (ctx) =>
@@ -80,14 +88,11 @@ export function registerInstanceRoutes(router: Router, deps: ComputeDeps): void 
   router.add("POST", `${one}/detachDisk`, "compute.instances.detachDisk", (ctx) =>
     detachDisk(ctx, deps),
   );
-  router.add("GET", `${one}/serialPort`, "compute.instances.getSerialPortOutput", async (ctx) =>
+  router.add("GET", `${one}/serialPort`, "compute.instances.getSerialPortOutput", (ctx) =>
     getSerialPortOutput(ctx, deps),
   );
-  router.add(
-    "GET",
-    `${one}/getGuestAttributes`,
-    "compute.instances.getGuestAttributes",
-    async (ctx) => getGuestAttributes(ctx, deps),
+  router.add("GET", `${one}/getGuestAttributes`, "compute.instances.getGuestAttributes", (ctx) =>
+    getGuestAttributes(ctx, deps),
   );
 }
 
@@ -103,10 +108,9 @@ async function insertInstance(ctx: RequestContext, deps: ComputeDeps): Promise<v
   const name = validateName("resource.name", body.name);
   const path = `projects/${project}/zones/${zone}/instances/${name}`;
   if (deps.state.instances.has(path)) throw alreadyExists(path);
-  if (!body.machineType) throw required("resource.machineType");
   const machineType = zonalTypeUrl(
     "resource.machineType",
-    String(body.machineType),
+    requiredString("resource.machineType", body.machineType),
     "machineTypes",
     project,
     zone,
@@ -173,7 +177,13 @@ function planDisks(
   entries.forEach((spec, index) => {
     const field = `resource.disks[${index}]`;
     if (spec.source) {
-      const ref = parseZonalRef(`${field}.source`, String(spec.source), "disks", project, zone);
+      const ref = parseZonalRef(
+        `${field}.source`,
+        requiredString(`${field}.source`, spec.source),
+        "disks",
+        project,
+        zone,
+      );
       const disk = deps.state.disk(ref.project, ref.zone, ref.name);
       if (disk.status !== "READY") throw resourceNotReady(disk.path);
       if (disk.users.length > 0 && (spec.mode ?? "READ_WRITE") === "READ_WRITE") {
@@ -266,13 +276,12 @@ function accelerators(
     throw invalidField("resource.guestAccelerators", value, "Must be a list.");
   return (value as Array<Record<string, unknown>>).map((a, i) => {
     const field = `resource.guestAccelerators[${i}]`;
-    if (!a.acceleratorType) throw required(`${field}.acceleratorType`);
     const count = optionalInt(`${field}.acceleratorCount`, a.acceleratorCount) ?? 1;
     if (count < 1) throw invalidField(`${field}.acceleratorCount`, count, "Must be at least 1.");
     return {
       acceleratorType: zonalTypeUrl(
         `${field}.acceleratorType`,
-        String(a.acceleratorType),
+        requiredString(`${field}.acceleratorType`, a.acceleratorType),
         "acceleratorTypes",
         project,
         zone,
@@ -282,7 +291,7 @@ function accelerators(
   });
 }
 
-function scheduling(value: unknown, hasAccelerators: boolean): Record<string, unknown> {
+function scheduling(value: unknown, hasAccelerators: boolean): Scheduling {
   const s = (value ?? {}) as Record<string, unknown>;
   const model =
     optionalString("resource.scheduling.provisioningModel", s.provisioningModel) ?? "STANDARD";
@@ -316,7 +325,7 @@ function scheduling(value: unknown, hasAccelerators: boolean): Record<string, un
       "Scheduling must have automaticRestart set to false for preemptible or Spot instances.",
     );
   }
-  const out: Record<string, unknown> = {
+  const out: Scheduling = {
     onHostMaintenance,
     automaticRestart,
     preemptible,
@@ -347,27 +356,25 @@ function serviceAccounts(value: unknown, project: string): InstanceRecord["servi
   });
 }
 
-function networkInterfaces(
-  value: unknown,
-  project: string,
-  zone: string,
-): Array<Record<string, unknown>> {
+function networkInterfaces(value: unknown, project: string, zone: string): NetworkInterface[] {
   const list = value === undefined || value === null ? [{}] : value;
   if (!Array.isArray(list))
     throw invalidField("resource.networkInterfaces", value, "Must be a list.");
   const region = zone.replace(/-[a-z]$/, "");
   return (list as Array<Record<string, unknown>>).map((nic, i) => {
-    const network = networkUrl(String(nic.network ?? "default"), project, "networks");
-    const subnetwork = nic.subnetwork
-      ? subnetworkUrl(String(nic.subnetwork), project, region)
-      : undefined;
+    const field = `resource.networkInterfaces[${i}]`;
+    const networkRef = optionalString(`${field}.network`, nic.network) ?? "default";
+    const network = networkUrl(networkRef, project, "networks");
+    const subnetworkRef = optionalString(`${field}.subnetwork`, nic.subnetwork);
+    const subnetwork = subnetworkRef ? subnetworkUrl(subnetworkRef, project, region) : undefined;
     const accessConfigs = Array.isArray(nic.accessConfigs)
-      ? (nic.accessConfigs as Array<Record<string, unknown>>).map((ac, j) => ({
+      ? (nic.accessConfigs as Array<Record<string, unknown>>).map((ac, j): AccessConfig => ({
           kind: "compute#accessConfig",
-          type: String(ac.type ?? "ONE_TO_ONE_NAT"),
-          name: String(ac.name ?? "External NAT"),
+          type: optionalString(`${field}.accessConfigs[${j}].type`, ac.type) ?? "ONE_TO_ONE_NAT",
+          name: optionalString(`${field}.accessConfigs[${j}].name`, ac.name) ?? "External NAT",
           natIP: `203.0.113.${(i * 8 + j + 10) % 250}`,
-          networkTier: String(ac.networkTier ?? "PREMIUM"),
+          networkTier:
+            optionalString(`${field}.accessConfigs[${j}].networkTier`, ac.networkTier) ?? "PREMIUM",
         }))
       : undefined;
     return {
@@ -398,12 +405,12 @@ function subnetworkUrl(ref: string, project: string, region: string): string {
 }
 
 /** An operation whose work is one runtime method (stop, delete). */
-async function simpleInstanceOp(
+function simpleInstanceOp(
   ctx: RequestContext,
   deps: ComputeDeps,
   type: string,
   work: (rt: ReturnType<typeof runtimeOf>) => Promise<void>,
-): Promise<void> {
+): void {
   const { project, zone } = ctx.params;
   if (replayed(ctx, deps, project)) return;
   const runtime = runtimeOf(ctx, deps);
@@ -451,10 +458,9 @@ async function attachDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
   if (replayed(ctx, deps, project)) return;
   const runtime = runtimeOf(ctx, deps);
   const body = await readJsonObject(ctx.req);
-  if (!body.source) throw required("attachedDiskResource.source");
   const ref = parseZonalRef(
     "attachedDiskResource.source",
-    String(body.source),
+    requiredString("attachedDiskResource.source", body.source),
     "disks",
     project,
     zone,
@@ -508,7 +514,7 @@ async function attachDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
   sendOperation(ctx, op);
 }
 
-async function detachDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
+function detachDisk(ctx: RequestContext, deps: ComputeDeps): void {
   const { project, zone } = ctx.params;
   if (replayed(ctx, deps, project)) return;
   const runtime = runtimeOf(ctx, deps);

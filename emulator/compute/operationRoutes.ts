@@ -19,7 +19,7 @@ export function registerOperationRoutes(router: Router, deps: ComputeDeps): void
     [zonal, "zoneOperations"],
     [global, "globalOperations"],
   ] as const) {
-    router.add("GET", `${base}/:operation`, `compute.${service}.get`, async (ctx) => {
+    router.add("GET", `${base}/:operation`, `compute.${service}.get`, (ctx) => {
       sendJson(ctx.res, 200, deps.operations.get(scopeOf(ctx), ctx.params.operation).toJSON());
     });
     router.add("POST", `${base}/:operation/wait`, `compute.${service}.wait`, async (ctx) => {
@@ -29,7 +29,7 @@ export function registerOperationRoutes(router: Router, deps: ComputeDeps): void
       await deps.operations.wait(op, gone.signal);
       if (!ctx.res.destroyed) sendJson(ctx.res, 200, op.toJSON());
     });
-    router.add("GET", base, `compute.${service}.list`, async (ctx) => {
+    router.add("GET", base, `compute.${service}.list`, (ctx) => {
       const scope = scopeOf(ctx);
       const ops = deps.operations
         .all()

@@ -216,6 +216,56 @@ export interface AttachedDisk {
   interface: string;
 }
 
+/** An external address of a network interface. */
+export interface AccessConfig {
+  /** `compute#accessConfig`. */
+  kind: string;
+  /** `ONE_TO_ONE_NAT`. */
+  type: string;
+  /** Name, default `External NAT`. */
+  name: string;
+  /** A documentation-range address (203.0.113.0/24): nothing is reachable there. */
+  natIP: string;
+  /** PREMIUM or STANDARD. */
+  networkTier: string;
+}
+
+/** A network interface of an instance, normalized. */
+export interface NetworkInterface {
+  /** `compute#networkInterface`. */
+  kind: string;
+  /** `nic0`, `nic1`, ... */
+  name: string;
+  /** Network URL. */
+  network: string;
+  /** Subnetwork URL. */
+  subnetwork?: string;
+  /** Internal address (fake). */
+  networkIP: string;
+  /** External addresses. */
+  accessConfigs?: AccessConfig[];
+  /** Fingerprint. */
+  fingerprint: string;
+  /** `IPV4_ONLY`. */
+  stackType: string;
+}
+
+/** An instance's scheduling, with GCE's defaults filled in. */
+export interface Scheduling {
+  /** MIGRATE or TERMINATE. */
+  onHostMaintenance: string;
+  /** Restart after a host failure. */
+  automaticRestart: boolean;
+  /** Legacy preemptible VM. */
+  preemptible: boolean;
+  /** STANDARD or SPOT. */
+  provisioningModel: string;
+  /** STOP or DELETE, when given. */
+  instanceTerminationAction?: string;
+  /** `{seconds}`, passed through when given. */
+  maxRunDuration?: unknown;
+}
+
 /** Instance statuses the emulator uses. */
 export type InstanceStatus = "PROVISIONING" | "STAGING" | "RUNNING" | "STOPPING" | "TERMINATED";
 
@@ -239,14 +289,19 @@ export class InstanceRecord {
   fingerprint = newFingerprint();
   /** Description. */
   description?: string;
-  /** Passed through from the insert request (already validated or normalized). */
-  scheduling: Record<string, unknown> = {};
+  /** Scheduling with defaults. */
+  scheduling: Scheduling = {
+    onHostMaintenance: "MIGRATE",
+    automaticRestart: true,
+    preemptible: false,
+    provisioningModel: "STANDARD",
+  };
   /** Accelerators as sent, with full type URLs. */
   guestAccelerators: Array<{ acceleratorType: string; acceleratorCount: number }> = [];
   /** Service accounts as sent. */
   serviceAccounts: Array<{ email: string; scopes: string[] }> = [];
   /** Network interfaces (normalized). */
-  networkInterfaces: Array<Record<string, unknown>> = [];
+  networkInterfaces: NetworkInterface[] = [];
   /** Network tags. */
   tags: { items?: string[]; fingerprint: string } = { fingerprint: newFingerprint() };
   /** RFC 3339 time of the last start. */

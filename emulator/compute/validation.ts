@@ -111,6 +111,13 @@ export function optionalString(field: string, value: unknown): string | undefine
   return value;
 }
 
+/** Reads a required string field: 400 `required` when absent, 400 `invalid` when not a string. */
+export function requiredString(field: string, value: unknown): string {
+  if (value === undefined || value === null || value === "") throw required(field);
+  if (typeof value !== "string") throw invalidField(field, value, "Must be a string.");
+  return value;
+}
+
 /** Reads an optional int64 field (JSON number or decimal string). */
 export function optionalInt(field: string, value: unknown): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;

@@ -20,7 +20,7 @@ export interface RequestContext {
 }
 
 /** Handles one request; throws an `ApiError` for error responses. */
-export type Handler = (ctx: RequestContext) => Promise<void>;
+export type Handler = (ctx: RequestContext) => void | Promise<void>;
 
 interface Route {
   httpMethod: string;

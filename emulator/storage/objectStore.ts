@@ -120,7 +120,8 @@ export class ObjectStore {
       );
     }
     const now = new Date().toISOString();
-    const { name: _n, location, storageClass, labels, lifecycle, ...extra } = body;
+    const { location, storageClass, labels, lifecycle } = body;
+    const extra = omit(body, ["name", "location", "storageClass", "labels", "lifecycle"]);
     const bucket: BucketRecord = {
       name,
       project,
@@ -158,7 +159,9 @@ export class ObjectStore {
   /** Updates bucket fields (PATCH semantics). */
   patchBucket(name: string, body: Record<string, unknown>): BucketRecord {
     const bucket = this.bucket(name);
-    const { name: _n, location: _l, labels, lifecycle, storageClass, ...extra } = body;
+    const { labels, lifecycle, storageClass } = body;
+    // Name and location cannot change.
+    const extra = omit(body, ["name", "location", "storageClass", "labels", "lifecycle"]);
     if (labels !== undefined) bucket.labels = (labels as Record<string, string> | null) ?? {};
     if (lifecycle !== undefined) bucket.lifecycle = lifecycle;
     if (typeof storageClass === "string") bucket.storageClass = storageClass;
@@ -221,7 +224,7 @@ export class ObjectStore {
       const merged: Record<string, string> = { ...(object.metadata ?? {}) };
       for (const [k, v] of Object.entries(body.metadata as Record<string, unknown>)) {
         if (v === null) delete merged[k];
-        else merged[k] = String(v as string);
+        else merged[k] = typeof v === "string" ? v : JSON.stringify(v);
       }
       object.metadata = merged;
     }
@@ -417,4 +420,9 @@ function validateObjectName(name: string): void {
   if (Buffer.byteLength(name) > 1024 || name === "." || name === ".." || /[\r\n]/.test(name)) {
     throw invalid(`Invalid object name: '${name}'`);
   }
+}
+
+/** A copy of `record` without `keys`. */
+function omit(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));
 }

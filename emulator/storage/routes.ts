@@ -35,13 +35,13 @@ export function registerStorageRoutes(
       links.bucket(store.createBucket(project, await readJsonObject(ctx.req))),
     );
   });
-  router.add("GET", "/storage/v1/b", "storage.buckets.list", async (ctx) => {
+  router.add("GET", "/storage/v1/b", "storage.buckets.list", (ctx) => {
     const project = ctx.url.searchParams.get("project");
     if (!project) throw new ApiError(400, "required", "Required parameter: project");
     const items = store.bucketsOf(project).map((b) => links.bucket(b));
     sendJson(ctx.res, 200, { kind: "storage#buckets", ...(items.length ? { items } : {}) });
   });
-  router.add("GET", "/storage/v1/b/:bucket", "storage.buckets.get", async (ctx) => {
+  router.add("GET", "/storage/v1/b/:bucket", "storage.buckets.get", (ctx) => {
     sendJson(ctx.res, 200, links.bucket(store.bucket(ctx.params.bucket)));
   });
   router.add("PATCH", "/storage/v1/b/:bucket", "storage.buckets.patch", async (ctx) => {
@@ -51,7 +51,7 @@ export function registerStorageRoutes(
       links.bucket(store.patchBucket(ctx.params.bucket, await readJsonObject(ctx.req))),
     );
   });
-  router.add("DELETE", "/storage/v1/b/:bucket", "storage.buckets.delete", async (ctx) => {
+  router.add("DELETE", "/storage/v1/b/:bucket", "storage.buckets.delete", (ctx) => {
     store.deleteBucket(ctx.params.bucket);
     sendEmpty(ctx.res, 204);
   });
@@ -65,22 +65,17 @@ export function registerStorageRoutes(
   router.add("POST", "/storage/v1/b/:bucket/o", "storage.objects.insert", (ctx) =>
     upload(ctx, store, links),
   );
-  router.add("GET", "/storage/v1/b/:bucket/o", "storage.objects.list", async (ctx) =>
+  router.add("GET", "/storage/v1/b/:bucket/o", "storage.objects.list", (ctx) =>
     listObjects(ctx, store, links),
   );
-  router.add("GET", "/storage/v1/b/:bucket/o/:object", "storage.objects.get", async (ctx) => {
+  router.add("GET", "/storage/v1/b/:bucket/o/:object", "storage.objects.get", (ctx) => {
     const object = store.object(ctx.params.bucket, ctx.params.object);
     if (ctx.url.searchParams.get("alt") === "media") return download(ctx, object);
     sendJson(ctx.res, 200, links.object(object));
   });
-  router.add(
-    "GET",
-    "/download/storage/v1/b/:bucket/o/:object",
-    "storage.objects.get",
-    async (ctx) => {
-      download(ctx, store.object(ctx.params.bucket, ctx.params.object));
-    },
-  );
+  router.add("GET", "/download/storage/v1/b/:bucket/o/:object", "storage.objects.get", (ctx) => {
+    download(ctx, store.object(ctx.params.bucket, ctx.params.object));
+  });
   router.add("PATCH", "/storage/v1/b/:bucket/o/:object", "storage.objects.patch", async (ctx) => {
     const body = await readJsonObject(ctx.req);
     sendJson(

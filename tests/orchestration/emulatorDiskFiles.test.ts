@@ -1,0 +1,172 @@
+import { open, stat } from "node:fs/promises";
+import { expect } from "chai";
+import type { GuestBackend, GuestDisk } from "../../emulator";
+import {
+  GIB,
+  makeRawDiskArchive,
+  PROJECT,
+  startHarness,
+  waitOk,
+  ZONE,
+  type Harness,
+} from "./emulatorHarness";
+
+const MIB = 1024 * 1024;
+const MARK = Buffer.from("CIDATA-MARK");
+
+async function readAt(path: string, offset: number, length: number): Promise<Buffer> {
+  const handle = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, offset);
+    return buf;
+  } finally {
+    await handle.close();
+  }
+}
+
+describe("emulator: backing files for VM-backed guests (diskFiles option)", () => {
+  let h: Harness;
+  let seen: GuestDisk[] = [];
+  const probe: GuestBackend = {
+    async boot(ctx) {
+      seen = ctx.disks();
+      await ctx.sleep(3_600_000);
+    },
+  };
+
+  before(async () => {
+    h = await startHarness({ diskFiles: true, guestFor: () => probe });
+    await h.clients.storage.createBucket("files-bucket");
+  });
+  after(() => h.close());
+
+  it("extracts disk.raw sparse, copies it for disks, gives blank disks sparse files, and shows paths to the guest", async () => {
+    const archive = await makeRawDiskArchive(h.tmp, { data: MARK, dataOffset: 3 * MIB });
+    await h.clients.storage
+      .bucket("files-bucket")
+      .upload(archive, { destination: "cidata.tar.gz", resumable: false });
+    await waitOk(
+      h,
+      await h.clients.images.insert({
+        project: PROJECT,
+        imageResource: {
+          name: "cidata-img",
+          rawDisk: { source: "https://storage.googleapis.com/files-bucket/cidata.tar.gz" },
+        },
+      }),
+    );
+    await waitOk(
+      h,
+      await h.clients.disks.insert({
+        project: PROJECT,
+        zone: ZONE,
+        diskResource: { name: "cidata-disk", sourceImage: "global/images/cidata-img" },
+      }),
+    );
+    await waitOk(
+      h,
+      await h.clients.disks.insert({
+        project: PROJECT,
+        zone: ZONE,
+        diskResource: { name: "scratch-disk", sizeGb: "2" },
+      }),
+    );
+    await waitOk(
+      h,
+      await h.clients.instances.insert({
+        project: PROJECT,
+        zone: ZONE,
+        instanceResource: {
+          name: "file-vm",
+          machineType: "e2-small",
+          disks: [
+            {
+              boot: true,
+              autoDelete: true,
+              deviceName: "boot",
+              initializeParams: {
+                diskName: "file-boot",
+                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
+              },
+            },
+            { source: `zones/${ZONE}/disks/scratch-disk`, deviceName: "scratch" },
+            { source: `zones/${ZONE}/disks/cidata-disk`, deviceName: "cidata", mode: "READ_ONLY" },
+          ],
+        },
+      }),
+    );
+    expect(seen.map((d) => [d.deviceName, d.sizeGb, d.mode])).to.deep.equal([
+      ["boot", 10, "READ_WRITE"],
+      ["scratch", 2, "READ_WRITE"],
+      ["cidata", 1, "READ_ONLY"],
+    ]);
+    const [boot, scratch, cidata] = seen.map((d) => d.filePath ?? "");
+    // The COS seed images carry no file, so the boot disk is a blank sparse file of its size.
+    expect((await stat(boot)).size).to.equal(10 * GIB);
+    const scratchStat = await stat(scratch);
+    expect(scratchStat.size).to.equal(2 * GIB);
+    expect(scratchStat.blocks * 512).to.be.lessThan(MIB);
+    const cidataStat = await stat(cidata);
+    expect(cidataStat.size).to.equal(GIB);
+    expect(cidataStat.blocks * 512).to.be.lessThan(4 * MIB);
+    expect((await readAt(cidata, 3 * MIB, MARK.length)).equals(MARK)).to.equal(true);
+  });
+
+  it("copies a stopped disk's file into the image made from it, and removes files on delete", async () => {
+    const cidataPath = seen.find((d) => d.deviceName === "cidata")?.filePath ?? "";
+    await waitOk(
+      h,
+      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "file-vm" }),
+    );
+    await waitOk(
+      h,
+      await h.clients.instances.delete({ project: PROJECT, zone: ZONE, instance: "file-vm" }),
+    );
+    await waitOk(
+      h,
+      await h.clients.images.insert({
+        project: PROJECT,
+        imageResource: {
+          name: "from-cidata",
+          sourceDisk: `projects/${PROJECT}/zones/${ZONE}/disks/cidata-disk`,
+        },
+      }),
+    );
+    await waitOk(
+      h,
+      await h.clients.disks.insert({
+        project: PROJECT,
+        zone: ZONE,
+        diskResource: { name: "second", sourceImage: "global/images/from-cidata", sizeGb: "3" },
+      }),
+    );
+    await waitOk(
+      h,
+      await h.clients.instances.insert({
+        project: PROJECT,
+        zone: ZONE,
+        instanceResource: {
+          name: "file-vm-2",
+          machineType: "e2-small",
+          disks: [{ boot: true, source: `zones/${ZONE}/disks/second` }],
+        },
+      }),
+    );
+    const second = seen[0]?.filePath ?? "";
+    expect((await stat(second)).size).to.equal(3 * GIB);
+    expect((await readAt(second, 3 * MIB, MARK.length)).equals(MARK)).to.equal(true);
+
+    await waitOk(
+      h,
+      await h.clients.disks.delete({ project: PROJECT, zone: ZONE, disk: "cidata-disk" }),
+    );
+    let gone = false;
+    try {
+      await stat(cidataPath);
+    } catch {
+      gone = true;
+    }
+    expect(gone).to.equal(true);
+  });
+});

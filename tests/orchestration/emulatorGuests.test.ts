@@ -1,0 +1,316 @@
+import { expect } from "chai";
+import { scriptedGuest, type ScriptedGuestOptions } from "../../emulator";
+import { eventually, PROJECT, startHarness, waitOk, ZONE, type Harness } from "./emulatorHarness";
+
+/** Scenario per instance name. */
+const SCENARIOS: Record<string, ScriptedGuestOptions> = {
+  "build-ok": { statusLines: 3 },
+  "build-fail": {
+    statusLines: 2,
+    outcome: "failure",
+    failureStep: "step 2/3 runScript install.sh",
+    failureReason: "exit status 7",
+    failureShutdownMs: 0,
+  },
+  "build-hang": { statusLines: 2, outcome: "hang" },
+  "build-reboot": { statusLines: 4, rebootAfterLines: 2 },
+  "build-noack": { statusLines: 1, ackTimeoutMs: 0 },
+  "build-nocidata": { statusLines: 1, cidataTimeoutMs: 0, failureShutdownMs: 0 },
+  "build-long": { statusLines: 60, lineIntervalMs: 1 },
+};
+
+describe("emulator: scripted build guests end to end through the API", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      guestFor: (instance) =>
+        SCENARIOS[instance.name] ? scriptedGuest(SCENARIOS[instance.name]) : undefined,
+    });
+    await waitOk(
+      h,
+      await h.clients.disks.insert({
+        project: PROJECT,
+        zone: ZONE,
+        diskResource: { name: "template", sizeGb: "1" },
+      }),
+    );
+  });
+  after(() => h.close());
+
+  const ref = (name: string) => ({ project: PROJECT, zone: ZONE, name });
+
+  async function startBuild(name: string, buildId: string): Promise<void> {
+    await waitOk(
+      h,
+      await h.clients.instances.insert({
+        project: PROJECT,
+        zone: ZONE,
+        instanceResource: {
+          name,
+          machineType: "e2-standard-2",
+          labels: { "pci-build-id": buildId },
+          metadata: {
+            items: [
+              { key: "pci-build-id", value: buildId },
+              { key: "user-data", value: "#cloud-config\n" },
+            ],
+          },
+          disks: [
+            {
+              boot: true,
+              autoDelete: true,
+              deviceName: "boot",
+              initializeParams: {
+                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
+              },
+            },
+          ],
+        },
+      }),
+    );
+  }
+
+  /** What the orchestrator does once the cidata image is imported: create the disk and hot-attach it. */
+  async function attachCidata(name: string): Promise<void> {
+    await waitOk(
+      h,
+      await h.clients.disks.insert({
+        project: PROJECT,
+        zone: ZONE,
+        diskResource: { name: `${name}-cidata`, sizeGb: "1" },
+      }),
+    );
+    await waitOk(
+      h,
+      await h.clients.instances.attachDisk({
+        project: PROJECT,
+        zone: ZONE,
+        instance: name,
+        attachedDiskResource: {
+          source: `zones/${ZONE}/disks/${name}-cidata`,
+          deviceName: "cidata",
+          mode: "READ_ONLY",
+          autoDelete: true,
+        },
+      }),
+    );
+  }
+
+  /** Follows serial port 3 with start/next like the orchestrator, until `done(lines)`. */
+  async function followSerial(name: string, done: (lines: string[]) => boolean): Promise<string[]> {
+    let next = 0;
+    let text = "";
+    return eventually(async () => {
+      const [out] = await h.clients.instances.getSerialPortOutput({
+        project: PROJECT,
+        zone: ZONE,
+        instance: name,
+        port: 3,
+        start: next,
+      });
+      expect(Number(out.start)).to.equal(next);
+      text += out.contents ?? "";
+      next = Number(out.next);
+      const lines = text.split("\n").filter(Boolean);
+      return done(lines) ? lines : undefined;
+    });
+  }
+
+  async function ack(name: string, value: string): Promise<void> {
+    const [vm] = await h.clients.instances.get({ project: PROJECT, zone: ZONE, instance: name });
+    const kept = (vm.metadata?.items ?? [])
+      .filter((i) => i.key !== "pci-build-ack")
+      .map(({ key, value: v }) => ({ key, value: v }));
+    const items = [...kept, { key: "pci-build-ack", value }];
+    await waitOk(
+      h,
+      await h.clients.instances.setMetadata({
+        project: PROJECT,
+        zone: ZONE,
+        instance: name,
+        metadataResource: { fingerprint: vm.metadata?.fingerprint, items },
+      }),
+    );
+  }
+
+  async function status(name: string): Promise<string> {
+    const [vm] = await h.clients.instances.get({ project: PROJECT, zone: ZONE, instance: name });
+    return String(vm.status);
+  }
+
+  it("success: waits for the hot-attached cidata disk, prints the protocol lines in order, powers off after the ack", async () => {
+    await startBuild("build-ok", "b-ok");
+    // Nothing on port 3 until the cidata disk is attached.
+    const [before] = await h.clients.instances.getSerialPortOutput({
+      project: PROJECT,
+      zone: ZONE,
+      instance: "build-ok",
+      port: 3,
+    });
+    expect(before.contents ?? "").to.equal("");
+    await attachCidata("build-ok");
+    const lines = await followSerial("build-ok", (l) =>
+      l.some((x) => x.startsWith("BuildSucceeded:")),
+    );
+    expect(lines).to.deep.equal([
+      "BuildProtocol: 1 build=b-ok",
+      "BuildStatus: step 1/3: working",
+      "BuildStatus: step 2/3: working",
+      "BuildStatus: step 3/3: working",
+      "BuildSucceeded: Build completed with no errors; waiting for the acknowledgement",
+    ]);
+    // An ack for another build is ignored; the right one powers the guest off.
+    await ack("build-ok", "someone-else");
+    expect(await status("build-ok")).to.equal("RUNNING");
+    await ack("build-ok", "b-ok");
+    await h.emulator.untilInstanceStatus(ref("build-ok"), "TERMINATED");
+    expect(await status("build-ok")).to.equal("TERMINATED");
+    expect(h.emulator.instanceStatusHistory(ref("build-ok")).map((s) => s.status)).to.deep.equal([
+      "PROVISIONING",
+      "STAGING",
+      "RUNNING",
+      "STOPPING",
+      "TERMINATED",
+    ]);
+    // Write times are recorded per line, in order, for detection-lag measurements.
+    const written = h.emulator.serialLines(ref("build-ok"));
+    expect(written.map((l) => l.text)).to.deep.equal(lines);
+    for (let i = 1; i < written.length; i++)
+      expect(written[i].writtenAt).to.be.at.least(written[i - 1].writtenAt);
+  });
+
+  it("failure: prints BuildFailed with step and reason, then powers off", async () => {
+    await startBuild("build-fail", "b-fail");
+    await attachCidata("build-fail");
+    const lines = await followSerial("build-fail", (l) =>
+      l.some((x) => x.startsWith("BuildFailed:")),
+    );
+    expect(lines).to.deep.equal([
+      "BuildProtocol: 1 build=b-fail",
+      "BuildStatus: step 1/2: working",
+      "BuildStatus: step 2/2: working",
+      "BuildFailed: step 2/3 runScript install.sh: exit status 7",
+    ]);
+    await h.emulator.untilInstanceStatus(ref("build-fail"), "TERMINATED");
+  });
+
+  it("hang: prints nothing after its status lines and runs until stopped", async () => {
+    await startBuild("build-hang", "b-hang");
+    await attachCidata("build-hang");
+    await followSerial("build-hang", (l) => l.length === 3);
+    expect(await status("build-hang")).to.equal("RUNNING");
+    await waitOk(
+      h,
+      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "build-hang" }),
+    );
+    expect(h.emulator.serialLines(ref("build-hang")).map((l) => l.text)).to.deep.equal([
+      "BuildProtocol: 1 build=b-hang",
+      "BuildStatus: step 1/2: working",
+      "BuildStatus: step 2/2: working",
+    ]);
+  });
+
+  it("reboot: the instance stays RUNNING, the guest announces itself again and resumes after the last step", async () => {
+    await startBuild("build-reboot", "b-reboot");
+    await attachCidata("build-reboot");
+    const lines = await followSerial("build-reboot", (l) =>
+      l.some((x) => x.startsWith("BuildSucceeded:")),
+    );
+    expect(lines).to.deep.equal([
+      "BuildProtocol: 1 build=b-reboot",
+      "BuildStatus: step 1/4: working",
+      "BuildStatus: step 2/4: working",
+      "BuildStatus: Rebooting...",
+      "BuildProtocol: 1 build=b-reboot",
+      "BuildStatus: step 3/4: working",
+      "BuildStatus: step 4/4: working",
+      "BuildSucceeded: Build completed with no errors; waiting for the acknowledgement",
+    ]);
+    expect(
+      h.emulator.instanceStatusHistory(ref("build-reboot")).map((s) => s.status),
+    ).to.deep.equal(["PROVISIONING", "STAGING", "RUNNING"]);
+    const console1 = h.emulator.serialLines(ref("build-reboot"), 1).map((l) => l.text);
+    expect(console1.some((l) => l.endsWith("boot 2"))).to.equal(true);
+    await ack("build-reboot", "b-reboot");
+    await h.emulator.untilInstanceStatus(ref("build-reboot"), "TERMINATED");
+  });
+
+  it("powers off anyway when nobody acknowledges within the bound", async () => {
+    await startBuild("build-noack", "b-noack");
+    await attachCidata("build-noack");
+    await h.emulator.untilInstanceStatus(ref("build-noack"), "TERMINATED");
+    expect(
+      h.emulator
+        .serialLines(ref("build-noack"))
+        .map((l) => l.text)
+        .pop(),
+    ).to.match(/^BuildSucceeded:/);
+  });
+
+  it("fails in setup when the cidata disk never arrives", async () => {
+    await startBuild("build-nocidata", "b-nocidata");
+    await h.emulator.untilInstanceStatus(ref("build-nocidata"), "TERMINATED");
+    expect(h.emulator.serialLines(ref("build-nocidata")).map((l) => l.text)).to.deep.equal([
+      "BuildProtocol: 1 build=b-nocidata",
+      "BuildFailed: setup: the cidata disk was never attached",
+    ]);
+  });
+
+  it("long run: paced status lines are all delivered through start/next", async () => {
+    await startBuild("build-long", "b-long");
+    await attachCidata("build-long");
+    const lines = await followSerial("build-long", (l) =>
+      l.some((x) => x.startsWith("BuildSucceeded:")),
+    );
+    expect(lines.filter((l) => l.startsWith("BuildStatus:"))).to.have.length(60);
+    await ack("build-long", "b-long");
+    await h.emulator.untilInstanceStatus(ref("build-long"), "TERMINATED");
+  });
+
+  it("gives build instances (metadata pci-build-id) the default scripted guest and others an idle one", async () => {
+    const other = await startHarness({ defaultGuest: { statusLines: 1, waitForCidata: false } });
+    try {
+      for (const [name, metadata] of [
+        ["default-build", [{ key: "pci-build-id", value: "b-d" }]],
+        ["plain-vm", []],
+      ] as const) {
+        await waitOk(
+          other,
+          await other.clients.instances.insert({
+            project: PROJECT,
+            zone: ZONE,
+            instanceResource: {
+              name,
+              machineType: "e2-small",
+              metadata: { items: [...metadata] },
+              disks: [
+                {
+                  boot: true,
+                  initializeParams: {
+                    sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
+                  },
+                },
+              ],
+            },
+          }),
+        );
+      }
+      const buildRef = { project: PROJECT, zone: ZONE, name: "default-build" };
+      await eventually(() =>
+        other.emulator.serialLines(buildRef).some((l) => l.text.startsWith("BuildSucceeded:"))
+          ? true
+          : undefined,
+      );
+      expect(
+        other.emulator.serialLines({ project: PROJECT, zone: ZONE, name: "plain-vm" }),
+      ).to.deep.equal([]);
+      expect(
+        other.emulator
+          .serialLines({ project: PROJECT, zone: ZONE, name: "plain-vm" }, 1)
+          .map((l) => l.text),
+      ).to.include("plain-vm login: ");
+    } finally {
+      await other.close();
+    }
+  });
+});
