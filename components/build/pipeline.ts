@@ -193,9 +193,10 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     progress.info(`creating the image ${imageName} from ${vmPlan.bootDisk.name}`);
     const outputRef = { project: spec.image.project, name: imageName };
     const finalImage = outputImageBody(spec.image, imageName, source, diskUrl(vmPlan.bootDisk));
-    // Until the build returns, the image is labelled like a temporary: if this process dies now, the
-    // next build sweeps it instead of leaving an image that no Pulumi state knows about.
-    temporaries.add("images", outputRef);
+    // Until the build is done, the image is labelled like a temporary: if this process dies now, the
+    // next build sweeps it instead of leaving an image that no Pulumi state knows about. (It joins
+    // this build's temporaries only once created: an image of the same name that existed before,
+    // refused with 409, is never ours to delete.)
     const [imageMade] = await Promise.allSettled([
       api.mutate(`creating the image ${imageName}`, { project: spec.image.project }, (requestId) =>
         api.clients.images.insert(
@@ -215,12 +216,26 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       deleteImage(api, cidataImage).then(() => temporaries.forget("images", cidataImage)),
     ]);
     if (imageMade.status === "rejected") throw imageMade.reason;
-    await setImageLabels(api, outputRef.project, imageName, finalImage.labels ?? {});
-    temporaries.forget("images", outputRef);
+    temporaries.add("images", outputRef);
     const image = await readImage(api, spec.image.project, imageName);
-    if (!image?.selfLink)
+    if (!image?.selfLink) {
       throw new Error(`the image ${imageName} was created but cannot be read back`);
+    }
     progress.info(`image ${image.selfLink} is ${image.status ?? "READY"}`);
+
+    // Every temporary goes before the image is declared final, and finalizing is the build's last
+    // request: a build killed at any earlier moment leaves only labelled temporaries behind.
+    await phase("teardown");
+    temporaries.forget("images", outputRef); // the image stays; everything else goes
+    // Warns about anything it cannot delete; labelled, it is swept by the next build or by destroy.
+    await teardown(api, temporaries, progress);
+    try {
+      await setImageLabels(api, outputRef.project, imageName, finalImage.labels ?? {});
+    } catch (error) {
+      temporaries.add("images", outputRef); // not final: delete it with the rest
+      throw error;
+    }
+    image.labels = finalImage.labels;
 
     await phase("deprecate");
     let deprecated: string[] = [];

@@ -14,7 +14,7 @@ import { resolveSourceImage, type ResolvedSource } from "../build/sourceImage";
 import { toBuildSpec, type BuildSpec } from "../build/spec";
 import { deleteImage, sweep } from "../build/temporaries";
 import { hashCidataInputs } from "../cidata";
-import { createGcpClients, type GcpClients } from "../gcp/clients";
+import { createGcpClients, endpointsFromEnv, type GcpClients } from "../gcp/clients";
 import { Deadline } from "../gce/deadline";
 import { generateImageName } from "../naming";
 import { mergeSecrets } from "../secrets";
@@ -39,7 +39,10 @@ export interface RuntimeEnvironment {
 }
 
 const defaultEnvironment: RuntimeEnvironment = {
-  clients: (endpoints, project) => createGcpClients({ endpoints, projectId: project }),
+  // Endpoints given as inputs win; PCI_COMPUTE_ENDPOINT / PCI_STORAGE_ENDPOINT point a whole
+  // program at the local emulator without changing it.
+  clients: (endpoints, project) =>
+    createGcpClients({ endpoints: { ...endpointsFromEnv(), ...endpoints }, projectId: project }),
   progress: (name) => streamProgress(name),
 };
 

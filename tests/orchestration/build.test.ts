@@ -362,6 +362,20 @@ describe("the build, on the emulator", function () {
     });
   });
 
+  it("never touches an existing image that has the fixed name it was asked to use", async () => {
+    f = await buildFixture();
+    f.emulator.seedImage({ project: PROJECT, name: "taken", labels: { owner: "someone-else" } });
+    const error = await f.build(f.inputs({ imageName: "taken" })).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).to.match(/creating the image taken|already exists/);
+    expect(f.emulator.inventory().images.find((i) => i.name === "taken")?.labels).to.deep.equal({
+      owner: "someone-else",
+    });
+    expectNoTemporaries(f.emulator);
+  });
+
   it("names the image after the source with imageNameSuffix", async () => {
     f = await buildFixture();
     const checked = (await runtime.check({}, f.inputs({ imageNameSuffix: "-web" })))

@@ -1,0 +1,123 @@
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { CheckedImageBuildInputs } from "../../components/provider/inputs";
+import * as runtime from "../../components/provider/runtime";
+import {
+  FAST_PIPELINE,
+  buildFixture,
+  expectNoTemporaries,
+  type BuildFixture,
+} from "./buildHarness";
+
+const CHILD = path.join(__dirname, "fixtures", "killableBuild.js");
+const KILL_POINTS = 20;
+
+/** Runs a build in a child process and SIGKILLs it once the emulator has answered `afterRequests` requests. */
+async function buildAndKill(
+  f: BuildFixture,
+  inputsFile: string,
+  afterRequests: number,
+): Promise<string> {
+  const before = f.emulator.requestLog.count();
+  const child = spawn(process.execPath, [CHILD, inputsFile], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const watcher = setInterval(() => {
+    if (f.emulator.requestLog.count() - before >= afterRequests) child.kill("SIGKILL");
+  }, 1);
+  await exited;
+  clearInterval(watcher);
+  return output;
+}
+
+describe("a build killed at any moment", function () {
+  this.timeout(600_000);
+  let f: BuildFixture;
+  afterEach(async () => f?.close());
+
+  it(`leaves nothing that the next build does not remove (killed at ${KILL_POINTS} points)`, async () => {
+    f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
+    const inputs = f.inputs();
+    const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
+    const inputsFile = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), "pci-kill-")),
+      "inputs.json",
+    );
+    fs.writeFileSync(inputsFile, JSON.stringify(checked));
+
+    // A whole build first, to know how many requests one takes; then kill builds spread over that span.
+    const before = f.emulator.requestLog.count();
+    const complete = await buildAndKill(f, inputsFile, Number.MAX_SAFE_INTEGER);
+    expect(complete).to.include("BUILD DONE");
+    const requestsPerBuild = f.emulator.requestLog.count() - before;
+    const builtImages = f.emulator
+      .inventory()
+      .images.filter((i) => !i.seeded)
+      .map((i) => i.name);
+    expect(builtImages).to.have.length(1);
+
+    const killedAt: number[] = [];
+    for (let point = 1; point <= KILL_POINTS; point++) {
+      const afterRequests = Math.max(1, Math.floor((point * requestsPerBuild) / (KILL_POINTS + 1)));
+      const output = await buildAndKill(f, inputsFile, afterRequests);
+      expect(output, `build killed after ${afterRequests} requests`).not.to.include("BUILD DONE");
+      killedAt.push(afterRequests);
+    }
+    expect(new Set(killedAt).size).to.equal(KILL_POINTS);
+    const leftovers = f.emulator.inventory();
+    const temporaryCount =
+      leftovers.instances.length +
+      leftovers.disks.length +
+      leftovers.objects.length +
+      leftovers.images.filter((i) => !i.seeded).length -
+      1;
+    expect(temporaryCount, "the killed builds left temporaries behind").to.be.greaterThan(
+      KILL_POINTS,
+    );
+
+    // The next build of the same component, once the leftovers are older than the build timeout.
+    const later = { ...FAST_PIPELINE, now: () => Date.now() + 2 * 60 * 60_000 };
+    const restore = runtime.configureRuntime({ pipeline: later });
+    try {
+      const { outs } = await f.build(inputs);
+      expectNoTemporaries(f.emulator, [...builtImages, outs.imageName]);
+    } finally {
+      restore();
+    }
+  });
+
+  it("leaves leftovers younger than the build timeout alone (they may belong to a build still running)", async () => {
+    f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
+    const inputs = f.inputs();
+    const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
+    const inputsFile = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), "pci-kill-")),
+      "inputs.json",
+    );
+    fs.writeFileSync(inputsFile, JSON.stringify(checked));
+    await buildAndKill(f, inputsFile, 12);
+    const left = f.emulator.inventory();
+    const youngLeftovers = left.instances.length + left.disks.length + left.objects.length;
+    expect(youngLeftovers).to.be.greaterThan(0);
+    await f.build(inputs);
+    const after = f.emulator.inventory();
+    expect(after.instances.length + after.disks.length + after.objects.length).to.equal(
+      youngLeftovers,
+    );
+    // pulumi destroy takes them whatever their age.
+    const { outs } = await f.build(f.inputs());
+    await runtime.delete("id", outs);
+    expectNoTemporaries(
+      f.emulator,
+      f.emulator
+        .inventory()
+        .images.filter((i) => !i.seeded && !i.labels["pci-owner"])
+        .map((i) => i.name),
+    );
+  });
+});
