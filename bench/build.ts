@@ -1,0 +1,261 @@
+/**
+ * `npm run bench:build`: the build pipeline on the local emulator, with the real provider code and
+ * Google clients, measured four ways in one run. Last line:
+ *
+ *   build: detection lag median <s>s, overhead <s>s, api calls <n>, vs seed DAG <r>x
+ *
+ * - detection lag: time from the guest writing `BuildSucceeded:` to the orchestrator's
+ *   acknowledgement arriving (production polling, zero-latency emulator), median of several builds;
+ * - overhead: the orchestrator's own wall time on a zero-latency emulator (whole build minus the time
+ *   the guest ran), median;
+ * - api calls: requests of one build whose guest runs 60 s (GCE latency model);
+ * - vs seed DAG: that build's wall time over COS Customizer's Daisy workflow replayed on the same
+ *   model, guest and emulator.
+ *
+ * The GCE-model part runs with the emulator's delays and both orchestrators' polling intervals
+ * scaled by BENCH_TIME_SCALE (default 0.1, so it takes about a minute; 1 runs it in real time).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { planCidata, writeCidataArchive } from "../components/cidata";
+import type { PipelineOptions } from "../components/build/pipeline";
+import { recordingProgress } from "../components/build/progress";
+import { createGcpClients } from "../components/gcp/clients";
+import { MARKERS } from "../components/protocol";
+import type { ImageBuildInputs } from "../components/provider/inputs";
+import * as runtime from "../components/provider/runtime";
+import {
+  scriptedGuest,
+  startEmulator,
+  type Emulator,
+  type GuestBackend,
+  type GuestContext,
+  type ScriptedGuestOptions,
+} from "../emulator";
+import { DAISY_ACK_KEY, SEED_BUILD_ID, runSeedDag } from "./seedDag";
+
+const PROJECT = "bench-project";
+const ZONE = "us-central1-a";
+const BUCKET = "bench-scratch";
+const LAG_BUILDS = Number(process.env.BENCH_LAG_BUILDS ?? 9);
+const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 0.1);
+const GUEST_SECONDS = 60;
+
+/** Production polling (components/build/serialWatch.ts, pipeline.ts), optionally scaled. */
+function productionTiming(scale: number): PipelineOptions {
+  return {
+    watch: { serialPollMs: 1_000 * scale, statusPollMs: 10_000 * scale },
+    stopPollMs: 500 * scale,
+  };
+}
+
+/** When the guest of each instance ran, and when it wrote its success line. */
+interface GuestTimes {
+  bootedAt?: number;
+  succeededAt?: number;
+  poweredOffAt?: number;
+}
+
+/** A scripted guest whose serial writes and power-off are timed. */
+function timedGuest(options: ScriptedGuestOptions, times: GuestTimes): GuestBackend {
+  const inner = scriptedGuest(options);
+  return {
+    boot(ctx: GuestContext): Promise<void> {
+      times.bootedAt ??= Date.now();
+      const timed = Object.create(ctx) as GuestContext;
+      timed.writeSerial = (port, text) => {
+        if (port === 3 && String(text).includes(MARKERS.succeeded)) times.succeededAt = Date.now();
+        ctx.writeSerial(port, text);
+      };
+      timed.powerOff = () => {
+        times.poweredOffAt = Date.now();
+        ctx.powerOff();
+      };
+      return inner.boot(timed);
+    },
+  };
+}
+
+function inputs(programDir: string, endpoint: string, name: string): ImageBuildInputs {
+  return {
+    namePrefix: name,
+    ownerId: `bench${name}`.slice(0, 16),
+    programDir,
+    args: {
+      sourceImageFamily: "cos-stable",
+      project: PROJECT,
+      zone: ZONE,
+      bucket: BUCKET,
+      buildContext: "image",
+      steps: [{ runScript: { script: "build.sh" } }],
+      apiEndpoints: { compute: endpoint, storage: endpoint },
+    },
+    secrets: { env: {}, credentials: {} },
+  };
+}
+
+async function build(emulator: Emulator, programDir: string, name: string): Promise<number> {
+  const checked = await runtime.check({}, inputs(programDir, emulator.endpoint, name));
+  const started = Date.now();
+  await runtime.create(checked.inputs as never);
+  return Date.now() - started;
+}
+
+async function newEmulator(options: Parameters<typeof startEmulator>[0]): Promise<Emulator> {
+  const emulator = await startEmulator(options);
+  const clients = createGcpClients({
+    endpoints: { storage: emulator.endpoint },
+    projectId: PROJECT,
+  });
+  await clients.storage.createBucket(BUCKET);
+  await clients.close();
+  return emulator;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; overheadMs: number }> {
+  const times = new Map<string, GuestTimes>();
+  const emulator = await newEmulator({
+    guestFor: (instance) => {
+      const t: GuestTimes = {};
+      times.set(instance.name, t);
+      // A guest that works for about 3 s, so the orchestrator is in its steady polling rhythm, and
+      // starts at a random moment, so its success line is not in step with the orchestrator's polls.
+      return timedGuest(
+        { statusLines: 6, lineIntervalMs: 500, bootDelayMs: Math.random() * 1_000 },
+        t,
+      );
+    },
+  });
+  const restore = runtime.configureRuntime({
+    progress: () => recordingProgress(),
+    pipeline: productionTiming(1),
+  });
+  const lags: number[] = [];
+  const overheads: number[] = [];
+  try {
+    for (let i = 0; i < LAG_BUILDS; i++) {
+      const before = emulator.requestLog.entries().length;
+      const wallMs = await build(emulator, programDir, `lag${i}`);
+      const acks = emulator.requestLog
+        .entries()
+        .slice(before)
+        .filter((e) => e.method === "compute.instances.setMetadata");
+      const guest = [...times.values()].pop() as GuestTimes;
+      if (!guest.succeededAt || !guest.bootedAt || !guest.poweredOffAt || acks.length !== 1)
+        throw new Error("bench: a build did not run as expected");
+      lags.push(acks[0].startedAt - guest.succeededAt);
+      overheads.push(wallMs - (guest.poweredOffAt - guest.bootedAt));
+      console.log(
+        `  zero-latency build ${i + 1}/${LAG_BUILDS}: wall ${(wallMs / 1000).toFixed(2)}s, guest ${((guest.poweredOffAt - guest.bootedAt) / 1000).toFixed(2)}s, detection lag ${(lags[i] / 1000).toFixed(2)}s`,
+      );
+    }
+  } finally {
+    restore();
+    await emulator.close();
+  }
+  return { lagMs: median(lags), overheadMs: median(overheads) };
+}
+
+async function modelRuns(
+  programDir: string,
+): Promise<{ apiCalls: number; oursMs: number; seedMs: number }> {
+  // The guest runs 60 s (scaled) of work after it has booted and found its CIDATA disk.
+  const lineMs = (GUEST_SECONDS * 1000 * TIME_SCALE) / GUEST_SECONDS;
+  const emulator = await newEmulator({
+    latency: "gce",
+    timeScale: TIME_SCALE,
+    guestFor: (instance) =>
+      scriptedGuest({
+        statusLines: GUEST_SECONDS,
+        lineIntervalMs: lineMs,
+        ...(instance.name.startsWith("preload-vm") ? { ackKey: DAISY_ACK_KEY } : {}),
+      }),
+  });
+  const progress = recordingProgress();
+  const restore = runtime.configureRuntime({
+    progress: () => progress,
+    pipeline: productionTiming(TIME_SCALE),
+  });
+  try {
+    const before = emulator.requestLog.count();
+    const oursMs = await build(emulator, programDir, "model");
+    const apiCalls = emulator.requestLog.count() - before;
+    const byMethod = new Map<string, number>();
+    for (const e of emulator.requestLog.entries().slice(before))
+      byMethod.set(e.method, (byMethod.get(e.method) ?? 0) + 1);
+    console.log(
+      `  calls by method: ${[...byMethod]
+        .sort((a, b) => b[1] - a[1])
+        .map(([m, n]) => `${m.replace(/^compute\./, "")} ${n}`)
+        .join(", ")}`,
+    );
+    console.log(
+      `  our build under the GCE model (x${TIME_SCALE}): ${(oursMs / 1000).toFixed(1)}s, ${apiCalls} API calls`,
+    );
+
+    const clients = createGcpClients({
+      endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
+      projectId: PROJECT,
+    });
+    const archive = path.join(programDir, "cidata.tar.gz");
+    const plan = await planCidata({
+      entries: [
+        { path: "context", source: { directory: path.join(programDir, "image") } },
+        { path: "meta-data", source: { content: `instance-id: ${SEED_BUILD_ID}\n` } },
+      ],
+    });
+    await writeCidataArchive(plan, archive);
+    const started = Date.now();
+    await clients.storage
+      .bucket(BUCKET)
+      .upload(archive, { destination: "seed/cidata.tar.gz_", resumable: false });
+    await runSeedDag({
+      clients,
+      project: PROJECT,
+      zone: ZONE,
+      bucket: BUCKET,
+      archiveObject: "seed/cidata.tar.gz_",
+      sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
+      outputImage: "seed-output",
+      timeScale: TIME_SCALE,
+      progress,
+    });
+    const seedMs = Date.now() - started;
+    await clients.close();
+    console.log(`  seed DAG replay under the same model: ${(seedMs / 1000).toFixed(1)}s`);
+    return { apiCalls, oursMs, seedMs };
+  } finally {
+    restore();
+    await emulator.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const programDir = fs.mkdtempSync(path.join(os.tmpdir(), "pci-bench-build-"));
+  fs.mkdirSync(path.join(programDir, "image"));
+  fs.writeFileSync(path.join(programDir, "image", "build.sh"), "echo building\n");
+  try {
+    console.log(`zero-latency emulator, production polling, ${LAG_BUILDS} builds:`);
+    const { lagMs, overheadMs } = await zeroLatencyRuns(programDir);
+    console.log(
+      `GCE latency model, scaled x${TIME_SCALE} (set BENCH_TIME_SCALE=1 for real time), guest runs ${GUEST_SECONDS}s:`,
+    );
+    const { apiCalls, oursMs, seedMs } = await modelRuns(programDir);
+    console.log(
+      `build: detection lag median ${(lagMs / 1000).toFixed(2)}s, overhead ${(overheadMs / 1000).toFixed(2)}s, api calls ${apiCalls}, vs seed DAG ${(oursMs / seedMs).toFixed(2)}x`,
+    );
+  } finally {
+    fs.rmSync(programDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
