@@ -1,0 +1,88 @@
+/**
+ * Shared set-up of the end-to-end tests: the guest image (built once, then cached), a fresh
+ * instance directory with a boot disk overlay, and a machine booted from it with a test metadata
+ * server. Timings are printed as `[e2e timing]` lines, which the report quotes.
+ */
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  createOverlay,
+  ensureGuestImage,
+  startMachine,
+  type GuestImage,
+  type Machine,
+} from "../../../emulator/qemu";
+import { startTestMetadataServer, type TestMetadataServer } from "./metadataServer";
+
+let guestImage: Promise<GuestImage> | undefined;
+
+/** The guest image for this run: built on first use (minutes), from the cache afterwards. */
+export function sharedGuestImage(): Promise<GuestImage> {
+  guestImage ??= (async () => {
+    const started = Date.now();
+    const image = await ensureGuestImage({
+      onBuildOutput: (line) => {
+        if (line.startsWith("=== ")) console.log(`      [guest image] ${line.slice(4)}`);
+      },
+    });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(
+      `      [e2e timing] guest image ${image.built ? "built" : "from cache"} in ${seconds} s (${image.directory})`,
+    );
+    return image;
+  })();
+  return guestImage;
+}
+
+/** One booted test instance and what belongs to it. */
+export interface TestInstance {
+  machine: Machine;
+  metadata: TestMetadataServer;
+  /** The instance's directory (disks, serial captures). */
+  directory: string;
+  /** The boot disk: a qcow2 overlay over the guest image's root filesystem. */
+  bootDisk: string;
+  image: GuestImage;
+  /** Stops the machine if still running, closes the metadata server, removes the directory. */
+  dispose(): Promise<void>;
+}
+
+/** Boots a new instance named `name` whose metadata carries `userData` as `user-data`. */
+export async function bootTestInstance(name: string, userData: string): Promise<TestInstance> {
+  const image = await sharedGuestImage();
+  const directory = await fs.mkdtemp(path.join(os.tmpdir(), `pci-e2e-${name}-`));
+  const bootDisk = path.join(directory, "boot.qcow2");
+  await createOverlay(image.rootDisk, bootDisk);
+  const metadata = await startTestMetadataServer(
+    { id: String(Date.now()), name, zone: "local-a" },
+    { "user-data": userData, "block-project-ssh-keys": "TRUE" },
+  );
+  const machine = await startMachine({
+    name,
+    workDir: directory,
+    kernel: image.kernel,
+    initrd: image.initrd,
+    kernelCommandLine: image.kernelCommandLine,
+    disks: [{ file: bootDisk, format: "qcow2", deviceName: "boot" }],
+    metadataPort: metadata.port,
+  });
+  console.log(`      [e2e] ${name}: QEMU pid ${machine.pid}, accelerator ${machine.accelerator}`);
+  return {
+    machine,
+    metadata,
+    directory,
+    bootDisk,
+    image,
+    async dispose() {
+      if (machine.running) await machine.kill();
+      await metadata.close();
+      if (!process.env.PCI_E2E_KEEP) await fs.rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Seconds since the machine started, for timing lines. */
+export function secondsSinceBoot(machine: Machine): string {
+  return ((Date.now() - machine.bootedAt.getTime()) / 1000).toFixed(1);
+}
