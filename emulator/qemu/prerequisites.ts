@@ -9,6 +9,7 @@ import * as path from "node:path";
 export const DEBIAN_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
   "qemu-system-x86_64": "qemu-system-x86",
   "qemu-img": "qemu-utils",
+  "qemu-io": "qemu-utils",
   debootstrap: "debootstrap",
   "mkfs.ext4": "e2fsprogs",
   debugfs: "e2fsprogs",
