@@ -216,7 +216,8 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
     if (!running) return exited;
     const timer = setTimeout(() => child.kill("SIGKILL"), QUIT_TIMEOUT_MS);
     // The connection drops while QEMU quits, so the reply may never arrive; the exit is the answer.
-    qmp.execute("quit").catch(() => child.kill("SIGKILL"));
+    // No SIGKILL on a lost reply: QEMU may still be flushing qcow2 metadata; the timer covers a hang.
+    qmp.execute("quit").catch(() => undefined);
     const exit = await exited;
     clearTimeout(timer);
     return exit;
