@@ -145,6 +145,10 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     "-no-user-config",
     "-display",
     "none",
+    // A guest reboot ends this process (SHUTDOWN reason "guest-reset"); the launcher starts the
+    // next one (see machine.ts for why).
+    "-action",
+    "reboot=shutdown",
     "-kernel",
     invocation.kernel,
     "-initrd",
@@ -166,7 +170,8 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     `unix:${escapeOptionValue(invocation.qmpSocket)},server=on,wait=off`,
   ];
   invocation.serialFiles.forEach((file, index) => {
-    args.push("-chardev", `file,id=serial${index},path=${escapeOptionValue(file)}`);
+    // append: a process started after a guest reboot continues the same capture.
+    args.push("-chardev", `file,id=serial${index},path=${escapeOptionValue(file)},append=on`);
     args.push("-serial", `chardev:serial${index}`);
   });
   invocation.disks.forEach((disk, index) => {

@@ -16,16 +16,21 @@ import {
   sharedGuestImage,
   type TestInstance,
 } from "./helpers/guestFixture";
-import { missingE2ePrerequisites } from "./helpers/hostTools";
+import { makeFatDisk, missingE2ePrerequisites } from "./helpers/hostTools";
 import { serialText, waitForSerial } from "./helpers/serialWait";
 
 const REBOOT_ONCE_SCRIPT = `#!/bin/bash
 set -euo pipefail
 marker=/var/lib/pci-e2e-rebooted
 if [ -e "$marker" ]; then
-  echo "BuildStatus: second boot, powering off"
+  echo "BuildStatus: second boot, cidata is $(readlink -f /dev/disk/by-id/google-cidata), powering off"
   systemctl poweroff
 else
+  echo "BuildStatus: first boot, waiting for the CIDATA disk"
+  for _ in $(seq 1 600); do
+    [ -e /dev/disk/by-id/google-cidata ] && break
+    sleep 1
+  done
   touch "$marker"
   sync
   echo "BuildStatus: first boot, rebooting"
@@ -54,18 +59,31 @@ describe("e2e: machine life cycle on the local guest", function () {
     instance = undefined;
   });
 
-  it("keeps running through a guest reboot, with serial output continuing", async function () {
+  it("keeps running through a guest reboot, with its disks and serial output continuing", async function () {
     const userData = oneshotUnitCloudConfig("pci-e2e-reboot", REBOOT_ONCE_SCRIPT, { enable: true });
     instance = await bootTestInstance("reboot", userData);
     const { machine } = instance;
 
-    await waitForSerial(machine, 3, /BuildStatus: first boot, rebooting/, 10 * 60_000);
+    await waitForSerial(
+      machine,
+      3,
+      /BuildStatus: first boot, waiting for the CIDATA disk/,
+      10 * 60_000,
+    );
+    const cidata = path.join(instance.directory, "cidata.raw");
+    await makeFatDisk(cidata, "CIDATA", { "hello.txt": "hello\n" });
+    await machine.attachDisk({ file: cidata, format: "raw", deviceName: "cidata", readOnly: true });
+    await waitForSerial(machine, 3, /BuildStatus: first boot, rebooting/, 5 * 60_000);
+    const firstPid = machine.pid;
     const exit = await machine.exited;
     console.log(`      [e2e timing] boot, reboot, boot, power-off: ${secondsSinceBoot(machine)} s`);
 
     expect(exit).to.include({ code: 0, shutdownReason: "guest-shutdown" });
+    expect(machine.reboots).to.equal(1);
+    expect(machine.pid, "a fresh QEMU process served the second boot").to.not.equal(firstPid);
     const port3 = await serialText(machine, 3);
-    expect(port3.indexOf("BuildStatus: second boot, powering off")).to.be.greaterThan(
+    const secondBoot = "BuildStatus: second boot, cidata is /dev/vdb, powering off";
+    expect(port3.indexOf(secondBoot), "the hot-plugged disk is still attached").to.be.greaterThan(
       port3.indexOf("BuildStatus: first boot, rebooting"),
     );
     const kernelBanners = (await serialText(machine, 1)).match(/Linux version /g) ?? [];

@@ -34,13 +34,15 @@ function valuesOf(args: string[], flag: string): string[] {
 }
 
 describe("qemuCommandLine", () => {
-  it("boots the kernel directly with the given command line and no -no-reboot", () => {
+  it("boots the kernel directly, and turns a guest reboot into an exit the launcher restarts from", () => {
     const args = qemuCommandLine(invocation());
     expect(valuesOf(args, "-kernel")).to.deep.equal(["/cache/vmlinuz"]);
     expect(valuesOf(args, "-initrd")).to.deep.equal(["/cache/initrd.img"]);
     expect(valuesOf(args, "-append")).to.deep.equal(["root=LABEL=root rw console=ttyS0"]);
     expect(args).to.not.include("-no-reboot");
     expect(args).to.not.include("-no-shutdown");
+    // A guest reboot ends the process with reason guest-reset; the launcher restarts it.
+    expect(valuesOf(args, "-action")).to.deep.equal(["reboot=shutdown"]);
   });
 
   it("reports GCE in SMBIOS so cloud-init picks its GCE datasource", () => {
@@ -49,13 +51,13 @@ describe("qemuCommandLine", () => {
     ]);
   });
 
-  it("captures the four serial ports to files, in port order", () => {
+  it("captures the four serial ports to files, in port order, appending across restarts", () => {
     const args = qemuCommandLine(invocation());
     expect(valuesOf(args, "-chardev")).to.deep.equal([
-      "file,id=serial0,path=/vm/s1",
-      "file,id=serial1,path=/vm/s2",
-      "file,id=serial2,path=/vm/s3",
-      "file,id=serial3,path=/vm/s4",
+      "file,id=serial0,path=/vm/s1,append=on",
+      "file,id=serial1,path=/vm/s2,append=on",
+      "file,id=serial2,path=/vm/s3,append=on",
+      "file,id=serial3,path=/vm/s4,append=on",
     ]);
     expect(valuesOf(args, "-serial")).to.deep.equal([
       "chardev:serial0",
