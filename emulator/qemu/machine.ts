@@ -34,8 +34,6 @@ import { requireCommands } from "./prerequisites";
 import { QmpClient, type QmpEvent } from "./qmp";
 import { serialPortReader, type SerialPortReader } from "./serialLog";
 
-export type { MachineDisk } from "./qemuCommandLine";
-
 /** GCE serial port numbers; port N is the guest's `ttyS<N-1>`. */
 export type SerialPortNumber = 1 | 2 | 3 | 4;
 

@@ -12,6 +12,8 @@ import {
   startMachine,
   type GuestImage,
   type Machine,
+  type MachineDisk,
+  type SmbiosSystem,
 } from "../../../emulator/qemu";
 import { startTestMetadataServer, type TestMetadataServer } from "./metadataServer";
 
@@ -48,8 +50,20 @@ export interface TestInstance {
   dispose(): Promise<void>;
 }
 
+/** Variations of {@link bootTestInstance}. */
+export interface TestInstanceOptions {
+  /** SMBIOS overrides (e.g. a non-GCE product name, to exercise the NoCloud fallback). */
+  smbios?: Partial<SmbiosSystem>;
+  /** Disks attached at boot besides the boot disk, created in the instance directory by `create`. */
+  extraDisks?: Array<{ deviceName: string; create: (file: string) => Promise<void> }>;
+}
+
 /** Boots a new instance named `name` whose metadata carries `userData` as `user-data`. */
-export async function bootTestInstance(name: string, userData: string): Promise<TestInstance> {
+export async function bootTestInstance(
+  name: string,
+  userData: string,
+  options: TestInstanceOptions = {},
+): Promise<TestInstance> {
   const image = await sharedGuestImage();
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), `pci-e2e-${name}-`));
   const bootDisk = path.join(directory, "boot.qcow2");
@@ -58,14 +72,21 @@ export async function bootTestInstance(name: string, userData: string): Promise<
     { id: String(Date.now()), name, zone: "local-a" },
     { "user-data": userData, "block-project-ssh-keys": "TRUE" },
   );
+  const disks: MachineDisk[] = [{ file: bootDisk, format: "qcow2", deviceName: "boot" }];
+  for (const extra of options.extraDisks ?? []) {
+    const file = path.join(directory, `${extra.deviceName}.raw`);
+    await extra.create(file);
+    disks.push({ file, format: "raw", deviceName: extra.deviceName });
+  }
   const machine = await startMachine({
     name,
     workDir: directory,
     kernel: image.kernel,
     initrd: image.initrd,
     kernelCommandLine: image.kernelCommandLine,
-    disks: [{ file: bootDisk, format: "qcow2", deviceName: "boot" }],
+    disks,
     metadataPort: metadata.port,
+    ...(options.smbios ? { smbios: options.smbios } : {}),
   });
   console.log(`      [e2e] ${name}: QEMU pid ${machine.pid}, accelerator ${machine.accelerator}`);
   return {
