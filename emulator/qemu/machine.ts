@@ -97,7 +97,7 @@ export interface Machine {
   readonly exited: Promise<MachineExit>;
   /** True until the machine has stopped (its last QEMU process exited for good). */
   readonly running: boolean;
-  /** How many times the guest has rebooted so far. */
+  /** How many guest reboots have completed so far (counted once the next QEMU process is up). */
   readonly reboots: number;
   /** Incremental reader of serial port `port` (1–4). Works during and after the run. */
   serial(port: SerialPortNumber): SerialPortReader;
@@ -195,6 +195,8 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
       ],
       smbios,
     });
+    // The previous process's socket file, if any: connecting to it would only be refused.
+    await fs.rm(qmpSocket, { force: true });
     const command = [...dieWithParent, qemuBinary, ...args];
     const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
     killOnExit(child);
@@ -255,10 +257,10 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
         await fs.rm(qmpDir, { recursive: true, force: true });
         return end;
       }
-      reboots++;
       ready = launch();
       try {
         current = await ready;
+        reboots++;
       } catch (error) {
         running = false;
         await fs.rm(qmpDir, { recursive: true, force: true });

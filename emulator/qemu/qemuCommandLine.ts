@@ -53,10 +53,15 @@ export interface QemuInvocation {
   name: string;
   /** `kvm` or `tcg` (software emulation). */
   accelerator: "kvm" | "tcg";
+  /** Guest memory in MiB (`-m`). */
   memoryMiB: number;
+  /** Virtual CPUs (`-smp`). */
   cpus: number;
+  /** Kernel image for direct kernel boot (`-kernel`). */
   kernel: string;
+  /** Initramfs (`-initrd`). */
   initrd: string;
+  /** Kernel command line (`-append`). */
   kernelCommandLine: string;
   /** Disks present at boot, in PCI order. */
   disks: readonly MachineDisk[];
@@ -69,6 +74,7 @@ export interface QemuInvocation {
    * its stdin/stdout (slirp `guestfwd=...-cmd:`), as an argv.
    */
   metadataRelayCommand: readonly string[];
+  /** SMBIOS type 1 values (`-smbios type=1,...`). */
   smbios: SmbiosSystem;
 }
 

@@ -20,6 +20,7 @@ export class QmpCommandError extends Error {
   /** QMP error class, e.g. `GenericError`, `DeviceNotFound`. */
   readonly errorClass: string;
 
+  /** The error for `command`, which QEMU refused with `errorClass` and `description`. */
   constructor(command: string, errorClass: string, description: string) {
     super(`QMP command ${command} failed: ${errorClass}: ${description}`);
     this.name = "QmpCommandError";

@@ -39,12 +39,15 @@ export function sharedGuestImage(): Promise<GuestImage> {
 
 /** One booted test instance and what belongs to it. */
 export interface TestInstance {
+  /** The running machine. */
   machine: Machine;
+  /** Its metadata server (set attributes here, e.g. the ack). */
   metadata: TestMetadataServer;
   /** The instance's directory (disks, serial captures). */
   directory: string;
   /** The boot disk: a qcow2 overlay over the guest image's root filesystem. */
   bootDisk: string;
+  /** The guest image the boot disk is an overlay of. */
   image: GuestImage;
   /** Stops the machine if still running, closes the metadata server, removes the directory. */
   dispose(): Promise<void>;

@@ -15,6 +15,7 @@ export interface TestMetadataServer {
   attributes: Map<string, string>;
   /** Paths requested so far, in order (for diagnostics). */
   requests: string[];
+  /** Stops listening and drops open connections. */
   close(): Promise<void>;
 }
 
