@@ -136,8 +136,10 @@ describe("e2e: machine life cycle on the local guest", function () {
           kernelCommandLine: ${JSON.stringify(image.kernelCommandLine)}, disks: [],
         }).then((machine) => { console.log(machine.pid); process.kill(process.pid, "SIGKILL"); });
       `;
+      // TMPDIR: the QMP directory the killed parent cannot remove lands in `directory`, removed below.
       const parent = spawn(process.execPath, ["-e", script], {
         stdio: ["ignore", "pipe", "inherit"],
+        env: { ...process.env, TMPDIR: directory },
       });
       let output = "";
       parent.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
