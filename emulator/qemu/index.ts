@@ -1,0 +1,14 @@
+/**
+ * The local machine layer of the emulator: a Debian guest that stands in for COS, and a QEMU
+ * launcher that runs it as a GCE-like instance.
+ */
+export * from "./accelerator";
+export * from "./aptMirror";
+export * from "./buildCache";
+export * from "./disks";
+export * from "./guestImage";
+export * from "./machine";
+export * from "./prerequisites";
+export * from "./qemuCommandLine";
+export * from "./qmp";
+export * from "./serialLog";

@@ -1,0 +1,189 @@
+/**
+ * The `qemu-system-x86_64` command line for one emulated instance, as a pure function of its
+ * specification, so that what the launcher starts can be read and tested without starting it.
+ */
+import type { DiskFormat } from "./disks";
+
+/** GCE's metadata server address, which guests reach at port 80. */
+export const METADATA_SERVER_ADDRESS = "169.254.169.254";
+
+/**
+ * QEMU user networking laid out like a GCE guest sees its network: link-local addresses, so that
+ * GCE's metadata address 169.254.169.254 is on-link and routed to QEMU's forwarder. The guest gets
+ * 169.254.0.15 by DHCP; 169.254.0.2 is the host (gateway), 169.254.0.3 QEMU's DNS forwarder.
+ */
+export const USER_NETWORK = {
+  net: "169.254.0.0/16",
+  host: "169.254.0.2",
+  dhcpStart: "169.254.0.15",
+} as const;
+
+/** The longest serial number a virtio-blk disk can carry (VIRTIO_BLK_ID_BYTES); longer is cut off. */
+export const MAX_VIRTIO_SERIAL_LENGTH = 20;
+
+/** One disk attached to a machine, at start or hot-plugged later. */
+export interface MachineDisk {
+  /** Disk file: a raw file, or a qcow2 overlay (see `createOverlay`). */
+  file: string;
+  /** Format of `file`. */
+  format: DiskFormat;
+  /**
+   * GCE device name. It becomes the virtio serial number, which the guest's udev rules turn into
+   * `/dev/disk/by-id/google-<deviceName>`. Letters, digits and `-`, at most
+   * {@link MAX_VIRTIO_SERIAL_LENGTH} characters.
+   */
+  deviceName: string;
+  /** Attach read-only (the guest cannot write; QEMU opens the file read-only). */
+  readOnly?: boolean;
+}
+
+/** SMBIOS system information (type 1); cloud-init decides it runs on GCE from these. */
+export interface SmbiosSystem {
+  /** Manufacturer; GCE reports `Google`. */
+  manufacturer: string;
+  /** Product name; GCE reports `Google Compute Engine`, which cloud-init's GCE datasource checks. */
+  product: string;
+  /** Serial number; GCE reports `GoogleCloud-<hex>`. */
+  serial: string;
+}
+
+/** Everything {@link qemuCommandLine} needs; see `MachineSpec` for the user-facing meaning. */
+export interface QemuInvocation {
+  /** Name shown in `ps` and QEMU's messages. */
+  name: string;
+  /** `kvm` or `tcg` (software emulation). */
+  accelerator: "kvm" | "tcg";
+  /** Guest memory in MiB (`-m`). */
+  memoryMiB: number;
+  /** Virtual CPUs (`-smp`). */
+  cpus: number;
+  /** Kernel image for direct kernel boot (`-kernel`). */
+  kernel: string;
+  /** Initramfs (`-initrd`). */
+  initrd: string;
+  /** Kernel command line (`-append`). */
+  kernelCommandLine: string;
+  /** Disks present at boot, in PCI order. */
+  disks: readonly MachineDisk[];
+  /** Capture files of serial ports 1..4 (guest ttyS0..ttyS3), in that order. */
+  serialFiles: readonly [string, string, string, string];
+  /** Unix socket QEMU listens on for QMP. */
+  qmpSocket: string;
+  /**
+   * Command that QEMU runs for each guest connection to 169.254.169.254:80, with the connection on
+   * its stdin/stdout (slirp `guestfwd=...-cmd:`), as an argv.
+   */
+  metadataRelayCommand: readonly string[];
+  /** SMBIOS type 1 values (`-smbios type=1,...`). */
+  smbios: SmbiosSystem;
+}
+
+/** Throws if `deviceName` cannot be a virtio serial number (and so a `google-<name>` link). */
+export function validateDeviceName(deviceName: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(deviceName)) {
+    throw new Error(`disk device name "${deviceName}" must be letters, digits, "-" or "_"`);
+  }
+  if (deviceName.length > MAX_VIRTIO_SERIAL_LENGTH) {
+    throw new Error(
+      `disk device name "${deviceName}" is longer than ${MAX_VIRTIO_SERIAL_LENGTH} characters, ` +
+        "the most a virtio-blk serial number holds (the guest would see it cut off)",
+    );
+  }
+}
+
+/** QMP/`-blockdev` description of a disk file as block node `nodeName`. */
+export function blockdevOptions(disk: MachineDisk, nodeName: string): Record<string, unknown> {
+  const readOnly = disk.readOnly ?? false;
+  return {
+    driver: disk.format,
+    "node-name": nodeName,
+    "read-only": readOnly,
+    file: { driver: "file", filename: disk.file, "read-only": readOnly },
+  };
+}
+
+/** QMP `device_add` / `-device` properties of the virtio-blk device for block node `nodeName`. */
+export function virtioBlkDevice(disk: MachineDisk, nodeName: string): Record<string, string> {
+  return {
+    driver: "virtio-blk-pci",
+    id: `${nodeName}-device`,
+    drive: nodeName,
+    serial: disk.deviceName,
+  };
+}
+
+/** QEMU's escaping inside a comma-separated option value: a literal comma is written twice. */
+export function escapeOptionValue(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
+/** Quotes one argv word for the GLib shell parser that slirp uses on `guestfwd` commands. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The argv (without the program name) that starts the machine described by `invocation`. */
+export function qemuCommandLine(invocation: QemuInvocation): string[] {
+  for (const disk of invocation.disks) validateDeviceName(disk.deviceName);
+  const relay = invocation.metadataRelayCommand.map(shellQuote).join(" ");
+  const netdev = [
+    "user",
+    "id=net0",
+    `net=${USER_NETWORK.net}`,
+    `host=${USER_NETWORK.host}`,
+    `dhcpstart=${USER_NETWORK.dhcpStart}`,
+    `guestfwd=tcp:${METADATA_SERVER_ADDRESS}:80-cmd:${escapeOptionValue(relay)}`,
+  ].join(",");
+  const smbios = invocation.smbios;
+  const args = [
+    "-name",
+    escapeOptionValue(invocation.name),
+    "-machine",
+    `pc,accel=${invocation.accelerator}`,
+    // "max" is every feature the accelerator can offer: the host CPU under KVM, all of TCG's.
+    "-cpu",
+    invocation.accelerator === "kvm" ? "host" : "max",
+    "-m",
+    String(invocation.memoryMiB),
+    "-smp",
+    String(invocation.cpus),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    // A guest reboot ends this process (SHUTDOWN reason "guest-reset"); the launcher starts the
+    // next one (see machine.ts for why).
+    "-action",
+    "reboot=shutdown",
+    "-kernel",
+    invocation.kernel,
+    "-initrd",
+    invocation.initrd,
+    "-append",
+    invocation.kernelCommandLine,
+    "-smbios",
+    [
+      "type=1",
+      `manufacturer=${escapeOptionValue(smbios.manufacturer)}`,
+      `product=${escapeOptionValue(smbios.product)}`,
+      `serial=${escapeOptionValue(smbios.serial)}`,
+    ].join(","),
+    "-netdev",
+    netdev,
+    "-device",
+    "virtio-net-pci,netdev=net0",
+    "-qmp",
+    `unix:${escapeOptionValue(invocation.qmpSocket)},server=on,wait=off`,
+  ];
+  invocation.serialFiles.forEach((file, index) => {
+    // append: a process started after a guest reboot continues the same capture.
+    args.push("-chardev", `file,id=serial${index},path=${escapeOptionValue(file)},append=on`);
+    args.push("-serial", `chardev:serial${index}`);
+  });
+  invocation.disks.forEach((disk, index) => {
+    const nodeName = `disk${index}`;
+    args.push("-blockdev", JSON.stringify(blockdevOptions(disk, nodeName)));
+    args.push("-device", JSON.stringify(virtioBlkDevice(disk, nodeName)));
+  });
+  return args;
+}

@@ -1,0 +1,51 @@
+/** Host-side tools of the end-to-end tests: prerequisites, FAT disks, reading files from ext4 images. */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { findCommand, missingCommandsMessage } from "../../../emulator/qemu";
+
+const execFileAsync = promisify(execFile);
+
+/** Everything the end-to-end tier runs on the host. */
+const E2E_COMMANDS = [
+  "qemu-system-x86_64",
+  "qemu-img",
+  "debootstrap",
+  "mkfs.ext4",
+  "debugfs",
+  "mkfs.fat",
+  "mcopy",
+];
+
+/** Why the end-to-end tier cannot run here (a missing command and its package), or undefined. */
+export async function missingE2ePrerequisites(): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (const command of E2E_COMMANDS) if (!(await findCommand(command))) missing.push(command);
+  return missing.length > 0 ? missingCommandsMessage(missing) : undefined;
+}
+
+/** Creates a FAT disk image labelled `label` holding `files` (name → contents) at its root. */
+export async function makeFatDisk(
+  file: string,
+  label: string,
+  files: Record<string, string>,
+): Promise<void> {
+  await execFileAsync("mkfs.fat", ["-C", "-n", label, file, String(8 * 1024)]); // 8 MiB
+  const staging = await fs.mkdtemp(`${file}.files-`);
+  try {
+    for (const [name, contents] of Object.entries(files)) {
+      const source = path.join(staging, name);
+      await fs.writeFile(source, contents);
+      await execFileAsync("mcopy", ["-i", file, source, `::/${name}`]);
+    }
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Contents of `filePath` inside the ext4 filesystem image `image`, read with debugfs (no mount). */
+export async function readFileFromExt4(image: string, filePath: string): Promise<string> {
+  const { stdout } = await execFileAsync("debugfs", ["-R", `cat ${filePath}`, image]);
+  return stdout;
+}
