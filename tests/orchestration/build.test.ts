@@ -415,6 +415,69 @@ describe("the build, on the emulator", function () {
     expect(await runtime.read("id", state)).to.deep.equal({ id: "", props: {} });
   });
 
+  it("keeps an image whose family deprecation failed, and finishes the deprecation on the next update", async () => {
+    f = await buildFixture({
+      errorRates: [{ method: "compute.images.deprecate", rate: 1, status: 503 }],
+    });
+    f.emulator.seedImage({ project: PROJECT, name: "web-old", family: "web-cos" });
+    const inputs = f.inputs({ imageFamily: "web-cos", deprecateOlderImages: true });
+    const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
+    const error = await runtime.create(checked).then(
+      () => undefined,
+      (e: unknown) => e as Error & { id?: string; properties?: ImageBuildOutputs },
+    );
+    // The engine records a resource with init errors from an error that carries id and properties.
+    expect(error?.message).to.match(/^deprecating older images of the family web-cos failed: /);
+    expect(error?.id).to.equal(`projects/${PROJECT}/global/images/${checked.imageName}`);
+    expect(error?.properties).to.include({
+      imageName: checked.imageName,
+      deprecationPending: true,
+    });
+    expectNoTemporaries(f.emulator, [checked.imageName]);
+
+    f.emulator.setErrorRates([]);
+    const updated = await runtime.update("id", error?.properties as ImageBuildOutputs, checked);
+    expect((updated.outs as ImageBuildOutputs).deprecationPending).to.equal(false);
+    expect(f.emulator.inventory().images.find((i) => i.name === "web-old")?.deprecated).to.equal(
+      "DEPRECATED",
+    );
+  });
+
+  it("updates labels of an image that inherited its source's, even once the source is gone", async () => {
+    f = await buildFixture();
+    f.emulator.seedImage({
+      project: "cos-cloud",
+      name: "cos-stable-999-1-0-0",
+      family: "cos-stable",
+      labels: { channel: "stable", milestone: "999" },
+    });
+    const inputs = f.inputs({ inheritSourceLabels: true, imageLabels: { team: "web" } });
+    const { outs } = await f.build(inputs);
+    expect(outs.imageLabels).to.deep.equal({
+      channel: "stable",
+      milestone: "999",
+      team: "web",
+      "managed-by": "preloaded-cos-image",
+    });
+    const clients = createGcpClients({
+      endpoints: { compute: f.emulator.endpoint },
+      projectId: PROJECT,
+    });
+    await clients.images.delete({ project: "cos-cloud", image: "cos-stable-999-1-0-0" });
+    await clients.close();
+    const relabelled = {
+      ...outs,
+      args: { ...outs.args, imageLabels: { team: "platform" } },
+    } as CheckedImageBuildInputs;
+    const updated = (await runtime.update("id", outs, relabelled)).outs as ImageBuildOutputs;
+    expect(updated.imageLabels).to.deep.equal({
+      channel: "stable",
+      milestone: "999",
+      team: "platform",
+      "managed-by": "preloaded-cos-image",
+    });
+  });
+
   it("uses a fixed image name with delete-before-replace", async () => {
     f = await buildFixture();
     const inputs = f.inputs({ imageName: "web-fixed" });
