@@ -35,6 +35,13 @@ export const SERIAL_PORT = 3;
 /** Instance metadata key the orchestrator sets (value: the build id) once it has seen `BuildSucceeded:`. */
 export const ACK_METADATA_KEY = "pci-build-ack";
 
+/**
+ * Instance metadata key that carries the CIDATA tree of small, secret-free builds (base64 of a
+ * gzip'd tar) instead of a CIDATA disk; the cloud-config's start script unpacks it where the disk
+ * would be mounted.
+ */
+export const INLINE_CIDATA_METADATA_KEY = "pci-cidata";
+
 /** Exit status by which a `runScript` step with `allowReboot` asks for a reboot before the next step. */
 export const REBOOT_EXIT_CODE = 3;
 

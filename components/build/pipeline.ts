@@ -9,6 +9,7 @@ import { generateBuildId, temporaryName } from "../naming";
 import { ACK_METADATA_KEY, PROTOCOL_VERSION } from "../protocol";
 import { ComputeApi } from "./api";
 import { cidataSpecFor } from "./cidataContents";
+import { inlineCidata } from "./inlineCidata";
 import { BuildFailedError } from "./errors";
 import { deprecateOlderImages, outputImageBody, readImage, setImageLabels } from "./outputImage";
 import type { Progress } from "./progress";
@@ -36,7 +37,10 @@ type Image = protos.google.cloud.compute.v1.IImage;
 export interface PipelineOptions {
   /** Serial and status polling rhythm. */
   watch?: WatchTiming;
-  /** Between instance reads while waiting for the VM to stop. Default 500 ms. */
+  /**
+   * First wait between instance reads while the VM powers off; it grows by half each time, up to
+   * four times this. Default 500 ms.
+   */
   stopPollMs?: number;
   /** How long the guest may take to power off after the acknowledgement before the VM is stopped. Default 3 min. */
   stopGraceMs?: number;
@@ -48,6 +52,11 @@ export interface PipelineOptions {
   timeoutMs?: number;
   /** Called as each phase starts (tests stop a build at chosen points; benchmarks time phases). */
   onPhase?: (phase: BuildPhase) => void | Promise<void>;
+  /**
+   * How the CIDATA tree reaches the VM: `auto` (default) puts small, secret-free trees in instance
+   * metadata and the rest on a CIDATA disk; `disk` and `metadata` force one (tests, benchmarks).
+   */
+  cidataDelivery?: "auto" | "disk" | "metadata";
 }
 
 /** The phases of a build, in order. */
@@ -104,6 +113,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   const buildId = generateBuildId();
   const userData = renderCloudConfig({ buildId });
   const cidataPlan = await planCidata(cidataSpecFor(spec, buildId, userData));
+  const inline = chooseInlineCidata(spec, cidataPlan, options.cidataDelivery ?? "auto");
 
   const timeoutMs = options.timeoutMs ?? spec.timeoutMs;
   const deadline = new Deadline(timeoutMs);
@@ -114,6 +124,11 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   const zonal = (name: string): ZonalRef => ({ project, zone, name });
   progress.info(
     `build ${buildId}: ${spec.steps.length} step(s) on ${source.partialUrl}, output image ${spec.image.project}/${imageName}`,
+  );
+  progress.info(
+    inline
+      ? `the CIDATA tree travels in instance metadata (${formatBytes(inline.length)}): no disk to import`
+      : "the CIDATA tree travels on a disk",
   );
 
   await phase("sweep");
@@ -142,27 +157,30 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       userData,
       buildId,
       labels,
+      inlineCidata: inline,
     };
 
-    // The VM boots while the CIDATA disk is packed, uploaded and imported: the provisioner waits for it.
-    const [vmReady, cidataReady] = await Promise.allSettled([
-      createVm(),
-      prepareCidataDisk(zonal(temporaryName(buildId, "cidata"))),
-    ]);
-    if (vmReady.status === "rejected") throw vmReady.reason;
-    if (cidataReady.status === "rejected") throw cidataReady.reason;
-    let cidataDisk = cidataReady.value;
-    await phase("attach");
-    await api.mutate(`attaching the CIDATA disk to ${vmPlan.vm.name}`, vmPlan.vm, (requestId) =>
-      api.clients.instances.attachDisk(
-        {
-          ...instanceKey(vmPlan.vm),
-          requestId,
-          attachedDiskResource: cidataAttachment(cidataDisk),
-        },
-        api.callOptions(),
-      ),
-    );
+    let cidataDisk: ZonalRef | undefined;
+    if (inline) {
+      await createVm();
+    } else {
+      // The VM boots while the CIDATA disk is packed, uploaded and imported: the provisioner waits for it.
+      const [vmReady, cidataReady] = await Promise.allSettled([
+        createVm(),
+        prepareCidataDisk(zonal(temporaryName(buildId, "cidata"))),
+      ]);
+      if (vmReady.status === "rejected") throw vmReady.reason;
+      if (cidataReady.status === "rejected") throw cidataReady.reason;
+      const disk = cidataReady.value;
+      cidataDisk = disk;
+      await phase("attach");
+      await api.mutate(`attaching the CIDATA disk to ${vmPlan.vm.name}`, vmPlan.vm, (requestId) =>
+        api.clients.instances.attachDisk(
+          { ...instanceKey(vmPlan.vm), requestId, attachedDiskResource: cidataAttachment(disk) },
+          api.callOptions(),
+        ),
+      );
+    }
 
     await phase("provisioning");
     let watch = new SerialWatch(api, vmPlan.vm, progress, options.watch);
@@ -172,7 +190,9 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
         `the build VM stopped (${outcome.status}): GCE preempted it; retrying on a new VM (${attempt} of ${retriesFor(spec)})`,
       );
       await discardVm();
-      cidataDisk = await createCidataDisk(zonal(`${temporaryName(buildId, "cidata")}-${attempt}`));
+      cidataDisk = inline
+        ? undefined
+        : await createCidataDisk(zonal(`${temporaryName(buildId, "cidata")}-${attempt}`));
       vmPlan.vm = zonal(`${temporaryName(buildId, "vm")}-${attempt}`);
       vmPlan.bootDisk = zonal(`${temporaryName(buildId, "boot")}-${attempt}`);
       if (vmPlan.scratchDisk)
@@ -213,7 +233,9 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       ),
       // Meanwhile, what is no longer needed goes (the boot disk is kept: autoDelete is off).
       discardVmKeepingBootDisk(),
-      deleteImage(api, cidataImage).then(() => temporaries.forget("images", cidataImage)),
+      inline
+        ? Promise.resolve()
+        : deleteImage(api, cidataImage).then(() => temporaries.forget("images", cidataImage)),
     ]);
     if (imageMade.status === "rejected") throw imageMade.reason;
     temporaries.add("images", outputRef);
@@ -405,7 +427,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     }
 
     async function waitForStop(): Promise<void> {
-      const pollMs = options.stopPollMs ?? 500;
+      const firstPollMs = options.stopPollMs ?? 500;
+      let pollMs = firstPollMs;
       const graceUntil = Date.now() + (options.stopGraceMs ?? 3 * 60_000);
       let stopRequested = false;
       for (;;) {
@@ -422,6 +445,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
           );
         }
         await sleep(pollMs, undefined, { signal: deadline.signal }).catch(() => undefined);
+        pollMs = Math.min(4 * firstPollMs, Math.round(pollMs * 1.5));
       }
     }
 
@@ -429,7 +453,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       await deleteInstance(api, vmPlan.vm);
       temporaries.forget("instances", vmPlan.vm);
       // Attached with autoDelete: GCE deleted them with the VM.
-      temporaries.forget("disks", cidataDisk);
+      if (cidataDisk) temporaries.forget("disks", cidataDisk);
       if (vmPlan.scratchDisk) temporaries.forget("disks", vmPlan.scratchDisk);
     }
 
@@ -444,6 +468,24 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     await teardown(api, temporaries, progress);
     await sweeping;
   }
+}
+
+/** The inline CIDATA tree when the build may and can use it (see inlineCidata.ts), else undefined. */
+function chooseInlineCidata(
+  spec: BuildSpec,
+  plan: Awaited<ReturnType<typeof planCidata>>,
+  delivery: "auto" | "disk" | "metadata",
+): string | undefined {
+  if (delivery === "disk") return undefined;
+  const inline = spec.hasSecrets ? undefined : inlineCidata(plan);
+  if (delivery === "metadata" && !inline) {
+    throw new Error(
+      spec.hasSecrets
+        ? "the CIDATA tree cannot travel in metadata: the build has secrets"
+        : "the CIDATA tree is too large for instance metadata",
+    );
+  }
+  return inline;
 }
 
 function instanceKey(vm: ZonalRef): { project: string; zone: string; instance: string } {

@@ -15,15 +15,26 @@ export type WatchOutcome =
   | { kind: "protocol-mismatch"; version: number }
   | { kind: "stopped"; status: string };
 
-/** Polling rhythm. Serial reads are cheap; a 1 s period keeps the success-to-acknowledgement lag small. */
+/**
+ * Polling rhythm. While the provisioner talks, serial port 3 is read every `serialPollMs`, which
+ * keeps the success-to-acknowledgement lag small; while it is silent (the VM booting, a quiet
+ * script), the period grows by half each time up to `idleSerialPollMs`, which saves API calls
+ * (they count against the project's read quota) at the cost of a bounded lag.
+ */
 export interface WatchTiming {
-  /** Between serial port reads. */
+  /** Between serial port reads while output is arriving. */
   serialPollMs: number;
+  /** Longest period between serial port reads while nothing arrives. Default: 3 × `serialPollMs`. */
+  idleSerialPollMs?: number;
   /** Between instance status reads (to notice a VM that stopped, crashed or was preempted). */
   statusPollMs: number;
 }
 
-export const DEFAULT_WATCH_TIMING: WatchTiming = { serialPollMs: 1_000, statusPollMs: 10_000 };
+export const DEFAULT_WATCH_TIMING: WatchTiming = {
+  serialPollMs: 1_000,
+  idleSerialPollMs: 3_000,
+  statusPollMs: 10_000,
+};
 
 const STOPPED = new Set(["STOPPING", "STOPPED", "TERMINATED", "SUSPENDING", "SUSPENDED"]);
 
@@ -50,10 +61,17 @@ export class SerialWatch {
   async run(): Promise<WatchOutcome> {
     await this.instance();
     let lastStatusCheck = Date.now();
+    const idleMs = this.timing.idleSerialPollMs ?? 3 * this.timing.serialPollMs;
+    let periodMs = this.timing.serialPollMs;
     for (;;) {
       this.api.deadline.check("waiting for the provisioner to finish");
+      const before = this.reader.nextOffset;
       const outcome = await this.readOnce();
       if (outcome) return outcome;
+      periodMs =
+        this.reader.nextOffset > before
+          ? this.timing.serialPollMs
+          : Math.min(idleMs, Math.round(periodMs * 1.5));
       if (Date.now() - lastStatusCheck >= this.timing.statusPollMs) {
         lastStatusCheck = Date.now();
         const instance = await this.instance();
@@ -67,9 +85,7 @@ export class SerialWatch {
           );
         }
       }
-      await sleep(this.timing.serialPollMs, undefined, { signal: this.api.deadline.signal }).catch(
-        () => undefined,
-      );
+      await sleep(periodMs, undefined, { signal: this.api.deadline.signal }).catch(() => undefined);
     }
   }
 

@@ -38,6 +38,8 @@ export interface BuildSpec {
   timeoutMs: number;
   /** API endpoints (undefined: Google's). */
   endpoints: { compute?: string; storage?: string };
+  /** True when any step carries secret material (such builds never put their config in metadata). */
+  hasSecrets: boolean;
 }
 
 /** Exactly one way of choosing the source image. */
@@ -165,6 +167,9 @@ export function toBuildSpec(inputs: ImageBuildInputs): BuildSpec {
     },
     timeoutMs: (args.buildTimeoutMinutes ?? DEFAULTS.buildTimeoutMinutes) * 60_000,
     endpoints: { ...(args.apiEndpoints ?? {}) },
+    hasSecrets:
+      Object.values(inputs.secrets?.env ?? {}).some((env) => Object.keys(env).length > 0) ||
+      Object.values(inputs.secrets?.credentials ?? {}).some((list) => list.length > 0),
   };
 }
 

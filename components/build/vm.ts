@@ -1,5 +1,5 @@
 import type { protos } from "@google-cloud/compute";
-import { DEVICE_NAMES } from "../protocol";
+import { DEVICE_NAMES, INLINE_CIDATA_METADATA_KEY } from "../protocol";
 import type { BuildSpec } from "./spec";
 import type { ZonalRef } from "./temporaries";
 
@@ -21,6 +21,8 @@ export interface VmPlan {
   scratchDisk?: ZonalRef;
   /** An existing CIDATA disk to attach at creation (a retry after preemption); otherwise it is attached later. */
   cidataDisk?: ZonalRef;
+  /** The CIDATA tree for the metadata, when the build takes no disk (see inlineCidata.ts). */
+  inlineCidata?: string;
   /** Partial URL of the source image. */
   sourceImage: string;
   userData: string;
@@ -91,6 +93,9 @@ export function instanceBody(
         { key: "block-project-ssh-keys", value: "TRUE" },
         { key: "cos-update-strategy", value: "update_disabled" },
         { key: BUILD_ID_METADATA_KEY, value: plan.buildId },
+        ...(plan.inlineCidata
+          ? [{ key: INLINE_CIDATA_METADATA_KEY, value: plan.inlineCidata }]
+          : []),
       ],
     },
     labels: plan.labels,

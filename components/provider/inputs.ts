@@ -47,4 +47,6 @@ export interface ImageBuildOutputs extends CheckedImageBuildInputs {
   imageFamily?: string;
   /** Labels on the output image. */
   imageLabels: Record<string, string>;
+  /** True when the image exists but deprecating older family images failed; update finishes it. */
+  deprecationPending?: boolean;
 }

@@ -151,7 +151,7 @@ export async function create(
       // The image exists: record it (with init errors); the next `up` retries the deprecation in update.
       throw Object.assign(result.deprecationError, {
         id: idOf(outs),
-        properties: outs,
+        properties: { ...outs, deprecationPending: true },
         reasons: [result.deprecationError.message],
       });
     }
@@ -188,16 +188,16 @@ export async function update(
 ): Promise<pulumi.dynamic.UpdateResult> {
   const spec = toBuildSpec(news);
   return withApi(spec, async (api, progress) => {
-    const source = await resolveSourceImage(api, {
-      kind: "image",
-      image: partsOf(olds.sourceImage),
+    const labels = outputImageLabels(spec.image, {
+      labels: await inheritedLabels(api, olds, spec),
     });
-    const labels = outputImageLabels(spec.image, source);
     if (canonical(labels) !== canonical(olds.imageLabels)) {
       progress.info(`updating the labels of the image ${olds.imageName}`);
       await setImageLabels(api, spec.image.project, olds.imageName, labels);
     }
-    if (spec.image.deprecateOlderImages && spec.image.family) {
+    // Only a deprecation that failed during create is finished here: deprecating at every update
+    // could deprecate a newer image that someone else added to the family since.
+    if (olds.deprecationPending && spec.image.deprecateOlderImages && spec.image.family) {
       await deprecateOlderImages(
         api,
         {
@@ -209,8 +209,32 @@ export async function update(
         spec.image.deprecatedImageTtlDays,
       );
     }
-    return { outs: { ...outputsOf(news, olds.buildId, undefined, olds), imageLabels: labels } };
+    return {
+      outs: {
+        ...outputsOf(news, olds.buildId, undefined, olds),
+        imageLabels: labels,
+        deprecationPending: false,
+      },
+    };
   });
+}
+
+/**
+ * The source labels the image carries: none without inheritSourceLabels; what it inherited at build
+ * time when it already did (the source image may be gone by now); otherwise the source's, read now.
+ */
+async function inheritedLabels(
+  api: ComputeApi,
+  olds: ImageBuildOutputs,
+  spec: BuildSpec,
+): Promise<Record<string, string>> {
+  if (!spec.image.inheritSourceLabels) return {};
+  if (olds.args.inheritSourceLabels) {
+    const own = new Set([...Object.keys(olds.args.imageLabels ?? {}), "managed-by"]);
+    return Object.fromEntries(Object.entries(olds.imageLabels).filter(([key]) => !own.has(key)));
+  }
+  return (await resolveSourceImage(api, { kind: "image", image: partsOf(olds.sourceImage) }))
+    .labels;
 }
 
 /** Deletes the image ("not found" is fine) and every leftover temporary of this component. */

@@ -11,6 +11,7 @@
 import {
   ACK_METADATA_KEY,
   DEVICE_NAMES,
+  INLINE_CIDATA_METADATA_KEY,
   MARKERS,
   PROTOCOL_VERSION,
   SERIAL_PORT,
@@ -39,7 +40,10 @@ export interface ScriptedGuestOptions {
   lineIntervalMs?: number;
   /** Time from boot to the protocol line. Default: the latency model's `guestBoot` (0 at zero latency). */
   bootDelayMs?: number;
-  /** Wait for the disk with device name `cidata` before starting (hot attach). Default true. */
+  /**
+   * Wait for the disk with device name `cidata` before starting (hot attach), unless the instance
+   * metadata carries the CIDATA tree (`pci-cidata`). Default true.
+   */
   waitForCidata?: boolean;
   /** How long to wait for the cidata disk before failing in step `setup`. Default 600000 (10 min). */
   cidataTimeoutMs?: number;
@@ -90,7 +94,9 @@ export function scriptedGuest(options: ScriptedGuestOptions = {}): GuestBackend 
       if (ctx.signal.aborted) return;
 
       const buildId = ctx.metadata.get(buildIdKey) ?? "unknown";
-      if (options.waitForCidata ?? true) {
+      // Like the real start script: a CIDATA tree in metadata means there is no disk to wait for.
+      const inline = ctx.metadata.get(INLINE_CIDATA_METADATA_KEY) !== undefined;
+      if ((options.waitForCidata ?? true) && !inline) {
         const disk = await ctx.waitForDisk(DEVICE_NAMES.cidata, {
           timeoutMs: options.cidataTimeoutMs ?? 600_000,
         });

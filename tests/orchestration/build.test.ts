@@ -1,11 +1,14 @@
 import { expect } from "chai";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createGcpClients } from "../../components/gcp/clients";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
+import type { PipelineOptions } from "../../components/build/pipeline";
 import * as runtime from "../../components/provider/runtime";
 import {
   BUCKET,
+  FAST_PIPELINE,
   PROJECT,
   ZONE,
   buildFixture,
@@ -13,127 +16,153 @@ import {
   type BuildFixture,
 } from "./buildHarness";
 
+/** Both ways the CIDATA tree reaches the VM; tests whose path differs run with each. */
+const DELIVERIES = ["metadata", "disk"] as const;
+type Delivery = (typeof DELIVERIES)[number];
+const pipelineWith = (delivery: Delivery, extra: PipelineOptions = {}): PipelineOptions => ({
+  ...FAST_PIPELINE,
+  cidataDelivery: delivery,
+  ...extra,
+});
+
+const buildFixtureFor = (
+  delivery: Delivery,
+  emulatorOptions: Parameters<typeof buildFixture>[0] = {},
+): Promise<BuildFixture> => buildFixture(emulatorOptions, pipelineWith(delivery));
+
 describe("the build, on the emulator", function () {
   this.timeout(60_000);
   let f: BuildFixture;
   afterEach(async () => f?.close());
 
-  it("builds the image with every field, deprecates the family's older images, and leaves nothing behind", async () => {
-    f = await buildFixture();
-    f.emulator.seedImage({
-      project: PROJECT,
-      name: "web-old",
-      family: "web-cos",
-      labels: { team: "web" },
-    });
-    const inputs = f.inputs({
-      imageFamily: "web-cos",
-      imageDescription: "Web servers",
-      imageLabels: { team: "web", tier: "frontend" },
-      inheritSourceLabels: true,
-      imageLicenses: [
-        "https://www.googleapis.com/compute/v1/projects/cos-cloud/global/licenses/cos-gpu",
-      ],
-      deprecateOlderImages: true,
-      deprecatedImageTtlDays: 30,
-      imageStorageLocations: ["eu"],
-      guestOsFeatures: ["UEFI_COMPATIBLE", "GVNIC"],
-      diskSizeGb: 20,
-      vmLabels: { cost: "builds" },
-    });
-    const { id, outs } = await f.build(inputs);
-    const result = outs;
-    expect(id).to.equal(`projects/${PROJECT}/global/images/${result.imageName}`);
-    expect(result.imageName).to.match(/^web-[0-9a-f]{8}$/);
-
-    const clients = createGcpClients({
-      endpoints: { compute: f.emulator.endpoint },
-      projectId: PROJECT,
-    });
-    const [image] = await clients.images.get({ project: PROJECT, image: result.imageName });
-    await clients.close();
-    expect(image.status).to.equal("READY");
-    expect(image.family).to.equal("web-cos");
-    expect(image.description).to.equal("Web servers");
-    expect(image.labels).to.deep.equal({
-      team: "web",
-      tier: "frontend",
-      "managed-by": "preloaded-cos-image",
-      milestone: "121",
-      channel: "stable",
-    });
-    expect(image.licenses?.map((l) => l.replace(/^.*\/projects\//, "projects/"))).to.include(
-      "projects/cos-cloud/global/licenses/cos-gpu",
-    );
-    expect(image.storageLocations).to.deep.equal(["eu"]);
-    expect(image.guestOsFeatures?.map((g) => g.type)).to.include.members([
-      "UEFI_COMPATIBLE",
-      "GVNIC",
-    ]);
-    expect(Number(image.diskSizeGb)).to.equal(20);
-    expect(image.sourceDisk).to.match(/\/disks\/pci-[a-z0-9]{10}-boot$/);
-    expect(result).to.deep.include({
-      imageSelfLink: image.selfLink,
-      imageId: String(image.id),
-      imageFamily: "web-cos",
-      sourceImage: "projects/cos-cloud/global/images/cos-stable-121-18867-199-1",
-    });
-
-    const old = f.emulator.inventory().images.find((i) => i.name === "web-old");
-    expect(old?.deprecated).to.equal("DEPRECATED");
-    expectNoTemporaries(f.emulator, [result.imageName]);
-    expect(f.progress.join("\n")).to.include("| step 3/3: working");
-    expect(f.progress.join("\n")).to.include("deprecated web-old");
-  });
-
-  it("labels every temporary with its build and owner, and gives the VM the COS safety switches", async () => {
-    f = await buildFixture();
-    const seen: Array<{ name: string; labels: Record<string, string> }> = [];
-    const inputs = f.inputs({ vmLabels: { cost: "builds" } });
-    const poll = setInterval(() => {
-      const inventory = f.emulator.inventory();
-      for (const r of [
-        ...inventory.instances,
-        ...inventory.disks,
-        ...inventory.images.filter((i) => !i.seeded),
-      ])
-        seen.push(r);
-    }, 5);
-    await f.build(inputs).finally(() => clearInterval(poll));
-    const temporaries = seen.filter((r) => r.name.startsWith("pci-"));
-    expect(temporaries.length).to.be.greaterThan(3);
-    for (const t of temporaries) {
-      expect(t.labels, t.name).to.include({
-        "managed-by": "preloaded-cos-image",
-        "pci-owner": inputs.ownerId,
-        cost: "builds",
+  for (const delivery of DELIVERIES) {
+    it(`builds the image with every field, deprecates the family's older images, and leaves nothing behind (CIDATA in ${delivery})`, async function () {
+      this.timeout(240_000);
+      f = await buildFixture({}, pipelineWith(delivery));
+      f.emulator.seedImage({
+        project: PROJECT,
+        name: "web-old",
+        family: "web-cos",
+        labels: { team: "web" },
       });
-      expect(t.labels["pci-build"], t.name).to.match(/^[a-z0-9]{10}$/);
-      expect(Number(t.labels["pci-created"]), t.name).to.be.closeTo(Date.now() / 1000, 120);
-    }
-  });
+      const inputs = f.inputs({
+        imageFamily: "web-cos",
+        imageDescription: "Web servers",
+        imageLabels: { team: "web", tier: "frontend" },
+        inheritSourceLabels: true,
+        imageLicenses: [
+          "https://www.googleapis.com/compute/v1/projects/cos-cloud/global/licenses/cos-gpu",
+        ],
+        deprecateOlderImages: true,
+        deprecatedImageTtlDays: 30,
+        imageStorageLocations: ["eu"],
+        guestOsFeatures: ["UEFI_COMPATIBLE", "GVNIC"],
+        diskSizeGb: 20,
+        vmLabels: { cost: "builds" },
+      });
+      const { id, outs } = await f.build(inputs);
+      const result = outs;
+      expect(id).to.equal(`projects/${PROJECT}/global/images/${result.imageName}`);
+      expect(result.imageName).to.match(/^web-[0-9a-f]{8}$/);
 
-  it("reports BuildFailed with the failing step and the serial tail, and cleans up", async () => {
-    f = await buildFixture({
-      defaultGuest: {
-        outcome: "failure",
-        statusLines: 4,
-        failureStep: "step 2/3 runScript install.sh",
-        failureReason: "the script exited with status 7",
-        failureShutdownMs: 60_000,
-      },
+      const clients = createGcpClients({
+        endpoints: { compute: f.emulator.endpoint },
+        projectId: PROJECT,
+      });
+      const [image] = await clients.images.get({ project: PROJECT, image: result.imageName });
+      await clients.close();
+      expect(image.status).to.equal("READY");
+      expect(image.family).to.equal("web-cos");
+      expect(image.description).to.equal("Web servers");
+      expect(image.labels).to.deep.equal({
+        team: "web",
+        tier: "frontend",
+        "managed-by": "preloaded-cos-image",
+        milestone: "121",
+        channel: "stable",
+      });
+      expect(image.licenses?.map((l) => l.replace(/^.*\/projects\//, "projects/"))).to.include(
+        "projects/cos-cloud/global/licenses/cos-gpu",
+      );
+      expect(image.storageLocations).to.deep.equal(["eu"]);
+      expect(image.guestOsFeatures?.map((g) => g.type)).to.include.members([
+        "UEFI_COMPATIBLE",
+        "GVNIC",
+      ]);
+      expect(Number(image.diskSizeGb)).to.equal(20);
+      expect(image.sourceDisk).to.match(/\/disks\/pci-[a-z0-9]{10}-boot$/);
+      expect(result).to.deep.include({
+        imageSelfLink: image.selfLink,
+        imageId: String(image.id),
+        imageFamily: "web-cos",
+        sourceImage: "projects/cos-cloud/global/images/cos-stable-121-18867-199-1",
+      });
+
+      const old = f.emulator.inventory().images.find((i) => i.name === "web-old");
+      expect(old?.deprecated).to.equal("DEPRECATED");
+      expectNoTemporaries(f.emulator, [result.imageName]);
+      expect(f.progress.join("\n")).to.include("| step 3/3: working");
+      expect(f.progress.join("\n")).to.include("deprecated web-old");
     });
-    const error = await f.build(f.inputs()).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(error?.message).to.include(
-      "the image build failed in step 2/3 runScript install.sh: the script exited with status 7",
-    );
-    expect(error?.message).to.include("Last 6 lines of the build VM's serial port 3:");
-    expect(error?.message).to.include("| BuildStatus: step 4/4: working");
-    expectNoTemporaries(f.emulator);
-  });
+  }
+
+  for (const delivery of DELIVERIES) {
+    it(`labels every temporary with its build and owner, and gives the VM the COS safety switches (CIDATA in ${delivery})`, async function () {
+      this.timeout(240_000);
+      f = await buildFixture({}, pipelineWith(delivery));
+      const seen: Array<{ name: string; labels: Record<string, string> }> = [];
+      const inputs = f.inputs({ vmLabels: { cost: "builds" } });
+      const poll = setInterval(() => {
+        const inventory = f.emulator.inventory();
+        for (const r of [
+          ...inventory.instances,
+          ...inventory.disks,
+          ...inventory.images.filter((i) => !i.seeded),
+        ])
+          seen.push(r);
+      }, 5);
+      await f.build(inputs).finally(() => clearInterval(poll));
+      const temporaries = seen.filter((r) => r.name.startsWith("pci-"));
+      const roles = new Set(temporaries.map((t) => t.name.replace(/^pci-[a-z0-9]{10}-/, "")));
+      expect([...roles]).to.include.members(
+        delivery === "disk" ? ["vm", "boot", "cidata"] : ["vm", "boot"],
+      );
+      for (const t of temporaries) {
+        expect(t.labels, t.name).to.include({
+          "managed-by": "preloaded-cos-image",
+          "pci-owner": inputs.ownerId,
+          cost: "builds",
+        });
+        expect(t.labels["pci-build"], t.name).to.match(/^[a-z0-9]{10}$/);
+        expect(Number(t.labels["pci-created"]), t.name).to.be.closeTo(Date.now() / 1000, 120);
+      }
+    });
+  }
+
+  for (const delivery of DELIVERIES) {
+    it(`reports BuildFailed with the failing step and the serial tail, and cleans up (CIDATA in ${delivery})`, async function () {
+      this.timeout(240_000);
+      f = await buildFixtureFor(delivery, {
+        defaultGuest: {
+          outcome: "failure",
+          statusLines: 4,
+          failureStep: "step 2/3 runScript install.sh",
+          failureReason: "the script exited with status 7",
+          failureShutdownMs: 60_000,
+        },
+      });
+      const error = await f.build(f.inputs()).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).to.include(
+        "the image build failed in step 2/3 runScript install.sh: the script exited with status 7",
+      );
+      expect(error?.message).to.include("Last 6 lines of the build VM's serial port 3:");
+      expect(error?.message).to.include("| BuildStatus: step 4/4: working");
+      expectNoTemporaries(f.emulator);
+    });
+  }
 
   it("times out a hanging provisioner and cleans up", async () => {
     f = await buildFixture(
@@ -152,38 +181,44 @@ describe("the build, on the emulator", function () {
     expectNoTemporaries(f.emulator);
   });
 
-  it("fails with the serial tail when the VM crashes mid-build", async () => {
-    f = await buildFixture({
-      defaultGuest: { statusLines: 30, lineIntervalMs: 50 },
-      scheduledFaults: [
-        { action: "crash", instance: "pci-*-vm", whenSerialContains: "step 10/30" },
-      ],
+  for (const delivery of DELIVERIES) {
+    it(`fails with the serial tail when the VM crashes mid-build (CIDATA in ${delivery})`, async function () {
+      this.timeout(240_000);
+      f = await buildFixtureFor(delivery, {
+        defaultGuest: { statusLines: 30, lineIntervalMs: 50 },
+        scheduledFaults: [
+          { action: "crash", instance: "pci-*-vm", whenSerialContains: "step 10/30" },
+        ],
+      });
+      const error = await f.build(f.inputs()).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).to.include(
+        "the image build failed in the build VM: it stopped (TERMINATED) before the provisioner reported a result",
+      );
+      // GCE serves no serial output once a VM is down: the tail holds what was read before the crash.
+      expect(error?.message).to.include("step 5/30: working");
+      expectNoTemporaries(f.emulator);
     });
-    const error = await f.build(f.inputs()).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(error?.message).to.include(
-      "the image build failed in the build VM: it stopped (TERMINATED) before the provisioner reported a result",
-    );
-    // GCE serves no serial output once a VM is down: the tail holds what was read before the crash.
-    expect(error?.message).to.include("step 5/30: working");
-    expectNoTemporaries(f.emulator);
-  });
+  }
 
-  it("retries a preempted Spot build on a new VM and succeeds", async () => {
-    f = await buildFixture({
-      defaultGuest: { statusLines: 10, lineIntervalMs: 20 },
-      // Only the first VM is preempted; the retry (…-vm-1) runs to the end.
-      scheduledFaults: [
-        { action: "preempt", instance: "pci-*-vm", whenSerialContains: "step 4/10" },
-      ],
+  for (const delivery of DELIVERIES) {
+    it(`retries a preempted Spot build on a new VM and succeeds (CIDATA in ${delivery})`, async function () {
+      this.timeout(240_000);
+      f = await buildFixtureFor(delivery, {
+        defaultGuest: { statusLines: 10, lineIntervalMs: 20 },
+        // Only the first VM is preempted; the retry (…-vm-1) runs to the end.
+        scheduledFaults: [
+          { action: "preempt", instance: "pci-*-vm", whenSerialContains: "step 4/10" },
+        ],
+      });
+      const { outs } = await f.build(f.inputs({ vmProvisioningModel: "SPOT" }));
+      const text = f.progress.join("\n");
+      expect(text).to.include("GCE preempted it; retrying on a new VM (1 of 2)");
+      expectNoTemporaries(f.emulator, [outs.imageName]);
     });
-    const { outs } = await f.build(f.inputs({ vmProvisioningModel: "SPOT" }));
-    const text = f.progress.join("\n");
-    expect(text).to.include("GCE preempted it; retrying on a new VM (1 of 2)");
-    expectNoTemporaries(f.emulator, [outs.imageName]);
-  });
+  }
 
   it("gives up on a Spot build after preemptionRetries", async () => {
     f = await buildFixture({
@@ -212,19 +247,22 @@ describe("the build, on the emulator", function () {
     expectNoTemporaries(f.emulator);
   });
 
-  it("survives 20% transient errors on every API method: 20 builds in a row succeed", async function () {
-    this.timeout(240_000);
-    f = await buildFixture({ errorRates: [{ method: "*", rate: 0.2 }], seed: 7 });
-    const names: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const { outs } = await f.build(f.inputs({}, {}, `web${i}`));
-      names.push(outs.imageName);
-    }
-    expect(
-      f.emulator.requestLog.count("*", 429) + f.emulator.requestLog.count("*", 503),
-    ).to.be.greaterThan(50);
-    expectNoTemporaries(f.emulator, names);
-  });
+  for (const delivery of DELIVERIES) {
+    it(`survives 20% transient errors on every API method: 20 builds in a row succeed (CIDATA in ${delivery})`, async function () {
+      this.timeout(240_000);
+
+      f = await buildFixtureFor(delivery, { errorRates: [{ method: "*", rate: 0.2 }], seed: 7 });
+      const names: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const { outs } = await f.build(f.inputs({}, {}, `web${i}`));
+        names.push(outs.imageName);
+      }
+      expect(
+        f.emulator.requestLog.count("*", 429) + f.emulator.requestLog.count("*", 503),
+      ).to.be.greaterThan(50);
+      expectNoTemporaries(f.emulator, names);
+    });
+  }
 
   it("keeps secrets out of state, logs, metadata and errors", async () => {
     f = await buildFixture({ defaultGuest: { outcome: "failure", failureShutdownMs: 60_000 } });
@@ -268,6 +306,34 @@ describe("the build, on the emulator", function () {
     const { outs } = await f.build(f.inputs({}, { env: { "0": { TOKEN: "s3cr3t-token" } } }));
     expect(JSON.stringify(outs)).not.to.include("s3cr3t");
     expect(outs.secrets).to.deep.equal({ env: {}, credentials: {} });
+  });
+
+  it("takes the disk for a build context too large for metadata, and for secrets", async () => {
+    f = await buildFixture();
+    fs.writeFileSync(path.join(f.programDir, "image", "layer.bin"), crypto.randomBytes(3 << 20));
+    await f.build(f.inputs());
+    expect(f.progress.join("\n")).to.include("the CIDATA tree travels on a disk");
+    f.progress.splice(0);
+    fs.rmSync(path.join(f.programDir, "image", "layer.bin"));
+    await f.build(f.inputs({}, { env: { "0": { TOKEN: "t" } } }));
+    expect(f.progress.join("\n")).to.include("the CIDATA tree travels on a disk");
+    f.progress.splice(0);
+    await f.build(f.inputs());
+    expect(f.progress.join("\n")).to.match(
+      /the CIDATA tree travels in instance metadata \(0\.0 MiB\): no disk to import/,
+    );
+  });
+
+  it("refuses to put a build with secrets in metadata even when told to", async () => {
+    f = await buildFixture({}, pipelineWith("metadata"));
+    const error = await f.build(f.inputs({}, { env: { "0": { TOKEN: "t" } } })).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).to.equal(
+      "the CIDATA tree cannot travel in metadata: the build has secrets",
+    );
+    expect(f.emulator.requestLog.count("compute.instances.insert")).to.equal(0);
   });
 
   it("deletes the image and every leftover on destroy; a second delete is fine", async () => {
@@ -347,6 +413,69 @@ describe("the build, on the emulator", function () {
     await clients.images.delete({ project: PROJECT, image: state.imageName });
     await clients.close();
     expect(await runtime.read("id", state)).to.deep.equal({ id: "", props: {} });
+  });
+
+  it("keeps an image whose family deprecation failed, and finishes the deprecation on the next update", async () => {
+    f = await buildFixture({
+      errorRates: [{ method: "compute.images.deprecate", rate: 1, status: 503 }],
+    });
+    f.emulator.seedImage({ project: PROJECT, name: "web-old", family: "web-cos" });
+    const inputs = f.inputs({ imageFamily: "web-cos", deprecateOlderImages: true });
+    const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
+    const error = await runtime.create(checked).then(
+      () => undefined,
+      (e: unknown) => e as Error & { id?: string; properties?: ImageBuildOutputs },
+    );
+    // The engine records a resource with init errors from an error that carries id and properties.
+    expect(error?.message).to.match(/^deprecating older images of the family web-cos failed: /);
+    expect(error?.id).to.equal(`projects/${PROJECT}/global/images/${checked.imageName}`);
+    expect(error?.properties).to.include({
+      imageName: checked.imageName,
+      deprecationPending: true,
+    });
+    expectNoTemporaries(f.emulator, [checked.imageName]);
+
+    f.emulator.setErrorRates([]);
+    const updated = await runtime.update("id", error?.properties as ImageBuildOutputs, checked);
+    expect((updated.outs as ImageBuildOutputs).deprecationPending).to.equal(false);
+    expect(f.emulator.inventory().images.find((i) => i.name === "web-old")?.deprecated).to.equal(
+      "DEPRECATED",
+    );
+  });
+
+  it("updates labels of an image that inherited its source's, even once the source is gone", async () => {
+    f = await buildFixture();
+    f.emulator.seedImage({
+      project: "cos-cloud",
+      name: "cos-stable-999-1-0-0",
+      family: "cos-stable",
+      labels: { channel: "stable", milestone: "999" },
+    });
+    const inputs = f.inputs({ inheritSourceLabels: true, imageLabels: { team: "web" } });
+    const { outs } = await f.build(inputs);
+    expect(outs.imageLabels).to.deep.equal({
+      channel: "stable",
+      milestone: "999",
+      team: "web",
+      "managed-by": "preloaded-cos-image",
+    });
+    const clients = createGcpClients({
+      endpoints: { compute: f.emulator.endpoint },
+      projectId: PROJECT,
+    });
+    await clients.images.delete({ project: "cos-cloud", image: "cos-stable-999-1-0-0" });
+    await clients.close();
+    const relabelled = {
+      ...outs,
+      args: { ...outs.args, imageLabels: { team: "platform" } },
+    } as CheckedImageBuildInputs;
+    const updated = (await runtime.update("id", outs, relabelled)).outs as ImageBuildOutputs;
+    expect(updated.imageLabels).to.deep.equal({
+      channel: "stable",
+      milestone: "999",
+      team: "platform",
+      "managed-by": "preloaded-cos-image",
+    });
   });
 
   it("uses a fixed image name with delete-before-replace", async () => {

@@ -20,9 +20,12 @@ async function buildAndKill(
   f: BuildFixture,
   inputsFile: string,
   afterRequests: number,
+  delivery = "auto",
 ): Promise<string> {
   const before = f.emulator.requestLog.count();
-  const child = spawn(process.execPath, [CHILD, inputsFile], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CHILD, inputsFile, delivery], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -40,56 +43,65 @@ describe("a build killed at any moment", function () {
   let f: BuildFixture;
   afterEach(async () => f?.close());
 
-  it(`leaves nothing that the next build does not remove (killed at ${KILL_POINTS} points)`, async () => {
-    f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
-    const inputs = f.inputs();
-    const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
-    const inputsFile = path.join(
-      fs.mkdtempSync(path.join(os.tmpdir(), "pci-kill-")),
-      "inputs.json",
-    );
-    fs.writeFileSync(inputsFile, JSON.stringify(checked));
+  for (const delivery of ["metadata", "disk"]) {
+    it(`leaves nothing that the next build does not remove (killed at ${KILL_POINTS} points, CIDATA in ${delivery})`, async () => {
+      f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
+      const inputs = f.inputs();
+      const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
+      const inputsFile = path.join(
+        fs.mkdtempSync(path.join(os.tmpdir(), "pci-kill-")),
+        "inputs.json",
+      );
+      fs.writeFileSync(inputsFile, JSON.stringify(checked));
 
-    // A whole build first, to know how many requests one takes; then kill builds spread over that span.
-    const before = f.emulator.requestLog.count();
-    const complete = await buildAndKill(f, inputsFile, Number.MAX_SAFE_INTEGER);
-    expect(complete).to.include("BUILD DONE");
-    const requestsPerBuild = f.emulator.requestLog.count() - before;
-    const builtImages = f.emulator
-      .inventory()
-      .images.filter((i) => !i.seeded)
-      .map((i) => i.name);
-    expect(builtImages).to.have.length(1);
+      // A whole build first, to know how many requests one takes; then kill builds spread over that span.
+      const before = f.emulator.requestLog.count();
+      const complete = await buildAndKill(f, inputsFile, Number.MAX_SAFE_INTEGER, delivery);
+      expect(complete).to.include("BUILD DONE");
+      const requestsPerBuild = f.emulator.requestLog.count() - before;
+      const builtImages = f.emulator
+        .inventory()
+        .images.filter((i) => !i.seeded)
+        .map((i) => i.name);
+      expect(builtImages).to.have.length(1);
 
-    const killedAt: number[] = [];
-    for (let point = 1; point <= KILL_POINTS; point++) {
-      const afterRequests = Math.max(1, Math.floor((point * requestsPerBuild) / (KILL_POINTS + 1)));
-      const output = await buildAndKill(f, inputsFile, afterRequests);
-      expect(output, `build killed after ${afterRequests} requests`).not.to.include("BUILD DONE");
-      killedAt.push(afterRequests);
-    }
-    expect(new Set(killedAt).size).to.equal(KILL_POINTS);
-    const leftovers = f.emulator.inventory();
-    const temporaryCount =
-      leftovers.instances.length +
-      leftovers.disks.length +
-      leftovers.objects.length +
-      leftovers.images.filter((i) => !i.seeded).length -
-      1;
-    expect(temporaryCount, "the killed builds left temporaries behind").to.be.greaterThan(
-      KILL_POINTS,
-    );
+      const killedAt: number[] = [];
+      for (let point = 1; point <= KILL_POINTS; point++) {
+        const afterRequests = Math.max(
+          1,
+          Math.floor((point * requestsPerBuild) / (KILL_POINTS + 1)),
+        );
+        const output = await buildAndKill(f, inputsFile, afterRequests, delivery);
+        expect(output, `build killed after ${afterRequests} requests`).not.to.include("BUILD DONE");
+        killedAt.push(afterRequests);
+      }
+      expect(new Set(killedAt).size).to.equal(KILL_POINTS);
+      const leftovers = f.emulator.inventory();
+      const temporaryCount =
+        leftovers.instances.length +
+        leftovers.disks.length +
+        leftovers.objects.length +
+        leftovers.images.filter((i) => !i.seeded).length -
+        1;
+      expect(temporaryCount, "the killed builds left temporaries behind").to.be.greaterThan(
+        KILL_POINTS,
+      );
 
-    // The next build of the same component, once the leftovers are older than the build timeout.
-    const later = { ...FAST_PIPELINE, now: () => Date.now() + 2 * 60 * 60_000 };
-    const restore = runtime.configureRuntime({ pipeline: later });
-    try {
-      const { outs } = await f.build(inputs);
-      expectNoTemporaries(f.emulator, [...builtImages, outs.imageName]);
-    } finally {
-      restore();
-    }
-  });
+      // The next build of the same component, once the leftovers are older than the build timeout.
+      const later = {
+        ...FAST_PIPELINE,
+        cidataDelivery: delivery as "metadata" | "disk",
+        now: () => Date.now() + 2 * 60 * 60_000,
+      };
+      const restore = runtime.configureRuntime({ pipeline: later });
+      try {
+        const { outs } = await f.build(inputs);
+        expectNoTemporaries(f.emulator, [...builtImages, outs.imageName]);
+      } finally {
+        restore();
+      }
+    });
+  }
 
   it("leaves leftovers younger than the build timeout alone (they may belong to a build still running)", async () => {
     f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });

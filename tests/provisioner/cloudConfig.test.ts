@@ -1,7 +1,8 @@
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { PROVISIONER_UNIT_NAME, renderCloudConfig } from "../../components/cloudConfig";
-import { PROTOCOL_VERSION } from "../../components/protocol";
+import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "../../components/protocol";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
 import { FakeMetadataServer } from "./harness/metadataServer";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
@@ -105,6 +106,54 @@ describe("cloud-config", function () {
       ]);
       expect(fs.existsSync(box.machinePath("mnt/disks"))).to.equal(false);
       expect(fs.existsSync(box.machinePath(START_PATH.slice(1)))).to.equal(false);
+    });
+
+    it("unpacks the CIDATA tree from metadata onto a tmpfs instead of waiting for a disk", async () => {
+      const box = withStartScript(BUILD_ID, { cidata: false, wait: 2 });
+      // What the orchestrator puts in the metadata: base64 of a gzip'd tar of the tree.
+      const archive = execFileSync("tar", ["-czf", "-", "-C", box.cidata, "."]);
+      metadata.setAttribute(INLINE_CIDATA_METADATA_KEY, archive.toString("base64"));
+      // The real tmpfs is a stand-in directory here: the mount stub only records tmpfs mounts.
+      fs.rmSync(box.cidata, { recursive: true });
+      try {
+        const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+        expectWellFormedRun(result.serial, BUILD_ID);
+        expect(serialLines(result.serial)).to.include("BuildStatus: hello from CIDATA");
+        expect(serialLines(result.serial).join("\n")).not.to.include("waiting for the CIDATA disk");
+        const mountPoint = box.machinePath("mnt/disks/cidata");
+        // The start script's own mounts come first (the provisioner's follow).
+        expect(
+          box
+            .calls("mount")
+            .slice(0, 2)
+            .map((c) => c.args),
+        ).to.deep.equal([
+          ["-t", "tmpfs", "-o", "mode=0700", "preloaded-cos-image-cidata", mountPoint],
+          ["-o", "remount,ro", mountPoint],
+        ]);
+        expect(fs.existsSync(box.machinePath("run/preloaded-cos-image/cidata.b64"))).to.equal(
+          false,
+        );
+      } finally {
+        metadata.deleteAttribute(INLINE_CIDATA_METADATA_KEY);
+      }
+    });
+
+    it("fails setup clearly when the CIDATA tree in metadata is damaged", async () => {
+      const box = withStartScript(BUILD_ID, { cidata: false, wait: 2 });
+      metadata.setAttribute(
+        INLINE_CIDATA_METADATA_KEY,
+        Buffer.from("not a tar archive").toString("base64"),
+      );
+      try {
+        const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+        expect(finalLine(result.serial)).to.match(
+          /^BuildFailed: setup: could not unpack the CIDATA tree from metadata: /,
+        );
+        expect(box.calls("poweroff")).to.have.length(1);
+      } finally {
+        metadata.deleteAttribute(INLINE_CIDATA_METADATA_KEY);
+      }
     });
 
     it("refuses a CIDATA disk of another build", async () => {

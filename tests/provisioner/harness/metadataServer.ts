@@ -42,6 +42,11 @@ export class FakeMetadataServer {
     for (const wake of [...this.waiters]) wake();
   }
 
+  /** Removes an instance attribute (404 again). */
+  deleteAttribute(key: string): void {
+    this.attributes.delete(key);
+  }
+
   async stop(): Promise<void> {
     for (const wake of [...this.waiters]) wake();
     this.server.closeAllConnections();
