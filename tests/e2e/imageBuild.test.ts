@@ -2,8 +2,9 @@
  * A whole build for real: the dynamic provider's check and create, the real Google clients, the
  * emulator with a QEMU machine behind every instance, real cloud-init and the real provisioner on
  * the Debian stand-in for COS. Two scripts: one writes /var/lib/hello, one checks an environment
- * value full of commas and quotes against a file of the build context. Then the image file is
- * opened with debugfs, and a VM booted from the image checks itself over serial port 2.
+ * value full of commas and quotes against a file of the build context. The build is small and has
+ * no secrets, so its CIDATA tree travels in instance metadata. Then the image file is opened with
+ * debugfs, and a VM booted from the image checks itself over serial port 2.
  */
 import { expect } from "chai";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
@@ -81,6 +82,14 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
   after(async () => {
     await cloud?.close();
     await removeProgram?.();
+  });
+
+  it("sent the CIDATA tree in instance metadata (a small build without secrets): no disk", () => {
+    const { emulator, progress } = cloud!;
+    expect(progress.some((line) => line.startsWith("the CIDATA tree travels in instance metadata")))
+      .to.be.true;
+    expect(emulator.requestLog.count("compute.instances.attachDisk"), "disks attached").to.equal(0);
+    expect(emulator.requestLog.count("compute.images.insert"), "only the output image").to.equal(1);
   });
 
   it("reports the image, ran both steps in order, and leaves nothing temporary", () => {

@@ -79,7 +79,8 @@ describe("e2e: a build that reboots between steps, CIDATA on a disk, on QEMU gue
   });
 
   it("sent the CIDATA tree on a hot-attached disk", () => {
-    const { emulator } = cloud!;
+    const { emulator, progress } = cloud!;
+    expect(progress).to.include("the CIDATA tree travels on a disk");
     expect(emulator.requestLog.count("compute.instances.attachDisk", 200)).to.equal(1);
     expect(
       emulator.requestLog.count("storage.objects.insert", 200),
