@@ -13,20 +13,36 @@ export const GUEST_IMAGE_BUILD_COMMANDS = ["debootstrap", "mkfs.ext4"] as const;
 export const LOCAL_RUN_APT_INSTALL =
   "apt-get install qemu-system-x86 qemu-utils debootstrap e2fsprogs dosfstools mtools";
 
+/** What {@link localRunProblem} looks at on the host (replaceable in tests). */
+export interface HostProbe {
+  /** Full path of a command, or undefined when it is not installed. */
+  findCommand(command: string): Promise<string | undefined>;
+  /** True when the process runs as root. */
+  isRoot(): boolean;
+}
+
+const realHost: HostProbe = {
+  findCommand,
+  isRoot: () => process.getuid?.() === 0,
+};
+
 /**
  * Why a local run cannot start here, or undefined. `guestImageCached` says whether the guest image
  * is already built: then neither debootstrap nor root is needed.
  */
-export async function localRunProblem(guestImageCached: boolean): Promise<string | undefined> {
+export async function localRunProblem(
+  guestImageCached: boolean,
+  host: HostProbe = realHost,
+): Promise<string | undefined> {
   const commands: string[] = [
     ...LOCAL_RUN_COMMANDS,
     ...(guestImageCached ? [] : GUEST_IMAGE_BUILD_COMMANDS),
   ];
   const missing: string[] = [];
-  for (const command of commands) if (!(await findCommand(command))) missing.push(command);
+  for (const command of commands) if (!(await host.findCommand(command))) missing.push(command);
   const problems: string[] = [];
   if (missing.length > 0) problems.push(missingCommandsMessage(missing));
-  if (!guestImageCached && process.getuid?.() !== 0) {
+  if (!guestImageCached && !host.isRoot()) {
     problems.push(
       "the local stand-in for COS (a Debian guest image) is not built yet, and building it needs root " +
         "(debootstrap, chroot, mount): run this once as root",

@@ -68,6 +68,7 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
   const repositoryRoot = findRepositoryRoot();
   const example = options.example ?? "hello";
   const programDir = path.join(repositoryRoot, "examples", example);
+  await requireExample(repositoryRoot, example);
 
   const cached = await findCachedGuestImage();
   const problem = await localRunProblem(cached !== undefined);
@@ -86,9 +87,7 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
     })());
   const accelerator = await chooseAccelerator("auto", guestImage.kernel);
 
-  const dataDir = options.dataDir ?? path.join(defaultCacheRoot(), "local-run");
-  await fs.rm(dataDir, { recursive: true, force: true });
-  await fs.mkdir(dataDir, { recursive: true });
+  const dataDir = await prepareDataDir(options.dataDir);
   const { emulator, sourceImage } = await startQemuEmulator({
     guestImage,
     dataDir,
@@ -101,7 +100,7 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
       `  cloud:  the local emulator at ${emulator.endpoint}; every VM is a QEMU machine (${accelerator.toUpperCase()})`,
     );
     write(`  source: ${sourceImage} (a Debian guest standing in for COS)`);
-    write(`  files:  ${dataDir} (emptied at every run)`);
+    write(`  files:  ${dataDir}${options.dataDir ? "" : " (emptied at every run)"}`);
     write(`  stack:  gcp:project=${LOCAL_PROJECT}, gcp:zone=${LOCAL_ZONE}`);
     write("");
     const { outputs } = await deployLocally({
@@ -125,6 +124,35 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
   } finally {
     await emulator.close();
   }
+}
+
+/** Throws, listing the examples there are, unless `examples/<example>` holds a program. */
+async function requireExample(repositoryRoot: string, example: string): Promise<void> {
+  const examples = path.join(repositoryRoot, "examples");
+  try {
+    await fs.access(path.join(examples, example, "Pulumi.yaml"));
+  } catch {
+    const known = (await fs.readdir(examples).catch(() => [])).join(", ");
+    throw new Error(`there is no example "${example}" (examples/: ${known || "none"})`);
+  }
+}
+
+/**
+ * The emulator's data directory: the default one is emptied (it holds the previous run's files);
+ * a given one must be empty or absent, since nothing of the user's may be deleted.
+ */
+async function prepareDataDir(given: string | undefined): Promise<string> {
+  if (given === undefined) {
+    const dataDir = path.join(defaultCacheRoot(), "local-run");
+    await fs.rm(dataDir, { recursive: true, force: true });
+    await fs.mkdir(dataDir, { recursive: true });
+    return dataDir;
+  }
+  const dataDir = path.resolve(given);
+  const entries = await fs.readdir(dataDir).catch(() => []);
+  if (entries.length > 0) throw new Error(`--data-dir ${dataDir} is not empty`);
+  await fs.mkdir(dataDir, { recursive: true });
+  return dataDir;
 }
 
 /** The repository root: the nearest directory above this file whose package.json is this package. */
