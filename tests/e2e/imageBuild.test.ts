@@ -31,6 +31,8 @@ const CONTEXT = {
     "set -euo pipefail",
     'printf "%s\\n" "$GREETING" > /var/lib/hello',
     'echo "wrote /var/lib/hello"',
+    // The cleaning must remove these (cloud-init made them at boot, as sshd does on COS).
+    'echo "SSH host keys of the build VM: $(cd /etc/ssh && echo ssh_host_*)"',
     "",
   ].join("\n"),
   "check-env.sh": [
@@ -129,7 +131,10 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
     for (const path of absent) expect(await ext4Stat(imageFile, path), path).to.equal(undefined);
     const emptied = ["/var/lib/cloud", "/var/log/journal", "/tmp", "/var/tmp"];
     for (const path of emptied) expect(await ext4List(imageFile, path), path).to.deep.equal([]);
-    const sshEntries = (await ext4List(imageFile, "/etc/ssh").catch(() => [])).map((e) => e.name);
+    expect(cloud!.progress, "the build VM had host keys").to.include(
+      "| SSH host keys of the build VM: ssh_host_ed25519_key ssh_host_ed25519_key.pub",
+    );
+    const sshEntries = (await ext4List(imageFile, "/etc/ssh")).map((entry) => entry.name);
     expect(
       sshEntries.filter((name) => name.startsWith("ssh_host_")),
       "SSH host keys",
@@ -160,6 +165,7 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
           '[[ ! -e /var/lib/.preloaded-cos-image ]] || fail "the provisioner state is in the image"',
           'if systemctl cat preloaded-cos-image.service >/dev/null 2>&1; then fail "the provisioner unit is in the image"; fi',
           '[[ -s /etc/machine-id ]] || fail "no machine id of its own"',
+          '[[ -s /etc/ssh/ssh_host_ed25519_key ]] || fail "no SSH host key of its own"',
           'echo "TestStatus: machine id $(cat /etc/machine-id)"',
         ].join("\n"),
       ),
