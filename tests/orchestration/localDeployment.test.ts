@@ -77,6 +77,42 @@ describe("local deployment of a program (the engine of npm start)", function () 
     expect(inventory.instances, "the build VM is gone").to.deep.equal([]);
   });
 
+  it("fails with the build's error when the build fails, leaving nothing temporary", async () => {
+    await emulator.close();
+    emulator = await startEmulator({
+      guestShutdownGraceMs: 2_000,
+      defaultGuest: {
+        outcome: "failure",
+        failureStep: "step 1/1 runScript hello.sh",
+        failureReason: "the script exited with status 7",
+      },
+    });
+    let failure: unknown;
+    await deployLocally({
+      programDir: path.join(repositoryRoot, "examples", "hello"),
+      repositoryRoot,
+      emulator,
+      config,
+      write: (line) => lines.push(line),
+    }).catch((error: unknown) => (failure = error));
+    expect(String(failure)).to.include(
+      "the image build failed in step 1/1 runScript hello.sh: the script exited with status 7",
+    );
+    const inventory = emulator.inventory();
+    expect(
+      inventory.instances.map((i) => i.name),
+      "instances",
+    ).to.deep.equal([]);
+    expect(
+      inventory.disks.map((d) => d.name),
+      "disks",
+    ).to.deep.equal([]);
+    expect(
+      inventory.images.filter((i) => !i.seeded).map((i) => i.name),
+      "images",
+    ).to.deep.equal([]);
+  });
+
   it("fails with the component's own message when the program's arguments are invalid", async () => {
     const programDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-local-program-"));
     try {
