@@ -106,41 +106,12 @@ export function machineDiskOf(disk: GuestDisk): MachineDisk {
 
 async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promise<void> {
   const disks = ctx.disks().map(machineDiskOf);
-  const bootDevices = new Set(disks.map((disk) => disk.deviceName));
-  // Disks attached while QEMU starts wait here and are hot-plugged once it is up.
-  let machine: Machine | undefined;
-  let hotplugs: Promise<void> = Promise.resolve();
-  const pending: GuestDisk[] = [];
-  const hotplug = (disk: GuestDisk): void => {
-    const running = machine;
-    if (!running) {
-      pending.push(disk);
-      return;
-    }
-    hotplugs = hotplugs.then(() =>
-      running.attachDisk(machineDiskOf(disk)).catch((error: unknown) => {
-        ctx.writeSerial(
-          1,
-          `[emulator] hot-plugging disk ${disk.deviceName} failed: ${String(error)}\n`,
-        );
-      }),
-    );
-  };
-  const offAttached = ctx.onDiskAttached(hotplug);
-  // The launcher cannot unplug a disk; say so where a user looks, rather than pretend.
-  const offDetached = ctx.onDiskDetached((disk) =>
-    ctx.writeSerial(
-      1,
-      `[emulator] disk ${disk.deviceName} was detached from the instance, but the QEMU guest keeps ` +
-        "the device until the machine stops\n",
-    ),
-  );
-
+  const hotplugs = followAttachments(ctx, new Set(disks.map((disk) => disk.deviceName)));
   const workDir = await fs.mkdtemp(
     path.join(options.workRoot ?? os.tmpdir(), `pci-vm-${ctx.instance.name}-`),
   );
   try {
-    machine = await startMachine({
+    const machine = await startMachine({
       name: ctx.instance.name,
       workDir,
       kernel: options.boot.kernel,
@@ -153,29 +124,22 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
       ...(options.accelerator !== undefined ? { accelerator: options.accelerator } : {}),
       ...(options.qemuBinary !== undefined ? { qemuBinary: options.qemuBinary } : {}),
     });
-    const started = machine;
     const startedAt = Date.now();
-    for (const disk of pending.splice(0)) if (!bootDevices.has(disk.deviceName)) hotplug(disk);
+    hotplugs.machineIsUp(machine);
     const forwarder = forwardSerialPorts(
-      (port) => started.serial(port),
+      (port) => machine.serial(port),
       (port, bytes) => ctx.writeSerial(port, bytes),
     );
-    const stop = (): void => {
-      const reason = ctx.signal.reason as BootEndReason;
-      if (HARD_STOPS.has(reason)) void started.kill();
-      else void started.powerDown(options.powerDownGraceMs ?? QEMU_GUEST_POWER_DOWN_GRACE_MS);
-    };
-    if (ctx.signal.aborted) stop();
-    else ctx.signal.addEventListener("abort", stop, { once: true });
+    const stopWatching = stopWhenBootEnds(ctx, machine, options.powerDownGraceMs);
 
-    const exit = await started.exited;
-    ctx.signal.removeEventListener("abort", stop);
+    const exit = await machine.exited;
+    stopWatching();
     await forwarder.drainAndStop();
     options.onMachineRun?.({
       instance: ctx.instance.name,
       startedAt,
       endedAt: Date.now(),
-      reboots: started.reboots,
+      reboots: machine.reboots,
       exit,
     });
     if (ctx.signal.aborted) return;
@@ -189,11 +153,76 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
     }
     ctx.powerOff();
   } finally {
-    offAttached();
-    offDetached();
-    await hotplugs;
+    await hotplugs.stop();
     if (!options.keepWorkDirs) await fs.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Hot-plugs the disks attached during this boot, one at a time. Disks attached while QEMU starts
+ * wait until {@link machineIsUp}; those already among the boot disks are skipped. Detaching is
+ * reported on serial port 1: the launcher cannot unplug a disk, so the guest keeps the device.
+ */
+function followAttachments(
+  ctx: GuestContext,
+  bootDevices: ReadonlySet<string>,
+): { machineIsUp(machine: Machine): void; stop(): Promise<void> } {
+  let machine: Machine | undefined;
+  let queue: Promise<void> = Promise.resolve();
+  const waiting: GuestDisk[] = [];
+  const plug = (disk: GuestDisk): void => {
+    const running = machine;
+    if (!running) {
+      waiting.push(disk);
+      return;
+    }
+    queue = queue.then(() =>
+      running.attachDisk(machineDiskOf(disk)).catch((error: unknown) => {
+        ctx.writeSerial(
+          1,
+          `[emulator] hot-plugging disk ${disk.deviceName} failed: ${String(error)}\n`,
+        );
+      }),
+    );
+  };
+  const offAttached = ctx.onDiskAttached(plug);
+  const offDetached = ctx.onDiskDetached((disk) =>
+    ctx.writeSerial(
+      1,
+      `[emulator] disk ${disk.deviceName} was detached from the instance, but the QEMU guest keeps ` +
+        "the device until the machine stops\n",
+    ),
+  );
+  return {
+    machineIsUp(up) {
+      machine = up;
+      for (const disk of waiting.splice(0)) if (!bootDevices.has(disk.deviceName)) plug(disk);
+    },
+    async stop() {
+      offAttached();
+      offDetached();
+      await queue;
+    },
+  };
+}
+
+/**
+ * Stops the machine when the boot ends from outside: the power button for stop, delete and
+ * preemption (QEMU quit after the grace period), at once for a host crash or the emulator closing.
+ * Returns a function that stops watching.
+ */
+function stopWhenBootEnds(
+  ctx: GuestContext,
+  machine: Machine,
+  graceMs = QEMU_GUEST_POWER_DOWN_GRACE_MS,
+): () => void {
+  const stop = (): void => {
+    if (HARD_STOPS.has(ctx.signal.reason as BootEndReason)) void machine.kill();
+    else void machine.powerDown(graceMs);
+  };
+  if (ctx.signal.aborted) stop();
+  else ctx.signal.addEventListener("abort", stop, { once: true });
+  return () => ctx.signal.removeEventListener("abort", stop);
 }
 
 function describeExit(exit: MachineExit): string {

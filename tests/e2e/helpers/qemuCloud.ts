@@ -21,9 +21,11 @@ import type { Emulator } from "../../../emulator";
 import { startQemuEmulator, type MachineRun } from "../../../emulator/qemu";
 import { sharedGuestImage } from "./guestFixture";
 
-/** Project, zone and bucket of the end-to-end builds. */
+/** Project of the end-to-end builds. */
 export const E2E_PROJECT = "e2e-project";
+/** Zone of the end-to-end builds. */
 export const E2E_ZONE = "us-central1-a";
+/** Scratch bucket of the end-to-end builds. */
 export const E2E_BUCKET = "e2e-scratch";
 
 /** The running local cloud. */
