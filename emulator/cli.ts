@@ -5,7 +5,8 @@
 import { parseArgs } from "node:util";
 import type { ErrorRateRule } from "./faults";
 import type { ScriptedOutcome } from "./guests/scriptedGuest";
-import { startEmulator } from "./emulator";
+import { startEmulator, type Emulator } from "./emulator";
+import { findCachedGuestImage, startQemuEmulator } from "./qemu";
 
 const USAGE = `Usage: npm run emulator -- [options]
 
@@ -17,6 +18,9 @@ Options:
   --time-scale <x>         multiply every modelled delay by x (default 1)
   --data-dir <dir>         where object bytes and disk files go (default: a temp dir, removed on exit)
   --disk-files             give images and disks backing raw files (for VM-backed guests)
+  --qemu                   every instance is a QEMU machine booting the Debian stand-in for COS,
+                           which is the newest cos-stable image (implies --disk-files and
+                           --no-cos-images; the guest image must be built: run npm start once)
   --outcome <o>            scripted build guests: success | failure | hang (default success)
   --status-lines <n>       scripted build guests: BuildStatus lines (default 5)
   --line-interval-ms <n>   scripted build guests: pause before each line (default 2000)
@@ -35,6 +39,7 @@ async function main(): Promise<void> {
       "time-scale": { type: "string", default: "1" },
       "data-dir": { type: "string" },
       "disk-files": { type: "boolean", default: false },
+      qemu: { type: "boolean", default: false },
       outcome: { type: "string", default: "success" },
       "status-lines": { type: "string", default: "5" },
       "line-interval-ms": { type: "string", default: "2000" },
@@ -55,21 +60,41 @@ async function main(): Promise<void> {
   if (!["success", "failure", "hang"].includes(outcome))
     throw new Error(`--outcome must be success, failure or hang, got ${outcome}`);
 
-  const emulator = await startEmulator({
+  const common = {
     port: numberOption("port", values.port),
     latency: values.latency,
     timeScale: numberOption("time-scale", values["time-scale"]),
     dataDir: values["data-dir"],
-    diskFiles: values["disk-files"],
-    includeCosImages: !values["no-cos-images"],
     errorRates: values["error-rate"].map(parseErrorRate),
     seed: numberOption("seed", values.seed),
-    defaultGuest: {
-      outcome,
-      statusLines: numberOption("status-lines", values["status-lines"]),
-      lineIntervalMs: numberOption("line-interval-ms", values["line-interval-ms"]),
-    },
-  });
+  } as const;
+  let emulator: Emulator;
+  let sourceImages: string;
+  if (values.qemu) {
+    // Only a cached guest image: building one takes minutes and root, which npm start explains.
+    const guestImage = await findCachedGuestImage();
+    if (!guestImage) {
+      throw new Error(
+        "--qemu needs the guest image, which is not built yet: run `npm start` once (as root)",
+      );
+    }
+    const started = await startQemuEmulator({ ...common, guestImage });
+    emulator = started.emulator;
+    sourceImages = `${started.sourceImage} (family cos-stable): a Debian guest standing in for COS; every instance is a QEMU machine`;
+  } else {
+    emulator = await startEmulator({
+      ...common,
+      diskFiles: values["disk-files"],
+      includeCosImages: !values["no-cos-images"],
+      defaultGuest: {
+        outcome,
+        statusLines: numberOption("status-lines", values["status-lines"]),
+        lineIntervalMs: numberOption("line-interval-ms", values["line-interval-ms"]),
+      },
+    });
+    sourceImages =
+      "projects/cos-cloud/global/images/family/cos-stable (and cos-beta, cos-dev, cos-117-lts, cos-121-lts)";
+  }
 
   const env = emulator.env();
   process.stdout.write(
@@ -84,7 +109,7 @@ async function main(): Promise<void> {
       `  pulumi config set gcp:storageCustomEndpoint ${emulator.endpoint}/storage/v1/`,
       `  pulumi config set gcp:accessToken ${env.CLOUDSDK_AUTH_ACCESS_TOKEN} --secret`,
       "",
-      "Source images: projects/cos-cloud/global/images/family/cos-stable (and cos-beta, cos-dev, cos-117-lts, cos-121-lts)",
+      `Source images: ${sourceImages}`,
       "Press Ctrl-C to stop.",
       "",
     ].join("\n"),

@@ -209,6 +209,16 @@ export class Emulator {
     return seedImage(this.state, seed).toJSON();
   }
 
+  /**
+   * The backing file of an image (a raw disk image), or undefined when the image has none (the
+   * emulator runs without `diskFiles`). Throws when there is no such image.
+   */
+  imageFile(project: string, name: string): string | undefined {
+    const image = this.state.images.get(`projects/${project}/global/images/${name}`);
+    if (!image) throw new Error(`no image ${project}/${name}`);
+    return image.filePath;
+  }
+
   /** The instance's current status (throws when it does not exist). */
   instanceStatus(ref: InstanceRef): InstanceStatus {
     return this.runtime(ref).record.status;

@@ -120,12 +120,13 @@ export async function guestImageRecipeHash(recipe: GuestImageRecipe): Promise<st
   return hash.digest("hex");
 }
 
-/**
- * Returns the guest image, building it first if this machine has not built this recipe yet (a few
- * minutes; needs root, debootstrap and e2fsprogs, and the Debian mirror). Concurrent callers wait
- * for one build.
- */
-export async function ensureGuestImage(options: GuestImageOptions = {}): Promise<GuestImage> {
+/** The recipe, its hash and the cache entry that `options` name. */
+async function resolveRecipe(options: GuestImageOptions): Promise<{
+  recipe: GuestImageRecipe;
+  hash: string;
+  cacheRoot: string;
+  name: string;
+}> {
   const suite = options.suite ?? DEFAULT_GUEST_SUITE;
   const recipe: GuestImageRecipe = {
     recipeDir: options.recipeDir ?? defaultRecipeDir(),
@@ -135,12 +136,10 @@ export async function ensureGuestImage(options: GuestImageOptions = {}): Promise
   };
   const hash = await guestImageRecipeHash(recipe);
   const cacheRoot = options.cacheRoot ?? defaultCacheRoot();
-  const { directory, built } = await ensureCachedBuild({
-    cacheRoot,
-    name: `guest-${hash.slice(0, 16)}`,
-    build: (output) =>
-      buildGuestImage(recipe, hash, output, path.join(cacheRoot, "debs"), options.onBuildOutput),
-  });
+  return { recipe, hash, cacheRoot, name: `guest-${hash.slice(0, 16)}` };
+}
+
+function guestImageIn(directory: string, hash: string, built: boolean): GuestImage {
   return {
     rootDisk: path.join(directory, "root.raw"),
     kernel: path.join(directory, "vmlinuz"),
@@ -150,6 +149,34 @@ export async function ensureGuestImage(options: GuestImageOptions = {}): Promise
     directory,
     built,
   };
+}
+
+/**
+ * The guest image if this machine has already built the current recipe, else undefined (so a
+ * caller can say "building it, this takes minutes" or ask for root before it starts).
+ */
+export async function findCachedGuestImage(
+  options: GuestImageOptions = {},
+): Promise<GuestImage | undefined> {
+  const { hash, cacheRoot, name } = await resolveRecipe(options);
+  const directory = path.join(cacheRoot, name);
+  return existsSync(directory) ? guestImageIn(directory, hash, false) : undefined;
+}
+
+/**
+ * Returns the guest image, building it first if this machine has not built this recipe yet (a few
+ * minutes; needs root, debootstrap and e2fsprogs, and the Debian mirror). Concurrent callers wait
+ * for one build.
+ */
+export async function ensureGuestImage(options: GuestImageOptions = {}): Promise<GuestImage> {
+  const { recipe, hash, cacheRoot, name } = await resolveRecipe(options);
+  const { directory, built } = await ensureCachedBuild({
+    cacheRoot,
+    name,
+    build: (output) =>
+      buildGuestImage(recipe, hash, output, path.join(cacheRoot, "debs"), options.onBuildOutput),
+  });
+  return guestImageIn(directory, hash, built);
 }
 
 async function buildGuestImage(

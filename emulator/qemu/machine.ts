@@ -240,7 +240,14 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
     return { pid: child.pid ?? -1, qmp, ended, kill: () => child.kill("SIGKILL") };
   };
 
-  const first = await launch();
+  let first: QemuProcess;
+  try {
+    first = await launch();
+  } catch (error) {
+    // Nothing else will remove the socket's directory of a machine that never started.
+    await fs.rm(qmpDir, { recursive: true, force: true });
+    throw error;
+  }
   const bootedAt = new Date();
   let current = first;
   // While a reboot starts the next process, operations wait for it here.

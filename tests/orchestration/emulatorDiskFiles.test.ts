@@ -153,6 +153,8 @@ describe("emulator: backing files for VM-backed guests (diskFiles option)", () =
         },
       }),
     );
+    const imageFile = h.emulator.imageFile(PROJECT, "from-cidata") ?? "";
+    expect((await readAt(imageFile, 3 * MIB, MARK.length)).equals(MARK)).to.equal(true);
     const second = seen[0]?.filePath ?? "";
     expect((await stat(second)).size).to.equal(3 * GIB);
     expect((await readAt(second, 3 * MIB, MARK.length)).equals(MARK)).to.equal(true);
@@ -161,6 +163,9 @@ describe("emulator: backing files for VM-backed guests (diskFiles option)", () =
       h,
       await h.clients.disks.delete({ project: PROJECT, zone: ZONE, disk: "cidata-disk" }),
     );
+    expect(h.emulator.imageFile("cos-cloud", "cos-stable-121-18867-199-1"), "a seed without file")
+      .to.be.undefined;
+    expect(() => h.emulator.imageFile(PROJECT, "no-such-image")).to.throw(/no image/);
     let gone = false;
     try {
       await stat(cidataPath);

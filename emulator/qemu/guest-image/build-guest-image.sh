@@ -92,7 +92,9 @@ printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
 in_chroot() { DEBIAN_FRONTEND=noninteractive LC_ALL=C chroot "$root" "$@"; }
 in_chroot apt-get update -q
-in_chroot apt-get install -y -q --no-install-recommends cloud-init
+# openssh-client brings ssh-keygen: cloud-init then makes SSH host keys at every new instance, as
+# sshd does on COS, so that a build's cleaning of /etc/ssh/ssh_host_* is put to the test.
+in_chroot apt-get install -y -q --no-install-recommends cloud-init openssh-client
 # shellcheck disable=SC2016 # dpkg-query expands ${Package}, not the shell.
 in_chroot dpkg-query -W -f '${Package} ${Version}\n' >"$output/packages.txt"
 rm -f "$root/usr/sbin/policy-rc.d"

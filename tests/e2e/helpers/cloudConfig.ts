@@ -14,14 +14,16 @@ function indent(text: string, spaces: number): string {
 }
 
 /**
- * A cloud-config that installs `/usr/local/sbin/<name>.sh` and `<name>.service` (output on ttyS2),
- * then starts it; with `enable` the unit also starts on every later boot.
+ * A cloud-config that installs `/usr/local/sbin/<name>.sh` and `<name>.service` (output on `tty`,
+ * default `/dev/ttyS2`, serial port 3), then starts it; with `enable` the unit also starts on every
+ * later boot.
  */
 export function oneshotUnitCloudConfig(
   name: string,
   script: string,
-  options: { enable?: boolean } = {},
+  options: { enable?: boolean; tty?: string } = {},
 ): string {
+  const tty = options.tty ?? "/dev/ttyS2";
   const unit = [
     "[Unit]",
     `Description=preloaded-cos-image end-to-end test unit ${name}`,
@@ -31,8 +33,8 @@ export function oneshotUnitCloudConfig(
     "[Service]",
     "Type=oneshot",
     `ExecStart=/usr/local/sbin/${name}.sh`,
-    "StandardOutput=file:/dev/ttyS2",
-    "StandardError=file:/dev/ttyS2",
+    `StandardOutput=file:${tty}`,
+    `StandardError=file:${tty}`,
     "",
     "[Install]",
     "WantedBy=multi-user.target",

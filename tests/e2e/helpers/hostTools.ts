@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { findCommand, missingCommandsMessage } from "../../../emulator/qemu";
+import { findCachedGuestImage, findCommand, missingCommandsMessage } from "../../../emulator/qemu";
 
 const execFileAsync = promisify(execFile);
 
@@ -18,11 +18,18 @@ const E2E_COMMANDS = [
   "mcopy",
 ];
 
-/** Why the end-to-end tier cannot run here (a missing command and its package), or undefined. */
+/**
+ * Why the end-to-end tier cannot run here (a missing command and its package, or no root to build
+ * the guest image that is not cached yet), or undefined.
+ */
 export async function missingE2ePrerequisites(): Promise<string | undefined> {
   const missing: string[] = [];
   for (const command of E2E_COMMANDS) if (!(await findCommand(command))) missing.push(command);
-  return missing.length > 0 ? missingCommandsMessage(missing) : undefined;
+  if (missing.length > 0) return missingCommandsMessage(missing);
+  if (process.getuid?.() !== 0 && !(await findCachedGuestImage())) {
+    return "not running as root, and the guest image is not built yet (debootstrap needs root): run the tests as root once";
+  }
+  return undefined;
 }
 
 /** Creates a FAT disk image labelled `label` holding `files` (name → contents) at its root. */

@@ -5,10 +5,12 @@
  *
  * - `FAKE_QEMU_LOG`: file that gets one JSON line per start: `{ argv }`;
  * - `FAKE_QEMU_REBOOTS`: how many starts end in a guest reboot (counted through `FAKE_QEMU_LOG`);
- * - `FAKE_QEMU_IGNORE_POWERDOWN`: when set, the ACPI power button does nothing.
+ * - `FAKE_QEMU_IGNORE_POWERDOWN`: when set, the ACPI power button does nothing;
+ * - `FAKE_QEMU_POWER_OFF_AFTER_MS`: the guest powers off by itself this long after the start;
+ * - `FAKE_QEMU_QMP_LOG`: file that gets one JSON line per QMP command: `{ execute, arguments }`.
  *
- * Every start writes `boot <n>` to serial port 1 and, unless it reboots, then idles until told to
- * stop over QMP.
+ * Every start writes `boot <n>` to serial port 1 and `ttyS<k> boot <n>` to the other ports and,
+ * unless it reboots or powers off, then idles until told to stop over QMP.
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -22,6 +24,9 @@ const log = process.env.FAKE_QEMU_LOG!;
 fs.appendFileSync(log, JSON.stringify({ argv }) + "\n");
 const start = fs.readFileSync(log, "utf8").trim().split("\n").length;
 fs.appendFileSync(serialFiles[0], `boot ${start}\n`);
+serialFiles
+  .slice(1)
+  .forEach((file, index) => fs.appendFileSync(file, `ttyS${index + 1} boot ${start}\n`));
 
 const connections: net.Socket[] = [];
 const send = (message: unknown) => {
@@ -40,8 +45,16 @@ const server = net.createServer((socket) => {
     buffered += chunk.toString();
     let newline: number;
     while ((newline = buffered.indexOf("\n")) >= 0) {
-      const request = JSON.parse(buffered.slice(0, newline)) as { execute: string; id: number };
+      const request = JSON.parse(buffered.slice(0, newline)) as {
+        execute: string;
+        arguments?: unknown;
+        id: number;
+      };
       buffered = buffered.slice(newline + 1);
+      if (process.env.FAKE_QEMU_QMP_LOG) {
+        const entry = { execute: request.execute, arguments: request.arguments };
+        fs.appendFileSync(process.env.FAKE_QEMU_QMP_LOG, JSON.stringify(entry) + "\n");
+      }
       socket.write(JSON.stringify({ return: {}, id: request.id }) + "\n");
       if (request.execute === "quit") shutdown("host-qmp-quit", false);
       if (request.execute === "system_powerdown" && !process.env.FAKE_QEMU_IGNORE_POWERDOWN) {
@@ -55,4 +68,9 @@ fs.rmSync(qmpSocket, { force: true });
 server.listen(qmpSocket, () => {
   if (start <= Number(process.env.FAKE_QEMU_REBOOTS ?? 0))
     setTimeout(() => shutdown("guest-reset", true), 300);
+  else if (process.env.FAKE_QEMU_POWER_OFF_AFTER_MS)
+    setTimeout(
+      () => shutdown("guest-shutdown", true),
+      Number(process.env.FAKE_QEMU_POWER_OFF_AFTER_MS),
+    );
 });

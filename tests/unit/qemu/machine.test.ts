@@ -104,12 +104,14 @@ describe("startMachine (with a fake QEMU)", function () {
     expect((error as Error).message).to.match(/not running/);
   });
 
-  it("fails to start with QEMU's own message when QEMU cannot start", async () => {
+  it("fails to start with QEMU's own message when QEMU cannot start, leaving no QMP directory", async () => {
+    process.env.TMPDIR = dir;
     let error: unknown;
     await startMachine({ ...spec(), qemuBinary: "/bin/false" }).catch(
       (caught: unknown) => (error = caught),
     );
     expect((error as Error).message).to.match(/^QEMU for vm did not start/);
+    expect((await fs.readdir(dir)).filter((name) => name.startsWith("pci-qmp-"))).to.deep.equal([]);
   });
 });
 

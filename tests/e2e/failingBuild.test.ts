@@ -1,0 +1,62 @@
+/**
+ * A build whose second script fails, on a real guest: the provider's error names the step and the
+ * script's exit status, carries the end of serial port 3, and every temporary is gone.
+ */
+import { expect } from "chai";
+import { missingE2ePrerequisites } from "./helpers/hostTools";
+import {
+  buildThroughProvider,
+  e2eBuildInputs,
+  expectOnlyImages,
+  programWithContext,
+  startQemuCloud,
+  type QemuCloud,
+} from "./helpers/qemuCloud";
+
+const CONTEXT = {
+  "ok.sh": 'echo "the first step works"\n',
+  "broken.sh": 'echo "about to fail"\nexit 7\n',
+};
+
+describe("e2e: a build whose script fails, on QEMU guests", function () {
+  let cloud: QemuCloud | undefined;
+  let removeProgram: (() => Promise<void>) | undefined;
+  let failure: Error | undefined;
+
+  before(async function () {
+    const missing = await missingE2ePrerequisites();
+    if (missing) {
+      console.warn(`\n  !!!!! E2E TESTS SKIPPED: ${missing} !!!!!\n`);
+      this.skip();
+    }
+    cloud = await startQemuCloud();
+    const program = await programWithContext(CONTEXT);
+    removeProgram = () => program.remove();
+    const inputs = e2eBuildInputs(cloud, program.programDir, "broken", {
+      steps: [{ runScript: { script: "ok.sh" } }, { runScript: { script: "broken.sh" } }],
+    });
+    failure = await buildThroughProvider(inputs).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+  });
+
+  after(async () => {
+    await cloud?.close();
+    await removeProgram?.();
+  });
+
+  it("fails with an error that names the step, the exit status and the script's last words", () => {
+    expect(failure, "the build failed").to.be.instanceOf(Error);
+    const message = failure!.message;
+    expect(message).to.match(
+      /^the image build failed in step 2\/2 runScript broken\.sh: the script exited with status 7\n/,
+    );
+    expect(message).to.include("| BuildStatus: about to fail");
+  });
+
+  it("leaves no VM, disk, image or object behind", () => {
+    expectOnlyImages(cloud!.emulator, []);
+    expect(cloud!.machineRuns, "the build VM's machine has ended").to.have.length(1);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * A local cloud for whole builds: the emulator with a QEMU machine behind every instance and the
+ * Debian stand-in as `cos-stable`, the project's real Google clients pointed at it, a scratch
+ * bucket, and builds run through the dynamic provider's `check` and `create` exactly as the Pulumi
+ * engine calls them. Progress lines are recorded and echoed, so a failing run shows the guest's story.
+ */
+import { expect } from "chai";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { recordingProgress } from "../../../components/build/progress";
+import { createGcpClients, type GcpClients } from "../../../components/gcp/clients";
+import { ownerIdOf } from "../../../components/naming";
+import type {
+  CheckedImageBuildInputs,
+  ImageBuildInputs,
+  ImageBuildOutputs,
+} from "../../../components/provider/inputs";
+import * as runtime from "../../../components/provider/runtime";
+import type { Emulator } from "../../../emulator";
+import { startQemuEmulator, type MachineRun } from "../../../emulator/qemu";
+import { sharedGuestImage } from "./guestFixture";
+
+/** Project of the end-to-end builds. */
+export const E2E_PROJECT = "e2e-project";
+/** Zone of the end-to-end builds. */
+export const E2E_ZONE = "us-central1-a";
+/** Scratch bucket of the end-to-end builds. */
+export const E2E_BUCKET = "e2e-scratch";
+
+/** The running local cloud. */
+export interface QemuCloud {
+  /** The emulator. */
+  emulator: Emulator;
+  /** Clients pointed at it (the test's own calls, such as the verification VM). */
+  clients: GcpClients;
+  /** Progress lines the provider printed, in order. */
+  progress: string[];
+  /** Every QEMU machine run so far. */
+  machineRuns: MachineRun[];
+  /** Stops the emulator (and any machine), restores the provider runtime, closes the clients. */
+  close(): Promise<void>;
+}
+
+/** Starts the local cloud; the guest image comes from the cache (or is built once). */
+export async function startQemuCloud(): Promise<QemuCloud> {
+  const guestImage = await sharedGuestImage();
+  const machineRuns: MachineRun[] = [];
+  const { emulator } = await startQemuEmulator({
+    guestImage,
+    machines: {
+      keepWorkDirs: Boolean(process.env.PCI_E2E_KEEP),
+      onMachineRun: (run) => {
+        machineRuns.push(run);
+        const seconds = ((run.endedAt - run.startedAt) / 1000).toFixed(1);
+        console.log(
+          `      [e2e timing] machine ${run.instance}: ${seconds} s, ${run.reboots} reboot(s), ended by ${run.exit.shutdownReason ?? "?"}`,
+        );
+      },
+    },
+  });
+  const clients = createGcpClients({
+    endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
+    projectId: E2E_PROJECT,
+  });
+  await clients.storage.createBucket(E2E_BUCKET);
+  const progress = recordingProgress();
+  const echo = {
+    info: (message: string) => {
+      progress.info(message);
+      console.log(`      [build] ${message}`);
+    },
+    warn: (message: string) => {
+      progress.warn(message);
+      console.log(`      [build] warning: ${message}`);
+    },
+  };
+  const restore = runtime.configureRuntime({ progress: () => echo });
+  return {
+    emulator,
+    clients,
+    progress: progress.lines,
+    machineRuns,
+    async close() {
+      restore();
+      await clients.close();
+      await emulator.close();
+    },
+  };
+}
+
+/** A throw-away Pulumi program directory holding the build context `files` (path → contents). */
+export async function programWithContext(
+  files: Record<string, string | Buffer>,
+): Promise<{ programDir: string; remove(): Promise<void> }> {
+  const programDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-e2e-program-"));
+  for (const [name, contents] of Object.entries(files)) {
+    const file = path.join(programDir, "context", name);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, contents);
+  }
+  return { programDir, remove: () => fs.rm(programDir, { recursive: true, force: true }) };
+}
+
+/** The build resource's inputs as the component registers them, for `args` over the e2e defaults. */
+export function e2eBuildInputs(
+  cloud: QemuCloud,
+  programDir: string,
+  name: string,
+  args: Partial<ImageBuildInputs["args"]>,
+): ImageBuildInputs {
+  const endpoint = cloud.emulator.endpoint;
+  return {
+    namePrefix: name,
+    ownerId: ownerIdOf("e2e", "local", name),
+    programDir,
+    args: {
+      sourceImageFamily: "cos-stable",
+      project: E2E_PROJECT,
+      zone: E2E_ZONE,
+      bucket: E2E_BUCKET,
+      buildContext: "context",
+      apiEndpoints: { compute: endpoint, storage: endpoint },
+      ...args,
+    },
+    secrets: { env: {}, credentials: {} },
+  };
+}
+
+/** `check` then `create`, as the engine runs a new build resource; check failures fail the test. */
+export async function buildThroughProvider(
+  inputs: ImageBuildInputs,
+): Promise<{ id: string; outs: ImageBuildOutputs }> {
+  const checked = await runtime.check({}, inputs);
+  expect(checked.failures ?? [], JSON.stringify(checked.failures)).to.deep.equal([]);
+  const started = Date.now();
+  try {
+    const result = await runtime.create(checked.inputs as CheckedImageBuildInputs);
+    return { id: result.id, outs: result.outs as ImageBuildOutputs };
+  } finally {
+    console.log(`      [e2e timing] create: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+}
+
+/** Asserts that nothing but the given images exists besides the seeds: no VM, disk, object. */
+export function expectOnlyImages(emulator: Emulator, images: string[]): void {
+  const inventory = emulator.inventory();
+  expect(
+    inventory.instances.map((i) => i.name),
+    "instances left",
+  ).to.deep.equal([]);
+  expect(
+    inventory.disks.map((d) => d.name),
+    "disks left",
+  ).to.deep.equal([]);
+  expect(
+    inventory.objects.map((o) => o.name),
+    "objects left",
+  ).to.deep.equal([]);
+  expect(
+    inventory.images
+      .filter((i) => !i.seeded)
+      .map((i) => i.name)
+      .sort(),
+    "images left",
+  ).to.deep.equal([...images].sort());
+}
