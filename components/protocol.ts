@@ -14,8 +14,9 @@ export const PROTOCOL_VERSION = 1;
  * Line prefixes on serial port 3. Every line the provisioner (and the user's scripts) print starts
  * with exactly one of these, followed by a space.
  *
- * - `BuildProtocol: <version> build=<buildId>`: the first line of every provisioner run (also after a
- *   reboot).
+ * - `BuildProtocol: <version> build=<buildId> [stage=boot]`: the first line of every provisioner run
+ *   (also after a reboot). The cloud-config's start script prints it with `stage=boot` as soon as the
+ *   VM has booted (before the CIDATA tree is there); the provisioner prints it without a stage.
  * - `BuildStatus: <text>`: progress; the orchestrator streams these to the user.
  * - `BuildSucceeded: <text>`: every step done and the machine cleaned; the provisioner now waits for
  *   the acknowledgement, then powers off.

@@ -497,8 +497,9 @@ function retriesFor(spec: BuildSpec): number {
   return spec.vm.provisioningModel === "STANDARD" ? 0 : spec.vm.preemptionRetries;
 }
 
+/** A size for progress lines: KiB below 1 MiB, so small inline trees do not show as "0.0 MiB". */
 function formatBytes(bytes: number): string {
-  return bytes >= 2 ** 30
-    ? `${(bytes / 2 ** 30).toFixed(1)} GiB`
-    : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
 }

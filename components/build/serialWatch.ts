@@ -144,7 +144,11 @@ export class SerialWatch {
         case "protocol":
           if (event.version !== PROTOCOL_VERSION)
             return { kind: "protocol-mismatch", version: event.version };
-          this.progress.info(`provisioner started (protocol ${event.version})`);
+          this.progress.info(
+            event.stage === "boot"
+              ? `build VM booted; getting the CIDATA tree (protocol ${event.version})`
+              : `provisioner started (protocol ${event.version})`,
+          );
           break;
         case "status":
           this.progress.info(`| ${event.text}`);

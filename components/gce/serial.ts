@@ -54,7 +54,13 @@ export class SerialLineReader {
 
 /** What a line of serial port 3 means for the build. */
 export type BuildEvent =
-  | { kind: "protocol"; version: number; buildId: string }
+  | {
+      kind: "protocol";
+      version: number;
+      buildId: string;
+      /** `boot`: the start script, before CIDATA; `provisioner`: the provisioner itself. */
+      stage: "boot" | "provisioner";
+    }
   | { kind: "status"; text: string }
   | { kind: "succeeded"; text: string }
   | { kind: "failed"; step: string; reason: string }
@@ -69,8 +75,13 @@ export function parseBuildLine(line: string): BuildEvent {
     line.startsWith(marker) ? line.slice(marker.length).replace(/^ /, "") : undefined;
   const protocol = after(MARKERS.protocol);
   if (protocol !== undefined) {
-    const match = /^(\d+)(?:\s+build=(\S+))?/.exec(protocol);
-    return { kind: "protocol", version: match ? Number(match[1]) : NaN, buildId: match?.[2] ?? "" };
+    const match = /^(\d+)(?:\s+build=(\S+))?(?:\s+stage=(\S+))?/.exec(protocol);
+    return {
+      kind: "protocol",
+      version: match ? Number(match[1]) : NaN,
+      buildId: match?.[2] ?? "",
+      stage: match?.[3] === "boot" ? "boot" : "provisioner",
+    };
   }
   const status = after(MARKERS.status);
   if (status !== undefined) return { kind: "status", text: status };

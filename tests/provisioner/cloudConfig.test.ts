@@ -40,7 +40,9 @@ describe("cloud-config", function () {
     ]);
     const start = writtenFile(config, START_PATH);
     expect(start).to.include(`readonly build_id='${BUILD_ID}'`);
-    expect(start).to.include(`echo "BuildProtocol: ${PROTOCOL_VERSION} build=$build_id"`);
+    expect(start).to.include(
+      `echo "BuildProtocol: ${PROTOCOL_VERSION} build=$build_id stage=boot"`,
+    );
     expect(start).to.include("readonly wait_seconds=1800");
   });
 
@@ -168,7 +170,7 @@ describe("cloud-config", function () {
       const box = withStartScript(BUILD_ID, { cidata: false, wait: 2 });
       const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
       expect(serialLines(result.serial)).to.deep.equal([
-        `BuildProtocol: ${PROTOCOL_VERSION} build=${BUILD_ID}`,
+        `BuildProtocol: ${PROTOCOL_VERSION} build=${BUILD_ID} stage=boot`,
         "BuildStatus: waiting for the CIDATA disk (0s of at most 2s)",
         "BuildFailed: setup: no CIDATA disk appeared within 2s",
       ]);

@@ -36,6 +36,11 @@ describe("serial port reading", () => {
       kind: "protocol",
       version: 1,
       buildId: "abc123",
+      stage: "provisioner",
+    });
+    expect(parseBuildLine("BuildProtocol: 1 build=abc123 stage=boot")).to.deep.include({
+      buildId: "abc123",
+      stage: "boot",
     });
     expect(parseBuildLine("BuildStatus: step 1/2 runScript a.sh")).to.deep.equal({
       kind: "status",

@@ -9,12 +9,13 @@ export function serialLines(serial: string): string[] {
 }
 
 /**
- * Checks the protocol on one run's output: `BuildProtocol:` first, every line starts with a marker,
- * and at most one final marker, as the very last line.
+ * Checks the protocol on one run's output: `BuildProtocol:` first (with `stage=boot` when the start
+ * script ran), every line starts with a marker, and at most one final marker, as the very last line.
  */
 export function expectWellFormedRun(serial: string, buildId: string): void {
   const lines = serialLines(serial);
-  expect(lines[0]).to.equal(`${MARKERS.protocol} ${PROTOCOL_VERSION} build=${buildId}`);
+  const protocolLine = `${MARKERS.protocol} ${PROTOCOL_VERSION} build=${buildId}`;
+  expect(lines[0]).to.be.oneOf([protocolLine, `${protocolLine} stage=boot`]);
   const prefixes = Object.values(MARKERS).map((marker) => `${marker} `);
   for (const line of lines) {
     expect(
