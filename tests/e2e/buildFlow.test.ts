@@ -16,7 +16,7 @@ import {
   sharedGuestImage,
   type TestInstance,
 } from "./helpers/guestFixture";
-import { makeFatDisk, missingE2ePrerequisites, readFileFromExt4 } from "./helpers/hostTools";
+import { makeFatDisk, requireE2ePrerequisites, readFileFromExt4 } from "./helpers/hostTools";
 import { serialText, waitForSerial } from "./helpers/serialWait";
 
 const BUILD_SCRIPT = `#!/bin/bash
@@ -48,11 +48,7 @@ describe("e2e: a preload VM on the local guest", function () {
   let instance: TestInstance | undefined;
 
   before(async function () {
-    const missing = await missingE2ePrerequisites();
-    if (missing) {
-      console.warn(`\n  !!!!! E2E TESTS SKIPPED: ${missing} !!!!!\n`);
-      this.skip();
-    }
+    await requireE2ePrerequisites(this);
     await sharedGuestImage();
   });
 

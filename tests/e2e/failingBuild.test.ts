@@ -3,7 +3,7 @@
  * script's exit status, carries the end of serial port 3, and every temporary is gone.
  */
 import { expect } from "chai";
-import { missingE2ePrerequisites } from "./helpers/hostTools";
+import { requireE2ePrerequisites } from "./helpers/hostTools";
 import {
   buildThroughProvider,
   e2eBuildInputs,
@@ -24,11 +24,7 @@ describe("e2e: a build whose script fails, on QEMU guests", function () {
   let failure: Error | undefined;
 
   before(async function () {
-    const missing = await missingE2ePrerequisites();
-    if (missing) {
-      console.warn(`\n  !!!!! E2E TESTS SKIPPED: ${missing} !!!!!\n`);
-      this.skip();
-    }
+    await requireE2ePrerequisites(this);
     cloud = await startQemuCloud();
     const program = await programWithContext(CONTEXT);
     removeProgram = () => program.remove();

@@ -9,7 +9,7 @@
 import { expect } from "chai";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
 import { ext4Files, ext4List, ext4ReadFile, ext4Stat } from "./helpers/ext4Image";
-import { missingE2ePrerequisites } from "./helpers/hostTools";
+import { requireE2ePrerequisites } from "./helpers/hostTools";
 import {
   buildThroughProvider,
   e2eBuildInputs,
@@ -60,11 +60,7 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
   let imageFile: string;
 
   before(async function () {
-    const missing = await missingE2ePrerequisites();
-    if (missing) {
-      console.warn(`\n  !!!!! E2E TESTS SKIPPED: ${missing} !!!!!\n`);
-      this.skip();
-    }
+    await requireE2ePrerequisites(this);
     cloud = await startQemuCloud();
     const program = await programWithContext(CONTEXT);
     removeProgram = () => program.remove();

@@ -11,7 +11,7 @@ import {
   sharedGuestImage,
   type TestInstance,
 } from "./helpers/guestFixture";
-import { makeFatDisk, missingE2ePrerequisites } from "./helpers/hostTools";
+import { makeFatDisk, requireE2ePrerequisites } from "./helpers/hostTools";
 import { serialText } from "./helpers/serialWait";
 
 const NOCLOUD_SCRIPT = `#!/bin/bash
@@ -23,11 +23,7 @@ describe("e2e: NoCloud fallback on the local guest", function () {
   let instance: TestInstance | undefined;
 
   before(async function () {
-    const missing = await missingE2ePrerequisites();
-    if (missing) {
-      console.warn(`\n  !!!!! E2E TESTS SKIPPED: ${missing} !!!!!\n`);
-      this.skip();
-    }
+    await requireE2ePrerequisites(this);
     await sharedGuestImage();
   });
 

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
 import { ext4ReadFile } from "./helpers/ext4Image";
-import { missingE2ePrerequisites } from "./helpers/hostTools";
+import { requireE2ePrerequisites } from "./helpers/hostTools";
 import {
   buildThroughProvider,
   e2eBuildInputs,
@@ -54,11 +54,7 @@ describe("e2e: a build that reboots between steps, CIDATA on a disk, on QEMU gue
   let imageFile: string;
 
   before(async function () {
-    const missing = await missingE2ePrerequisites();
-    if (missing) {
-      console.warn(`\n  !!!!! E2E TESTS SKIPPED: ${missing} !!!!!\n`);
-      this.skip();
-    }
+    await requireE2ePrerequisites(this);
     cloud = await startQemuCloud();
     const program = await programWithContext(CONTEXT);
     removeProgram = () => program.remove();

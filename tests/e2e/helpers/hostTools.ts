@@ -22,7 +22,7 @@ const E2E_COMMANDS = [
  * Why the end-to-end tier cannot run here (a missing command and its package, or no root to build
  * the guest image that is not cached yet), or undefined.
  */
-export async function missingE2ePrerequisites(): Promise<string | undefined> {
+async function missingE2ePrerequisites(): Promise<string | undefined> {
   const missing: string[] = [];
   for (const command of E2E_COMMANDS) if (!(await findCommand(command))) missing.push(command);
   if (missing.length > 0) return missingCommandsMessage(missing);
@@ -30,6 +30,21 @@ export async function missingE2ePrerequisites(): Promise<string | undefined> {
     return "not running as root, and the guest image is not built yet (debootstrap needs root): run the tests as root once";
   }
   return undefined;
+}
+
+/**
+ * Skips the calling suite, loudly, when the end-to-end tier cannot run here. With
+ * `PCI_E2E_REQUIRED=1` (CI sets it) a missing prerequisite fails the suite instead: a CI run that
+ * skipped the tier must not look green.
+ */
+export async function requireE2ePrerequisites(suite: Mocha.Context): Promise<void> {
+  const missing = await missingE2ePrerequisites();
+  if (!missing) return;
+  if (process.env.PCI_E2E_REQUIRED === "1") {
+    throw new Error(`the end-to-end tier is required here (PCI_E2E_REQUIRED=1) but ${missing}`);
+  }
+  console.warn(`\n  !!!!! E2E TESTS SKIPPED: ${missing} !!!!!\n`);
+  suite.skip();
 }
 
 /** Creates a FAT disk image labelled `label` holding `files` (name → contents) at its root. */
