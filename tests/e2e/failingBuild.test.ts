@@ -3,15 +3,8 @@
  * script's exit status, carries the end of serial port 3, and every temporary is gone.
  */
 import { expect } from "chai";
-import { requireE2ePrerequisites } from "./helpers/hostTools";
-import {
-  buildThroughProvider,
-  e2eBuildInputs,
-  expectOnlyImages,
-  programWithContext,
-  startQemuCloud,
-  type QemuCloud,
-} from "./helpers/qemuCloud";
+import { expectNoTemporaries } from "../orchestration/buildHarness";
+import { buildOncePerSuite } from "./helpers/qemuCloud";
 
 const CONTEXT = {
   "ok.sh": 'echo "the first step works"\n',
@@ -19,30 +12,12 @@ const CONTEXT = {
 };
 
 describe("e2e: a build whose script fails, on QEMU guests", function () {
-  let cloud: QemuCloud | undefined;
-  let removeProgram: (() => Promise<void>) | undefined;
-  let failure: Error | undefined;
-
-  before(async function () {
-    await requireE2ePrerequisites(this);
-    cloud = await startQemuCloud();
-    const program = await programWithContext(CONTEXT);
-    removeProgram = () => program.remove();
-    const inputs = e2eBuildInputs(cloud, program.programDir, "broken", {
-      steps: [{ runScript: { script: "ok.sh" } }, { runScript: { script: "broken.sh" } }],
-    });
-    failure = await buildThroughProvider(inputs).then(
-      () => undefined,
-      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-    );
-  });
-
-  after(async () => {
-    await cloud?.close();
-    await removeProgram?.();
+  const build = buildOncePerSuite("broken", CONTEXT, {
+    steps: [{ runScript: { script: "ok.sh" } }, { runScript: { script: "broken.sh" } }],
   });
 
   it("fails with an error that names the step, the exit status and the script's last words", () => {
+    const { failure } = build();
     expect(failure, "the build failed").to.be.instanceOf(Error);
     const message = failure!.message;
     expect(message).to.match(
@@ -52,7 +27,8 @@ describe("e2e: a build whose script fails, on QEMU guests", function () {
   });
 
   it("leaves no VM, disk, image or object behind", () => {
-    expectOnlyImages(cloud!.emulator, []);
-    expect(cloud!.machineRuns, "the build VM's machine has ended").to.have.length(1);
+    const { cloud } = build();
+    expectNoTemporaries(cloud.emulator, []);
+    expect(cloud.machineRuns, "the build VM's machine has ended").to.have.length(1);
   });
 });

@@ -9,16 +9,8 @@
 import { expect } from "chai";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
 import { ext4Files, ext4List, ext4ReadFile, ext4Stat } from "./helpers/ext4Image";
-import { requireE2ePrerequisites } from "./helpers/hostTools";
-import {
-  buildThroughProvider,
-  e2eBuildInputs,
-  E2E_PROJECT,
-  expectOnlyImages,
-  programWithContext,
-  startQemuCloud,
-  type QemuCloud,
-} from "./helpers/qemuCloud";
+import { expectNoTemporaries } from "../orchestration/buildHarness";
+import { buildOncePerSuite, E2E_PROJECT, succeeded, type QemuCloud } from "./helpers/qemuCloud";
 import { verificationScript, verifyOnNewVm } from "./helpers/verificationVm";
 
 /** A value that COS Customizer's comma-separated `-env` flag could not carry. */
@@ -54,32 +46,20 @@ const CONTEXT = {
 };
 
 describe("e2e: a build with two scripts, through the dynamic provider, on QEMU guests", function () {
+  const build = buildOncePerSuite("hello", CONTEXT, {
+    steps: [
+      { runScript: { script: "hello.sh", env: { GREETING: "hello, world" } } },
+      { runScript: { script: "check-env.sh", env: { TRICKY: TRICKY_VALUE } } },
+    ],
+    imageFamily: "hello-cos",
+  });
   let cloud: QemuCloud | undefined;
-  let removeProgram: (() => Promise<void>) | undefined;
   let outs: ImageBuildOutputs;
   let imageFile: string;
 
-  before(async function () {
-    await requireE2ePrerequisites(this);
-    cloud = await startQemuCloud();
-    const program = await programWithContext(CONTEXT);
-    removeProgram = () => program.remove();
-    ({ outs } = await buildThroughProvider(
-      e2eBuildInputs(cloud, program.programDir, "hello", {
-        steps: [
-          { runScript: { script: "hello.sh", env: { GREETING: "hello, world" } } },
-          { runScript: { script: "check-env.sh", env: { TRICKY: TRICKY_VALUE } } },
-        ],
-        imageFamily: "hello-cos",
-      }),
-    ));
-    imageFile = cloud.emulator.imageFile(E2E_PROJECT, outs.imageName) ?? "";
-    console.log(`      [e2e] output image file: ${imageFile}`);
-  });
-
-  after(async () => {
-    await cloud?.close();
-    await removeProgram?.();
+  before(() => {
+    ({ cloud, imageFile } = build());
+    outs = succeeded(build());
   });
 
   it("sent the CIDATA tree in instance metadata (a small build without secrets): no disk", () => {
@@ -106,7 +86,7 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
       "| step 2/2 runScript check-env.sh: started",
     ]);
     expect(imageFile, "the output image has a file").to.match(/\.raw$/);
-    expectOnlyImages(emulator, [outs.imageName]);
+    expectNoTemporaries(emulator, [outs.imageName]);
   });
 
   it("holds the customization in the image file", async () => {
@@ -169,6 +149,6 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
     expect(result.verdict, result.port2).to.equal("TestPass");
     expect(result.port2).to.include("TestStatus: verifying the image");
     expect(result.port3, "the provisioner did not start again").to.not.include("BuildProtocol");
-    expectOnlyImages(cloud!.emulator, [outs.imageName]);
+    expectNoTemporaries(cloud!.emulator, [outs.imageName]);
   });
 });

@@ -8,16 +8,8 @@ import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
 import { ext4ReadFile } from "./helpers/ext4Image";
-import { requireE2ePrerequisites } from "./helpers/hostTools";
-import {
-  buildThroughProvider,
-  e2eBuildInputs,
-  E2E_PROJECT,
-  expectOnlyImages,
-  programWithContext,
-  startQemuCloud,
-  type QemuCloud,
-} from "./helpers/qemuCloud";
+import { expectNoTemporaries } from "../orchestration/buildHarness";
+import { buildOncePerSuite, succeeded, type QemuCloud } from "./helpers/qemuCloud";
 
 /** Incompressible, and larger than what instance metadata can carry (256 KiB per value). */
 const LARGE_FILE = randomBytes(640 * 1024);
@@ -48,30 +40,19 @@ const CONTEXT = {
 };
 
 describe("e2e: a build that reboots between steps, CIDATA on a disk, on QEMU guests", function () {
+  const build = buildOncePerSuite("reboot", CONTEXT, {
+    steps: [
+      { runScript: { script: "before-reboot.sh", allowReboot: true } },
+      { runScript: { script: "after-reboot.sh" } },
+    ],
+  });
   let cloud: QemuCloud | undefined;
-  let removeProgram: (() => Promise<void>) | undefined;
   let outs: ImageBuildOutputs;
   let imageFile: string;
 
-  before(async function () {
-    await requireE2ePrerequisites(this);
-    cloud = await startQemuCloud();
-    const program = await programWithContext(CONTEXT);
-    removeProgram = () => program.remove();
-    ({ outs } = await buildThroughProvider(
-      e2eBuildInputs(cloud, program.programDir, "reboot", {
-        steps: [
-          { runScript: { script: "before-reboot.sh", allowReboot: true } },
-          { runScript: { script: "after-reboot.sh" } },
-        ],
-      }),
-    ));
-    imageFile = cloud.emulator.imageFile(E2E_PROJECT, outs.imageName) ?? "";
-  });
-
-  after(async () => {
-    await cloud?.close();
-    await removeProgram?.();
+  before(() => {
+    ({ cloud, imageFile } = build());
+    outs = succeeded(build());
   });
 
   it("sent the CIDATA tree on a hot-attached disk", () => {
@@ -97,7 +78,7 @@ describe("e2e: a build that reboots between steps, CIDATA on a disk, on QEMU gue
       "| step 1/2 runScript before-reboot.sh: started",
       "| step 2/2 runScript after-reboot.sh: started",
     ]);
-    expectOnlyImages(cloud!.emulator, [outs.imageName]);
+    expectNoTemporaries(cloud!.emulator, [outs.imageName]);
   });
 
   it("ran each step once, in two different boots, and read the large context file intact", async () => {

@@ -20,6 +20,7 @@ import * as runtime from "../../../components/provider/runtime";
 import type { Emulator } from "../../../emulator";
 import { startQemuEmulator, type MachineRun } from "../../../emulator/qemu";
 import { sharedGuestImage } from "./guestFixture";
+import { requireE2ePrerequisites } from "./hostTools";
 
 /** Project of the end-to-end builds. */
 export const E2E_PROJECT = "e2e-project";
@@ -142,26 +143,66 @@ export async function buildThroughProvider(
   }
 }
 
-/** Asserts that nothing but the given images exists besides the seeds: no VM, disk, object. */
-export function expectOnlyImages(emulator: Emulator, images: string[]): void {
-  const inventory = emulator.inventory();
-  expect(
-    inventory.instances.map((i) => i.name),
-    "instances left",
-  ).to.deep.equal([]);
-  expect(
-    inventory.disks.map((d) => d.name),
-    "disks left",
-  ).to.deep.equal([]);
-  expect(
-    inventory.objects.map((o) => o.name),
-    "objects left",
-  ).to.deep.equal([]);
-  expect(
-    inventory.images
-      .filter((i) => !i.seeded)
-      .map((i) => i.name)
-      .sort(),
-    "images left",
-  ).to.deep.equal([...images].sort());
+/** The one build a suite made with {@link buildOncePerSuite}: its cloud, and its outputs or error. */
+export interface SuiteBuild {
+  cloud: QemuCloud;
+  /** The build's outputs; undefined when it failed. */
+  outs?: ImageBuildOutputs;
+  /** Why the build failed; undefined when it succeeded. */
+  failure?: Error;
+  /** The output image's backing file ("" when there is none). */
+  imageFile: string;
+}
+
+/**
+ * Registers the suite's `before` and `after` hooks: one build of `context` through the provider on a
+ * fresh QEMU cloud (skipped loudly without the prerequisites), torn down after the suite. Returns
+ * a getter for the result, valid inside the suite's tests.
+ */
+export function buildOncePerSuite(
+  name: string,
+  context: Record<string, string | Buffer>,
+  args: Partial<ImageBuildInputs["args"]>,
+): () => SuiteBuild {
+  let build: SuiteBuild | undefined;
+  let cloud: QemuCloud | undefined;
+  let removeProgram: (() => Promise<void>) | undefined;
+
+  before(async function () {
+    await requireE2ePrerequisites(this);
+    cloud = await startQemuCloud();
+    const program = await programWithContext(context);
+    removeProgram = () => program.remove();
+    const inputs = e2eBuildInputs(cloud, program.programDir, name, args);
+    const started = cloud;
+    build = await buildThroughProvider(inputs).then(
+      ({ outs }): SuiteBuild => ({
+        cloud: started,
+        outs,
+        imageFile: started.emulator.imageFile(E2E_PROJECT, outs.imageName) ?? "",
+      }),
+      (error: unknown): SuiteBuild => ({
+        cloud: started,
+        failure: error instanceof Error ? error : new Error(String(error)),
+        imageFile: "",
+      }),
+    );
+    if (build.imageFile) console.log(`      [e2e] output image file: ${build.imageFile}`);
+  });
+
+  after(async () => {
+    await cloud?.close();
+    await removeProgram?.();
+  });
+
+  return () => {
+    if (!build) throw new Error("the suite's build did not run (its before hook failed)");
+    return build;
+  };
+}
+
+/** The outputs of a suite build that must have succeeded (its error otherwise). */
+export function succeeded(build: SuiteBuild): ImageBuildOutputs {
+  if (!build.outs) throw build.failure ?? new Error("the build has no outputs");
+  return build.outs;
 }
