@@ -7,7 +7,7 @@ import * as runtime from "../../components/provider/runtime";
 import { startEmulator, type Emulator } from "../../emulator";
 import { deployLocally } from "../../program/localDeployment";
 import { findRepositoryRoot } from "../../program/localRun";
-import { FAST_PIPELINE } from "./buildHarness";
+import { expectNoTemporaries, FAST_PIPELINE } from "./buildHarness";
 
 /**
  * The local engine behind `npm start`, on the emulator with scripted guests (the QEMU run is in
@@ -98,19 +98,7 @@ describe("local deployment of a program (the engine of npm start)", function () 
     expect(String(failure)).to.include(
       "the image build failed in step 1/1 runScript hello.sh: the script exited with status 7",
     );
-    const inventory = emulator.inventory();
-    expect(
-      inventory.instances.map((i) => i.name),
-      "instances",
-    ).to.deep.equal([]);
-    expect(
-      inventory.disks.map((d) => d.name),
-      "disks",
-    ).to.deep.equal([]);
-    expect(
-      inventory.images.filter((i) => !i.seeded).map((i) => i.name),
-      "images",
-    ).to.deep.equal([]);
+    expectNoTemporaries(emulator);
   });
 
   it("fails with the component's own message when the program's arguments are invalid", async () => {
