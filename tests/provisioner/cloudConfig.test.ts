@@ -94,7 +94,7 @@ describe("cloud-config", function () {
     it("mounts CIDATA read-only and runs the provisioner on it to the end", async () => {
       const box = withStartScript(BUILD_ID, { cidata: true });
       const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
-      expectWellFormedRun(result.serial, BUILD_ID);
+      expectWellFormedRun(result.serial, BUILD_ID, true);
       expect(result.stderr).to.equal("");
       expect(serialLines(result.serial)).to.include("BuildStatus: hello from CIDATA");
       expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
@@ -119,7 +119,7 @@ describe("cloud-config", function () {
       fs.rmSync(box.cidata, { recursive: true });
       try {
         const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
-        expectWellFormedRun(result.serial, BUILD_ID);
+        expectWellFormedRun(result.serial, BUILD_ID, true);
         expect(serialLines(result.serial)).to.include("BuildStatus: hello from CIDATA");
         expect(serialLines(result.serial).join("\n")).not.to.include("waiting for the CIDATA disk");
         const mountPoint = box.machinePath("mnt/disks/cidata");

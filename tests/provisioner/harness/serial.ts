@@ -9,13 +9,18 @@ export function serialLines(serial: string): string[] {
 }
 
 /**
- * Checks the protocol on one run's output: `BuildProtocol:` first (with `stage=boot` when the start
- * script ran), every line starts with a marker, and at most one final marker, as the very last line.
+ * Checks the protocol on one run's output: `BuildProtocol:` first (the start script's, with
+ * `stage=boot`, when `fromStartScript`; the provisioner's otherwise), every line starts with a
+ * marker, and at most one final marker, as the very last line.
  */
-export function expectWellFormedRun(serial: string, buildId: string): void {
+export function expectWellFormedRun(
+  serial: string,
+  buildId: string,
+  fromStartScript = false,
+): void {
   const lines = serialLines(serial);
-  const protocolLine = `${MARKERS.protocol} ${PROTOCOL_VERSION} build=${buildId}`;
-  expect(lines[0]).to.be.oneOf([protocolLine, `${protocolLine} stage=boot`]);
+  const stage = fromStartScript ? " stage=boot" : "";
+  expect(lines[0]).to.equal(`${MARKERS.protocol} ${PROTOCOL_VERSION} build=${buildId}${stage}`);
   const prefixes = Object.values(MARKERS).map((marker) => `${marker} `);
   for (const line of lines) {
     expect(
