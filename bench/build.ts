@@ -19,10 +19,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { planCidata, writeCidataArchive } from "../components/cidata";
-import type { PipelineOptions } from "../components/build/pipeline";
-import { recordingProgress } from "../components/build/progress";
-import { createGcpClients } from "../components/gcp/clients";
-import { MARKERS } from "../components/protocol";
+import type { PipelineOptions } from "../components/pipeline/runBuild";
+import { recordingProgress } from "../components/pipeline/progress";
+import { createGcpClients } from "../components/google/clients";
+import { MARKERS } from "../components/guest/protocol";
 import type { ImageBuildInputs } from "../components/provider/inputs";
 import * as runtime from "../components/provider/runtime";
 import {
@@ -42,7 +42,7 @@ const LAG_BUILDS = Number(process.env.BENCH_LAG_BUILDS ?? 9);
 const TIME_SCALE = Number(process.env.BENCH_TIME_SCALE ?? 0.1);
 const GUEST_SECONDS = 60;
 
-/** Production polling (components/build/serialWatch.ts, pipeline.ts), optionally scaled. */
+/** Production polling (components/pipeline/watchProvisioner.ts, runBuild.ts), optionally scaled. */
 function productionTiming(scale: number): PipelineOptions {
   return {
     watch: {

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ComputeApi } from "../components/build/api";
-import type { Progress } from "../components/build/progress";
-import type { GcpClients } from "../components/gcp/clients";
-import { Deadline } from "../components/gce/deadline";
-import { parseBuildLine, SerialLineReader } from "../components/gce/serial";
+import { ComputeApi } from "../components/google/computeApi";
+import type { Progress } from "../components/pipeline/progress";
+import type { GcpClients } from "../components/google/clients";
+import { Deadline } from "../components/google/deadline";
+import { parseBuildLine, SerialLineReader } from "../components/guest/serialLines";
 
 /**
  * COS Customizer's Daisy workflow (`build_image.wf.json`, reference/cos-customizer.md §2.5) replayed

@@ -10,4 +10,4 @@ export {
   type Problem,
   type ValidationContext,
 } from "./validation";
-export * from "./protocol";
+export * from "./guest/protocol";

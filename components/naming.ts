@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { MAX_NAME_LENGTH } from "./gce/names";
+import { MAX_NAME_LENGTH } from "./google/names";
 
 /**
  * Names of what the component creates. Output images get a fresh random suffix per build, so that a

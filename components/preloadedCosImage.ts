@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { PreloadedCosImageArgs } from "./args";
-import { regionOfZone } from "./gce/names";
+import { regionOfZone } from "./google/names";
 import { MANAGED_BY, ownerIdOf } from "./naming";
 import { ImageBuild } from "./provider/imageBuild";
 import { splitSecrets } from "./secrets";

@@ -156,7 +156,7 @@ export class Emulator {
   }
 
   /**
-   * The environment that points this project's clients (`components/gcp/clients.ts`) at the
+   * The environment that points this project's clients (`components/google/clients.ts`) at the
    * emulator, plus the `gcp:` provider settings for `@pulumi/gcp` resources.
    */
   env(): Record<string, string> {

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { createGcpClients } from "../components/gcp/clients";
+import { createGcpClients } from "../components/google/clients";
 import type { Emulator } from "../emulator";
 import { runPass, type HandledRegistration } from "./localEngine";
 import { localResourceHandler, type DynamicCreateTiming } from "./localResources";

@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import * as nodeModule from "node:module";
 import * as pulumi from "@pulumi/pulumi";
 import type { LifecycleRule } from "@google-cloud/storage";
-import type { GcpClients } from "../components/gcp/clients";
+import type { GcpClients } from "../components/google/clients";
 import type { HandledResource, Registration, ResourceHandler } from "./localEngine";
 
 /** The key under which a dynamic resource carries its serialized provider. */

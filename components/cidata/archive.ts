@@ -3,11 +3,11 @@
  * sparse GNU tar, gzip-compressed on all cores, written straight to its destination. Nothing is
  * held in memory beyond a few chunks and nothing is written to a temporary file.
  */
-import { openArchiveOutput } from "./archive-output";
-import { diskImageRegions } from "./fat-image";
-import { ParallelGzipSink, type ParallelGzipOptions } from "./parallel-gzip";
+import { openArchiveOutput } from "./archiveOutput";
+import { diskImageRegions } from "./fatImage";
+import { ParallelGzipSink, type ParallelGzipOptions } from "./parallelGzip";
 import type { CidataPlan } from "./plan";
-import { writeSparseTar } from "./sparse-tar";
+import { writeSparseTar } from "./sparseTar";
 
 /** The name GCE requires for the disk inside the archive. */
 export const DISK_MEMBER_NAME = "disk.raw";

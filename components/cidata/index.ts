@@ -8,10 +8,10 @@
  */
 export { writeCidataArchive, DISK_MEMBER_NAME, type CidataArchiveSizes } from "./archive";
 export { CidataError, type CidataErrorLocation } from "./errors";
-export { hashCidataInputs, CIDATA_FORMAT_VERSION } from "./input-hash";
-export type { ParallelGzipOptions } from "./parallel-gzip";
+export { hashCidataInputs, CIDATA_FORMAT_VERSION } from "./inputHash";
+export type { ParallelGzipOptions } from "./parallelGzip";
 export { planCidata, type CidataPlan, type PlannedDirectory, type PlannedFile } from "./plan";
-export type { DirectoryContent, DirectoryEntry } from "./fat-directory";
-export type { FatGeometry } from "./fat-geometry";
-export type { FileSource } from "./source-tree";
+export type { DirectoryContent, DirectoryEntry } from "./fatDirectory";
+export type { FatGeometry } from "./fatGeometry";
+export type { FileSource } from "./sourceTree";
 export { DEFAULT_LABEL, type CidataEntry, type CidataSpec } from "./spec";

@@ -10,7 +10,7 @@ import {
   MAX_DIRECTORY_SLOTS,
   directorySlotCount,
   type DirectoryContent,
-} from "./fat-directory";
+} from "./fatDirectory";
 import {
   clustersFor,
   fat32Geometry,
@@ -18,8 +18,8 @@ import {
   GIB,
   MAX_DISK_BYTES,
   type FatGeometry,
-} from "./fat-geometry";
-import { ShortNameAllocator } from "./fat-names";
+} from "./fatGeometry";
+import { ShortNameAllocator } from "./fatNames";
 import {
   buildSourceTree,
   compareNames,
@@ -27,7 +27,7 @@ import {
   type TreeDirectory,
   type TreeFile,
   type TreeNode,
-} from "./source-tree";
+} from "./sourceTree";
 import { DEFAULT_LABEL, type CidataSpec } from "./spec";
 
 /** A directory of the volume with its place on disk. */

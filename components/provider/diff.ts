@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { canonicalJson } from "../build/contentHash";
+import { canonicalJson } from "../pipeline/contentHash";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "./inputs";
 
 function hasFixedName(inputs: CheckedImageBuildInputs): boolean {

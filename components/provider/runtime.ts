@@ -1,21 +1,21 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { ComputeApi } from "../build/api";
-import { contentHashOf } from "../build/contentHash";
-import { contextEntries } from "../build/cidataContents";
+import { ComputeApi } from "../google/computeApi";
+import { contentHashOf } from "../pipeline/contentHash";
+import { contextEntries } from "../guest/cidataTree";
 import {
   deprecateOlderImages,
   outputImageLabels,
   readImage,
   setImageLabels,
-} from "../build/outputImage";
-import { runBuild, type PipelineOptions } from "../build/pipeline";
-import { streamProgress, type Progress } from "../build/progress";
-import { resolveSourceImage, type ResolvedSource } from "../build/sourceImage";
-import { toBuildSpec, type BuildSpec } from "../build/spec";
-import { deleteImage, sweep } from "../build/temporaries";
+} from "../pipeline/outputImage";
+import { runBuild, type PipelineOptions } from "../pipeline/runBuild";
+import { streamProgress, type Progress } from "../pipeline/progress";
+import { resolveSourceImage, type ResolvedSource } from "../pipeline/sourceImage";
+import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
+import { deleteImage, sweep } from "../pipeline/temporaries";
 import { hashCidataInputs } from "../cidata";
-import { createGcpClients, endpointsFromEnv, type GcpClients } from "../gcp/clients";
-import { Deadline } from "../gce/deadline";
+import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
+import { Deadline } from "../google/deadline";
 import { generateImageName } from "../naming";
 import { mergeSecrets } from "../secrets";
 import { formatProblem, validateArgs } from "../validation";

@@ -1,4 +1,4 @@
-import { MAX_LABELS, isLabelKey, isLabelValue } from "../gce/names";
+import { MAX_LABELS, isLabelKey, isLabelValue } from "../google/names";
 import type { ArgsReader } from "./reader";
 
 /**

@@ -6,7 +6,7 @@ import {
   isStorageLocation,
   normalizeLicense,
   parseImageRef,
-} from "../gce/names";
+} from "../google/names";
 import type { ArgsUnderValidation } from "./context";
 import { checkLabels } from "./labels";
 import type { ArgsReader } from "./reader";

@@ -1,4 +1,4 @@
-import { isProjectId, isResourceName, parseImageRef } from "../gce/names";
+import { isProjectId, isResourceName, parseImageRef } from "../google/names";
 import type { ArgsUnderValidation } from "./context";
 import type { ArgsReader } from "./reader";
 

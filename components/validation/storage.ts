@@ -1,4 +1,4 @@
-import { isBucketName } from "../gce/names";
+import { isBucketName } from "../google/names";
 import type { ArgsUnderValidation } from "./context";
 import type { ArgsReader } from "./reader";
 

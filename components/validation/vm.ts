@@ -6,7 +6,7 @@ import {
   isNetworkTag,
   isProjectId,
   isZone,
-} from "../gce/names";
+} from "../google/names";
 import type { ArgsUnderValidation, ValidationContext } from "./context";
 import { checkLabels } from "./labels";
 import type { ArgsReader } from "./reader";

@@ -1,5 +1,5 @@
 /**
- * A simulated build VM that speaks the real serial protocol of `components/protocol.ts`, for fast
+ * A simulated build VM that speaks the real serial protocol of `components/guest/protocol.ts`, for fast
  * orchestration tests and benchmarks. Per boot it: (optionally) waits for the `cidata` disk, prints
  * `BuildProtocol: <version> build=<id>` on serial port 3, then `BuildStatus:` lines, then ends as
  * the scenario says. Progress survives reboots (like the provisioner's state file), so a reboot
@@ -15,7 +15,7 @@ import {
   MARKERS,
   PROTOCOL_VERSION,
   SERIAL_PORT,
-} from "../../components/protocol";
+} from "../../components/guest/protocol";
 import type { GuestBackend, GuestContext } from "./guest";
 
 /** Instance metadata key holding the build id, set by the orchestrator. */

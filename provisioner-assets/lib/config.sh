@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Reads the provisioner config: a directory tree on CIDATA with one value per file (layout in
-# components/provisionerConfig.ts). A file holds the value's bytes exactly, without added newline, so
+# components/guest/provisionerConfig.ts). A file holds the value's bytes exactly, without added newline, so
 # no parser is needed and any value (commas, quotes, newlines) arrives intact. Only NUL bytes cannot
 # be carried, since bash strings cannot hold them.
 

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # constants for the files that source this one
-# The serial protocol (components/protocol.ts): every line on serial port 3 starts with one marker.
+# The serial protocol (components/guest/protocol.ts): every line on serial port 3 starts with one marker.
 
-# Must equal PROTOCOL_VERSION in components/protocol.ts (a test checks it).
+# Must equal PROTOCOL_VERSION in components/guest/protocol.ts (a test checks it).
 readonly PROTOCOL_VERSION=1
-# Must equal REBOOT_EXIT_CODE in components/protocol.ts (a test checks it).
+# Must equal REBOOT_EXIT_CODE in components/guest/protocol.ts (a test checks it).
 readonly REBOOT_EXIT_CODE=3

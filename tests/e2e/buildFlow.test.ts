@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { ACK_METADATA_KEY } from "../../components/protocol";
+import { ACK_METADATA_KEY } from "../../components/guest/protocol";
 import { convertToRawImage, diskFileInfo } from "../../emulator/qemu";
 import { curlAttribute, oneshotUnitCloudConfig } from "./helpers/cloudConfig";
 import {

@@ -2,9 +2,9 @@ import { expect } from "chai";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createGcpClients } from "../../components/gcp/clients";
+import { createGcpClients } from "../../components/google/clients";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
-import type { PipelineOptions } from "../../components/build/pipeline";
+import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
 import {
   BUCKET,

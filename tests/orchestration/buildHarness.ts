@@ -2,9 +2,9 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { PipelineOptions } from "../../components/build/pipeline";
-import { recordingProgress } from "../../components/build/progress";
-import { createGcpClients } from "../../components/gcp/clients";
+import type { PipelineOptions } from "../../components/pipeline/runBuild";
+import { recordingProgress } from "../../components/pipeline/progress";
+import { createGcpClients } from "../../components/google/clients";
 import { ownerIdOf } from "../../components/naming";
 import type {
   CheckedImageBuildInputs,

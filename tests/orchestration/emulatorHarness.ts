@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import type { protos } from "@google-cloud/compute";
-import { createGcpClients, type GcpClients } from "../../components/gcp/clients";
+import { createGcpClients, type GcpClients } from "../../components/google/clients";
 import { startEmulator, type Emulator, type EmulatorOptions } from "../../emulator";
 
 // Defence in depth: even if some code path reached for Application Default Credentials, the
@@ -32,7 +32,7 @@ export const GIB = 1024 ** 3;
 export interface Harness {
   /** The emulator. */
   emulator: Emulator;
-  /** Real clients built by components/gcp/clients.ts. */
+  /** Real clients built by components/google/clients.ts. */
   clients: GcpClients;
   /** A scratch directory removed by `close`. */
   tmp: string;

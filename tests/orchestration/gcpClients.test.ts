@@ -7,7 +7,7 @@ import {
   endpointsFromEnv,
   isLoopbackEndpoint,
   LOOPBACK_TOKEN,
-} from "../../components/gcp/clients";
+} from "../../components/google/clients";
 import { rejection } from "./emulatorHarness";
 
 /** A loopback server that records each request's Authorization header and answers a Google 404. */
@@ -40,7 +40,7 @@ async function recordingServer(): Promise<{
   };
 }
 
-describe("components/gcp/clients", () => {
+describe("components/google/clients", () => {
   it("recognizes loopback endpoints", () => {
     expect(isLoopbackEndpoint("http://127.0.0.1:8089")).to.equal(true);
     expect(isLoopbackEndpoint("http://127.3.4.5")).to.equal(true);

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { recordingProgress } from "../../components/build/progress";
+import { recordingProgress } from "../../components/pipeline/progress";
 import * as runtime from "../../components/provider/runtime";
 import { startEmulator, type Emulator } from "../../emulator";
 import { deployLocally } from "../../program/localDeployment";

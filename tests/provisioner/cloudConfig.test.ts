@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { PROVISIONER_UNIT_NAME, renderCloudConfig } from "../../components/cloudConfig";
-import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "../../components/protocol";
+import { PROVISIONER_UNIT_NAME, renderCloudConfig } from "../../components/guest/cloudConfig";
+import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
 import { FakeMetadataServer } from "./harness/metadataServer";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
-import { PROTOCOL_VERSION } from "../../components/protocol";
+import { PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { FakeMetadataServer } from "./harness/metadataServer";
 import { BUILD_ID, MACHINE_FILES, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine, serialLines } from "./harness/serial";

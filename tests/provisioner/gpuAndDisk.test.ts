@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ProvisionerStep } from "../../components/protocol";
+import type { ProvisionerStep } from "../../components/guest/protocol";
 import { FakeMetadataServer } from "./harness/metadataServer";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ProvisionerStep } from "../../components/protocol";
+import type { ProvisionerStep } from "../../components/guest/protocol";
 import { FakeMetadataServer } from "./harness/metadataServer";
 import { ASSETS_DIR } from "./harness/paths";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";

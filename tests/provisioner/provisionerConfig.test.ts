@@ -7,8 +7,8 @@ import {
   ACK_METADATA_KEY,
   PROTOCOL_VERSION,
   type ProvisionerConfig,
-} from "../../components/protocol";
-import { renderProvisionerConfig } from "../../components/provisionerConfig";
+} from "../../components/guest/protocol";
+import { renderProvisionerConfig } from "../../components/guest/provisionerConfig";
 import { FIXTURES_DIR } from "./harness/paths";
 
 /** A config with every step type and values that need care. */

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import type { ProvisionerStep } from "../../components/protocol";
+import type { ProvisionerStep } from "../../components/guest/protocol";
 import { FakeMetadataServer } from "./harness/metadataServer";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectInOrder, expectWellFormedRun, finalLine, serialLines } from "./harness/serial";

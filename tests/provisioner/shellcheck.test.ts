@@ -2,8 +2,8 @@ import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PROVISIONER_UNIT_NAME } from "../../components/cloudConfig";
-import { PROTOCOL_VERSION, REBOOT_EXIT_CODE } from "../../components/protocol";
+import { PROVISIONER_UNIT_NAME } from "../../components/guest/cloudConfig";
+import { PROTOCOL_VERSION, REBOOT_EXIT_CODE } from "../../components/guest/protocol";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
 import { ASSETS_DIR, FIXTURES_DIR, STUBS_DIR } from "./harness/paths";
 

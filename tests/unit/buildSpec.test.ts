@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { contentHashOf, redactedSteps, secretsDigest } from "../../components/build/contentHash";
-import { toBuildSpec, type BuildSpec } from "../../components/build/spec";
+import { contentHashOf, redactedSteps, secretsDigest } from "../../components/pipeline/contentHash";
+import { toBuildSpec, type BuildSpec } from "../../components/pipeline/spec";
 import type { ImageBuildInputs } from "../../components/provider/inputs";
 
 function inputs(

@@ -4,7 +4,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { INLINE_CIDATA_MAX_CHARS, inlineCidata } from "../../components/build/inlineCidata";
+import { INLINE_CIDATA_MAX_CHARS, inlineCidata } from "../../components/guest/inlineCidata";
 import { planCidata } from "../../components/cidata";
 
 describe("the CIDATA tree in instance metadata", () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { MARKERS, PROTOCOL_VERSION } from "../../components/protocol";
+import { MARKERS, PROTOCOL_VERSION } from "../../components/guest/protocol";
 
 describe("protocol", () => {
   it("uses distinct marker prefixes that end with a colon", () => {

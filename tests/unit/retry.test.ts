@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { Deadline, DeadlineExceededError } from "../../components/gce/deadline";
-import { httpStatusOf, isNotFound, isTransient } from "../../components/gce/errors";
-import { withRetry } from "../../components/gce/retry";
+import { Deadline, DeadlineExceededError } from "../../components/google/deadline";
+import { httpStatusOf, isNotFound, isTransient } from "../../components/google/errors";
+import { withRetry } from "../../components/google/retry";
 
 const apiError = (httpStatusCode: number, message = "boom") =>
   Object.assign(new Error(message), { httpStatusCode });

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { LastLines, SerialLineReader, parseBuildLine } from "../../components/gce/serial";
+import { LastLines, SerialLineReader, parseBuildLine } from "../../components/guest/serialLines";
 
 describe("serial port reading", () => {
   it("carries a line split across reads, and a marker split in two", () => {

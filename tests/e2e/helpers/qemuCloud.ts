@@ -8,8 +8,8 @@ import { expect } from "chai";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { recordingProgress } from "../../../components/build/progress";
-import { createGcpClients, type GcpClients } from "../../../components/gcp/clients";
+import { recordingProgress } from "../../../components/pipeline/progress";
+import { createGcpClients, type GcpClients } from "../../../components/google/clients";
 import { ownerIdOf } from "../../../components/naming";
 import type {
   CheckedImageBuildInputs,

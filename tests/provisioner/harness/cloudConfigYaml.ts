@@ -1,4 +1,4 @@
-import { renderCloudConfig, type CloudConfigOptions } from "../../../components/cloudConfig";
+import { renderCloudConfig, type CloudConfigOptions } from "../../../components/guest/cloudConfig";
 
 // js-yaml comes with @pulumi/pulumi; only the tests use it, to parse what real cloud-init would.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -7,9 +7,9 @@ import {
   PROTOCOL_VERSION,
   type ProvisionerConfig,
   type ProvisionerStep,
-} from "../../../components/protocol";
-import { renderProvisionerConfig } from "../../../components/provisionerConfig";
-import { CLOUD_CONFIG_TEMPLATE_FILE } from "../../../components/cloudConfig";
+} from "../../../components/guest/protocol";
+import { renderProvisionerConfig } from "../../../components/guest/provisionerConfig";
+import { CLOUD_CONFIG_TEMPLATE_FILE } from "../../../components/guest/cloudConfig";
 import type { FakeMetadataServer } from "./metadataServer";
 import { ASSETS_DIR, STUBS_DIR } from "./paths";
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { MARKERS, PROTOCOL_VERSION } from "../../../components/protocol";
+import { MARKERS, PROTOCOL_VERSION } from "../../../components/guest/protocol";
 
 /** The lines of a run's serial output (the last line may lack its newline). */
 export function serialLines(serial: string): string[] {

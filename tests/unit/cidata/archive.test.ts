@@ -20,7 +20,7 @@ import {
   run,
   runText,
   type Packed,
-} from "./debian-tools";
+} from "./debianTools";
 import { buildFixture, readVolume, type ExpectedVolume } from "./fixture";
 
 const GIB = 1024 ** 3;

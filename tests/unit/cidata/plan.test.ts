@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CidataError, planCidata, type CidataSpec } from "../../../components/cidata";
-import { makeTempDir, removeTempDirs } from "./debian-tools";
+import { makeTempDir, removeTempDirs } from "./debianTools";
 
 const GIB = 1024 ** 3;
 

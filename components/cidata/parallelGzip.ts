@@ -8,8 +8,8 @@
  */
 import { availableParallelism } from "node:os";
 import { crc32 } from "node:zlib";
-import type { ByteSink } from "./byte-sink";
-import { DeflatePool } from "./deflate-pool";
+import type { ByteSink } from "./byteSink";
+import { DeflatePool } from "./deflatePool";
 
 /** Tuning of {@link ParallelGzipSink}; the defaults suit the CIDATA archive. */
 export interface ParallelGzipOptions {

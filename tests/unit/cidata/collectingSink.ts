@@ -1,4 +1,4 @@
-import type { ByteSink } from "../../../components/cidata/byte-sink";
+import type { ByteSink } from "../../../components/cidata/byteSink";
 
 /** A sink that keeps everything written to it, for tests of the layers that write to sinks. */
 export class CollectingSink implements ByteSink {

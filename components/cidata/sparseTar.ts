@@ -3,7 +3,7 @@
  * `tar --format=oldgnu -S` writes and what Google's manual image-import instructions use. Only the
  * data regions are stored; the holes between and after them are zeros on extraction.
  */
-import { CountingSink, type ByteSink } from "./byte-sink";
+import { CountingSink, type ByteSink } from "./byteSink";
 
 /**
  * A stretch of the file that holds data. Offset and length must be multiples of 512: GNU tar reads

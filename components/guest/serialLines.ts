@@ -1,4 +1,4 @@
-import { MARKERS } from "../protocol";
+import { MARKERS } from "./protocol";
 
 /**
  * Following serial port 3: GCE keeps the last 1 MB of each port and serves it by byte offset

@@ -58,7 +58,7 @@ export const CIDATA_PATHS = {
   /**
    * The {@link ProvisionerConfig}, rendered as a directory tree with one value per file (COS has
    * neither jq nor python, and one value per file needs no parser and carries any bytes). The exact
-   * layout is defined by `components/provisionerConfig.ts` and read by the provisioner.
+   * layout is defined by `components/guest/provisionerConfig.ts` and read by the provisioner.
    */
   config: "config",
   /** The provisioner's own files (`provisioner-assets/` minus the cloud-config template). */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { encodeDirectory, slotsForName } from "../../../components/cidata/fat-directory";
+import { encodeDirectory, slotsForName } from "../../../components/cidata/fatDirectory";
 
 /** A directory of one file, encoded into a zeroed buffer of `slots` slots. */
 function encodeOne(name: string, shortName: string, slots: number): Buffer {

@@ -6,7 +6,13 @@ import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "./protocol";
  * The provisioner's files (`provisioner-assets/` of this package). The orchestrator ships this
  * directory, minus {@link CLOUD_CONFIG_TEMPLATE_FILE}, to the CIDATA disk under `provisioner/`.
  */
-export const PROVISIONER_ASSETS_DIR = path.resolve(__dirname, "..", "..", "provisioner-assets");
+export const PROVISIONER_ASSETS_DIR = path.resolve(
+  __dirname,
+  "..",
+  "..",
+  "..",
+  "provisioner-assets",
+);
 
 /** File name, inside {@link PROVISIONER_ASSETS_DIR}, of the cloud-config template. */
 export const CLOUD_CONFIG_TEMPLATE_FILE = "cloud-config.yaml";

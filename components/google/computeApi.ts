@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { protos } from "@google-cloud/compute";
-import type { GcpClients } from "../gcp/clients";
-import type { Deadline } from "../gce/deadline";
-import { apiMessage } from "../gce/errors";
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "../gce/retry";
-import { OperationError } from "./errors";
-import type { Progress } from "./progress";
+import type { GcpClients } from "./clients";
+import type { Deadline } from "./deadline";
+import { apiMessage } from "./errors";
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
+import { OperationError } from "../pipeline/errors";
+import type { Progress } from "../pipeline/progress";
 
 /** A Compute Engine operation. */
 export type Operation = protos.google.cloud.compute.v1.IOperation;

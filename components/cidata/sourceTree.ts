@@ -7,8 +7,8 @@ import { constants as fsConstants, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { CidataError } from "./errors";
-import { caseFoldKey, longNameProblem } from "./fat-names";
-import { MAX_FILE_BYTES } from "./fat-geometry";
+import { caseFoldKey, longNameProblem } from "./fatNames";
+import { MAX_FILE_BYTES } from "./fatGeometry";
 import type { CidataEntry } from "./spec";
 
 /** Where a file's bytes come from. */

@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeSparseTar, type SparseRegion } from "../../../components/cidata/sparse-tar";
-import { CollectingSink } from "./collecting-sink";
-import { makeTempDir, removeTempDirs, run, runText } from "./debian-tools";
+import { writeSparseTar, type SparseRegion } from "../../../components/cidata/sparseTar";
+import { CollectingSink } from "./collectingSink";
+import { makeTempDir, removeTempDirs, run, runText } from "./debianTools";
 
 const GIB = 1024 ** 3;
 

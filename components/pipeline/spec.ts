@@ -6,8 +6,8 @@ import {
   regionOfZone,
   toPartialUrl,
   type ImageRef,
-} from "../gce/names";
-import type { ProvisionerStep } from "../protocol";
+} from "../google/names";
+import type { ProvisionerStep } from "../guest/protocol";
 import type { ImageBuildInputs, Resolved } from "../provider/inputs";
 import { mergeSecrets } from "../secrets";
 import { parseOemSize } from "../validation/diskLayout";

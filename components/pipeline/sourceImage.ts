@@ -1,7 +1,7 @@
 import type { protos } from "@google-cloud/compute";
-import { isNotFound } from "../gce/errors";
-import { toPartialUrl } from "../gce/names";
-import type { ComputeApi } from "./api";
+import { isNotFound } from "../google/errors";
+import { toPartialUrl } from "../google/names";
+import type { ComputeApi } from "../google/computeApi";
 import type { SourceSelector } from "./spec";
 
 /** The source image, resolved to one concrete image. */

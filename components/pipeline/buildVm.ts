@@ -1,5 +1,5 @@
 import type { protos } from "@google-cloud/compute";
-import { DEVICE_NAMES, INLINE_CIDATA_METADATA_KEY } from "../protocol";
+import { DEVICE_NAMES, INLINE_CIDATA_METADATA_KEY } from "../guest/protocol";
 import type { BuildSpec } from "./spec";
 import type { ZonalRef } from "./temporaries";
 

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/compute";
-import { apiMessage } from "../gce/errors";
-import { LastLines, SerialLineReader, parseBuildLine } from "../gce/serial";
-import { PROTOCOL_VERSION, SERIAL_PORT } from "../protocol";
-import type { ComputeApi } from "./api";
+import { apiMessage } from "../google/errors";
+import { LastLines, SerialLineReader, parseBuildLine } from "../guest/serialLines";
+import { PROTOCOL_VERSION, SERIAL_PORT } from "../guest/protocol";
+import type { ComputeApi } from "../google/computeApi";
 import { SERIAL_TAIL_LINES } from "./errors";
 import type { Progress } from "./progress";
 import type { ZonalRef } from "./temporaries";

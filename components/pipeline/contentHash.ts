@@ -1,5 +1,5 @@
 import { createHash, pbkdf2Sync } from "node:crypto";
-import { PROTOCOL_VERSION } from "../protocol";
+import { PROTOCOL_VERSION } from "../guest/protocol";
 import type { BuildSpec } from "./spec";
 
 /**

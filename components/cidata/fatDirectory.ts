@@ -2,7 +2,7 @@
  * Encodes FAT directory contents: 32-byte short entries, the VFAT long-name entries before them,
  * the "." and ".." entries of subdirectories and the volume-label entry of the root.
  */
-import { isExactShortName, shortNameBytes, shortNameChecksum } from "./fat-names";
+import { isExactShortName, shortNameBytes, shortNameChecksum } from "./fatNames";
 
 /** Bytes per directory entry ("slot"). */
 export const DIRECTORY_SLOT_BYTES = 32;

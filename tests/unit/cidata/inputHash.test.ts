@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CidataError, hashCidataInputs, type CidataSpec } from "../../../components/cidata";
-import { makeTempDir, removeTempDirs } from "./debian-tools";
+import { makeTempDir, removeTempDirs } from "./debianTools";
 import { buildFixture } from "./fixture";
 
 describe("hashCidataInputs", () => {

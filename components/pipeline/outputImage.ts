@@ -1,8 +1,8 @@
 import type { protos } from "@google-cloud/compute";
-import { COMPUTE_URL_PREFIX } from "../gce/names";
-import { isNotFound, isStaleFingerprint } from "../gce/errors";
+import { COMPUTE_URL_PREFIX } from "../google/names";
+import { isNotFound, isStaleFingerprint } from "../google/errors";
 import { MANAGED_BY, TEMPORARY_LABEL_KEYS } from "../naming";
-import type { ComputeApi } from "./api";
+import type { ComputeApi } from "../google/computeApi";
 import type { ResolvedSource } from "./sourceImage";
 import type { OutputImageSpec } from "./spec";
 

@@ -1,19 +1,19 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/compute";
 import { planCidata, writeCidataArchive } from "../cidata";
-import { renderCloudConfig } from "../cloudConfig";
-import type { GcpClients } from "../gcp/clients";
-import { Deadline } from "../gce/deadline";
-import { apiMessage, isStaleFingerprint } from "../gce/errors";
+import { renderCloudConfig } from "../guest/cloudConfig";
+import type { GcpClients } from "../google/clients";
+import { Deadline } from "../google/deadline";
+import { apiMessage, isStaleFingerprint } from "../google/errors";
 import { generateBuildId, temporaryName } from "../naming";
-import { ACK_METADATA_KEY, PROTOCOL_VERSION } from "../protocol";
-import { ComputeApi } from "./api";
-import { cidataSpecFor } from "./cidataContents";
-import { inlineCidata } from "./inlineCidata";
+import { ACK_METADATA_KEY, PROTOCOL_VERSION } from "../guest/protocol";
+import { ComputeApi } from "../google/computeApi";
+import { cidataSpecFor } from "../guest/cidataTree";
+import { inlineCidata } from "../guest/inlineCidata";
 import { BuildFailedError } from "./errors";
 import { deprecateOlderImages, outputImageBody, readImage, setImageLabels } from "./outputImage";
 import type { Progress } from "./progress";
-import { SerialWatch, type WatchOutcome, type WatchTiming } from "./serialWatch";
+import { SerialWatch, type WatchOutcome, type WatchTiming } from "./watchProvisioner";
 import type { ResolvedSource } from "./sourceImage";
 import type { BuildSpec } from "./spec";
 import {
@@ -28,8 +28,8 @@ import {
   type ObjectRef,
   type ZonalRef,
 } from "./temporaries";
-import { cidataAttachment, diskUrl, instanceBody, needsScratchDisk, type VmPlan } from "./vm";
-import type { RetryPolicy } from "../gce/retry";
+import { cidataAttachment, diskUrl, instanceBody, needsScratchDisk, type VmPlan } from "./buildVm";
+import type { RetryPolicy } from "../google/retry";
 
 type Image = protos.google.cloud.compute.v1.IImage;
 

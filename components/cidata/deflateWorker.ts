@@ -5,7 +5,7 @@
  */
 import { isMarkedAsUntransferable, parentPort, workerData } from "node:worker_threads";
 import { constants, deflateRawSync } from "node:zlib";
-import type { DeflateRequest, DeflateResponse, DeflateWorkerOptions } from "./deflate-pool";
+import type { DeflateRequest, DeflateResponse, DeflateWorkerOptions } from "./deflatePool";
 
 /** Bytes sampled at each end of a chunk to guess whether it compresses at all. */
 const SAMPLE_BYTES = 32 * 1024;

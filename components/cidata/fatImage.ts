@@ -3,16 +3,16 @@
  * reserved area (boot sector, FSInfo and their backups), the used part of each FAT, and the used
  * clusters of the data region. Everything else on the disk is zero and left to the sparse tar.
  */
-import type { ByteSink } from "./byte-sink";
-import { encodeDirectory, paddedName } from "./fat-directory";
+import type { ByteSink } from "./byteSink";
+import { encodeDirectory, paddedName } from "./fatDirectory";
 import {
   FAT32_ENTRY_BYTES,
   FAT_COUNT,
   FIRST_DATA_CLUSTER,
   SECTOR_BYTES,
   type FatGeometry,
-} from "./fat-geometry";
-import { readPlannedFile, READ_BUFFER_BYTES } from "./file-content";
+} from "./fatGeometry";
+import { readPlannedFile, READ_BUFFER_BYTES } from "./fileContent";
 import type { CidataPlan } from "./plan";
 
 /** A stretch of disk.raw holding data, and how to produce its bytes (exactly `length` of them). */

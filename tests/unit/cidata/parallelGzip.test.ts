@@ -3,8 +3,8 @@ import { gunzipSync } from "node:zlib";
 import {
   ParallelGzipSink,
   type ParallelGzipOptions,
-} from "../../../components/cidata/parallel-gzip";
-import { run } from "./debian-tools";
+} from "../../../components/cidata/parallelGzip";
+import { run } from "./debianTools";
 import { pseudoRandomBytes } from "./fixture";
 
 const CHUNK = 64 * 1024;

@@ -3,7 +3,7 @@ import {
   caseFoldKey,
   isExactShortName,
   ShortNameAllocator,
-} from "../../../components/cidata/fat-names";
+} from "../../../components/cidata/fatNames";
 
 describe("FAT names", () => {
   it("tells exact upper-case 8.3 names, which need no long name, from the rest", () => {

@@ -1,15 +1,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CidataEntry, CidataSpec } from "../cidata";
-import { CLOUD_CONFIG_TEMPLATE_FILE, PROVISIONER_ASSETS_DIR } from "../cloudConfig";
+import { CLOUD_CONFIG_TEMPLATE_FILE, PROVISIONER_ASSETS_DIR } from "./cloudConfig";
 import {
   ACK_METADATA_KEY,
   CIDATA_PATHS,
   PROTOCOL_VERSION,
   type ProvisionerConfig,
-} from "../protocol";
-import { renderProvisionerConfig } from "../provisionerConfig";
-import type { BuildSpec } from "./spec";
+} from "./protocol";
+import { renderProvisionerConfig } from "./provisionerConfig";
+import type { BuildSpec } from "../pipeline/spec";
 
 /**
  * What goes on the CIDATA disk of a build (protocol.ts, CIDATA_PATHS): NoCloud user-data and

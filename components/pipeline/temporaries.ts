@@ -1,7 +1,7 @@
-import { Deadline } from "../gce/deadline";
-import { apiMessage, isNotFound } from "../gce/errors";
+import { Deadline } from "../google/deadline";
+import { apiMessage, isNotFound } from "../google/errors";
 import { MANAGED_BY, TEMPORARY_LABEL_KEYS } from "../naming";
-import type { ComputeApi } from "./api";
+import type { ComputeApi } from "../google/computeApi";
 import type { Progress } from "./progress";
 
 /**

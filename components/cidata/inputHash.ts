@@ -3,7 +3,7 @@
  * whether the disk (and so the image) must be rebuilt.
  */
 import { createHash } from "node:crypto";
-import { readPlannedFile, READ_BUFFER_BYTES } from "./file-content";
+import { readPlannedFile, READ_BUFFER_BYTES } from "./fileContent";
 import { planCidata } from "./plan";
 import type { CidataSpec } from "./spec";
 

@@ -1,5 +1,5 @@
 /**
- * A small pool of worker threads that deflate chunks in parallel (see deflate-worker.ts). Each
+ * A small pool of worker threads that deflate chunks in parallel (see deflateWorker.ts). Each
  * worker takes one chunk at a time; chunks wait in order for the next idle worker.
  */
 import * as path from "node:path";
@@ -31,7 +31,7 @@ interface Job {
   reject: (error: Error) => void;
 }
 
-const WORKER_SCRIPT = path.join(__dirname, "deflate-worker.js");
+const WORKER_SCRIPT = path.join(__dirname, "deflateWorker.js");
 
 /** Deflates chunks on `size` worker threads. Call {@link close} when done, also after a failure. */
 export class DeflatePool {
