@@ -21,18 +21,22 @@ import * as path from "node:path";
 import { planCidata, writeCidataArchive } from "../components/cidata";
 import type { PipelineOptions } from "../components/pipeline/runBuild";
 import { recordingProgress } from "../components/pipeline/progress";
-import { createGcpClients } from "../components/google/clients";
 import { MARKERS } from "../components/guest/protocol";
-import type { ImageBuildInputs } from "../components/provider/inputs";
 import * as runtime from "../components/provider/runtime";
 import {
   scriptedGuest,
-  startEmulator,
-  type Emulator,
+  type EmulatorOptions,
   type GuestBackend,
   type GuestContext,
   type ScriptedGuestOptions,
 } from "../emulator";
+import {
+  buildInputs,
+  checkBuild,
+  createBuild,
+  type BuildTarget,
+} from "../tests/support/buildInputs";
+import { startEmulatorCloud, type EmulatorCloud } from "../tests/support/emulatorCloud";
 import { DAISY_ACK_KEY, SEED_BUILD_ID, runSeedDag } from "./seedDag";
 
 const PROJECT = "bench-project";
@@ -81,40 +85,28 @@ function timedGuest(options: ScriptedGuestOptions, times: GuestTimes): GuestBack
   };
 }
 
-function inputs(programDir: string, endpoint: string, name: string): ImageBuildInputs {
+function benchTarget(programDir: string, endpoint: string): BuildTarget {
   return {
-    namePrefix: name,
-    ownerId: `bench${name}`.slice(0, 16),
     programDir,
-    args: {
-      sourceImageFamily: "cos-stable",
-      project: PROJECT,
-      zone: ZONE,
-      bucket: BUCKET,
-      buildContext: "image",
-      steps: [{ runScript: { script: "build.sh" } }],
-      apiEndpoints: { compute: endpoint, storage: endpoint },
-    },
-    secrets: { env: {}, credentials: {} },
+    endpoint,
+    project: PROJECT,
+    zone: ZONE,
+    bucket: BUCKET,
+    buildContext: "image",
+    steps: [{ runScript: { script: "build.sh" } }],
+    ownerId: (name) => `bench${name}`.slice(0, 16),
   };
 }
 
-async function build(emulator: Emulator, programDir: string, name: string): Promise<number> {
-  const checked = await runtime.check({}, inputs(programDir, emulator.endpoint, name));
+async function build(endpoint: string, programDir: string, name: string): Promise<number> {
+  const checked = await checkBuild(buildInputs(benchTarget(programDir, endpoint), name));
   const started = Date.now();
-  await runtime.create(checked.inputs as never);
+  await createBuild(checked);
   return Date.now() - started;
 }
 
-async function newEmulator(options: Parameters<typeof startEmulator>[0]): Promise<Emulator> {
-  const emulator = await startEmulator(options);
-  const clients = createGcpClients({
-    endpoints: { storage: emulator.endpoint },
-    projectId: PROJECT,
-  });
-  await clients.storage.createBucket(BUCKET);
-  await clients.close();
-  return emulator;
+function newEmulator(options: EmulatorOptions): Promise<EmulatorCloud> {
+  return startEmulatorCloud({ project: PROJECT, bucket: BUCKET, emulator: options });
 }
 
 function median(values: number[]): number {
@@ -124,7 +116,7 @@ function median(values: number[]): number {
 
 async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; overheadMs: number }> {
   const times = new Map<string, GuestTimes>();
-  const emulator = await newEmulator({
+  const cloud = await newEmulator({
     guestFor: (instance) => {
       const t: GuestTimes = {};
       times.set(instance.name, t);
@@ -136,6 +128,7 @@ async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; ove
       );
     },
   });
+  const { emulator } = cloud;
   const restore = runtime.configureRuntime({
     progress: () => recordingProgress(),
     pipeline: productionTiming(1),
@@ -145,7 +138,7 @@ async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; ove
   try {
     for (let i = 0; i < LAG_BUILDS; i++) {
       const before = emulator.requestLog.entries().length;
-      const wallMs = await build(emulator, programDir, `lag${i}`);
+      const wallMs = await build(emulator.endpoint, programDir, `lag${i}`);
       const acks = emulator.requestLog
         .entries()
         .slice(before)
@@ -161,7 +154,7 @@ async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; ove
     }
   } finally {
     restore();
-    await emulator.close();
+    await cloud.close();
   }
   return { lagMs: median(lags), overheadMs: median(overheads) };
 }
@@ -172,7 +165,7 @@ async function modelRuns(
 ): Promise<{ apiCalls: number; oursMs: number; seedMs: number }> {
   // The guest runs 60 s (scaled) of work after it has booted and found its CIDATA tree.
   const lineMs = (GUEST_SECONDS * 1000 * TIME_SCALE) / GUEST_SECONDS;
-  const emulator = await newEmulator({
+  const cloud = await newEmulator({
     latency: "gce",
     timeScale: TIME_SCALE,
     guestFor: (instance) =>
@@ -182,6 +175,7 @@ async function modelRuns(
         ...(instance.name.startsWith("preload-vm") ? { ackKey: DAISY_ACK_KEY } : {}),
       }),
   });
+  const { emulator, clients } = cloud;
   const progress = recordingProgress();
   const restore = runtime.configureRuntime({
     progress: () => progress,
@@ -189,7 +183,7 @@ async function modelRuns(
   });
   try {
     const before = emulator.requestLog.count();
-    const oursMs = await build(emulator, programDir, "model");
+    const oursMs = await build(emulator.endpoint, programDir, "model");
     const apiCalls = emulator.requestLog.count() - before;
     const byMethod = new Map<string, number>();
     for (const e of emulator.requestLog.entries().slice(before))
@@ -204,10 +198,6 @@ async function modelRuns(
       `  our build under the GCE model (x${TIME_SCALE}): ${(oursMs / 1000).toFixed(1)}s, ${apiCalls} API calls`,
     );
 
-    const clients = createGcpClients({
-      endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
-      projectId: PROJECT,
-    });
     const archive = path.join(programDir, "cidata.tar.gz");
     const plan = await planCidata({
       entries: [
@@ -232,12 +222,11 @@ async function modelRuns(
       progress,
     });
     const seedMs = Date.now() - started;
-    await clients.close();
     console.log(`  seed DAG replay under the same model: ${(seedMs / 1000).toFixed(1)}s`);
     return { apiCalls, oursMs, seedMs };
   } finally {
     restore();
-    await emulator.close();
+    await cloud.close();
   }
 }
 

@@ -19,7 +19,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { MachineRun } from "../emulator/qemu";
-import { runExampleLocally } from "../program/localRun";
+import { runExampleLocally } from "../localEngine/localRun";
 
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-bench-e2e-"));

@@ -6,8 +6,9 @@ import { Deadline } from "../components/google/deadline";
 import { parseBuildLine, SerialLineReader } from "../components/guest/serialLines";
 
 /**
- * COS Customizer's Daisy workflow (`build_image.wf.json`, reference/cos-customizer.md §2.5) replayed
- * step for step against the same API, so both orchestrators meet the same latency model:
+ * COS Customizer's Daisy workflow (`data/build_image.wf.json` of
+ * https://github.com/GoogleCloudPlatform/cos-customizer) replayed step for step against the same
+ * API, so both orchestrators meet the same latency model:
  *
  *   copy-gcs → create-cidata → setup (boot disk ∥ cidata disk) → run (VM with both disks)
  *   → wait-preload-finished (serial port 3 every 30 s) → send-logging-end-msg (DaisyEnd)

@@ -10,13 +10,8 @@ import * as path from "node:path";
 import { ACK_METADATA_KEY } from "../../components/guest/protocol";
 import { convertToRawImage, diskFileInfo } from "../../emulator/qemu";
 import { curlAttribute, oneshotUnitCloudConfig } from "./helpers/cloudConfig";
-import {
-  bootTestInstance,
-  secondsSinceBoot,
-  sharedGuestImage,
-  type TestInstance,
-} from "./helpers/guestFixture";
-import { makeFatDisk, requireE2ePrerequisites, readFileFromExt4 } from "./helpers/hostTools";
+import { instancePerTest, secondsSinceBoot } from "./helpers/guestFixture";
+import { makeFatDisk, readFileFromExt4 } from "./helpers/hostTools";
 import { serialText, waitForSerial } from "./helpers/serialWait";
 
 const BUILD_SCRIPT = `#!/bin/bash
@@ -45,20 +40,10 @@ systemctl poweroff
 `;
 
 describe("e2e: a preload VM on the local guest", function () {
-  let instance: TestInstance | undefined;
-
-  before(async function () {
-    await requireE2ePrerequisites(this);
-    await sharedGuestImage();
-  });
-
-  afterEach(async function () {
-    await instance?.dispose();
-    instance = undefined;
-  });
+  const bootTestInstance = instancePerTest();
 
   it("runs the unit from metadata user-data, reads a hot-attached CIDATA disk, powers off after the ack, leaves an image file", async function () {
-    instance = await bootTestInstance(
+    const instance = await bootTestInstance(
       "build-flow",
       oneshotUnitCloudConfig("pci-e2e-build", BUILD_SCRIPT),
     );
@@ -72,7 +57,7 @@ describe("e2e: a preload VM on the local guest", function () {
     await machine.attachDisk({ file: cidata, format: "raw", deviceName: "cidata", readOnly: true });
 
     await waitForSerial(machine, 3, /BuildSucceeded:/, 5 * 60_000);
-    metadata.attributes.set(ACK_METADATA_KEY, "build-1234");
+    metadata.setAttribute(ACK_METADATA_KEY, "build-1234");
     const exit = await machine.exited;
     console.log(
       `      [e2e timing] boot to guest power-off: ${secondsSinceBoot(machine)} s (${machine.accelerator})`,
@@ -86,7 +71,7 @@ describe("e2e: a preload VM on the local guest", function () {
     expect(successLine, "the success line, after the CIDATA line").to.be.greaterThan(contentLine);
     expect(lines).to.include("BuildStatus: cidata is /dev/vdb, boot is /dev/vda");
     expect(lines).to.include("BuildStatus: acknowledged by build-1234");
-    expect(metadata.requests, "cloud-init read user-data from the metadata server").to.include(
+    expect(metadata.requestLines, "cloud-init read user-data from the metadata server").to.include(
       "GET /computeMetadata/v1/instance/attributes/?recursive=True",
     );
 

@@ -10,7 +10,12 @@ import { expect } from "chai";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
 import { ext4Files, ext4List, ext4ReadFile, ext4Stat } from "./helpers/ext4Image";
 import { expectNoTemporaries } from "../orchestration/buildHarness";
-import { buildOncePerSuite, E2E_PROJECT, succeeded, type QemuCloud } from "./helpers/qemuCloud";
+import {
+  buildOncePerSuite,
+  E2E_PROJECT,
+  successfulBuild,
+  type QemuCloud,
+} from "./helpers/qemuCloud";
 import { verificationScript, verifyOnNewVm } from "./helpers/verificationVm";
 
 /** A value that COS Customizer's comma-separated `-env` flag could not carry. */
@@ -57,10 +62,7 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
   let outs: ImageBuildOutputs;
   let imageFile: string;
 
-  before(() => {
-    ({ cloud, imageFile } = build());
-    outs = succeeded(build());
-  });
+  before(() => ({ cloud, outs, imageFile } = successfulBuild(build())));
 
   it("sent the CIDATA tree in instance metadata (a small build without secrets): no disk", () => {
     const { emulator, progress } = cloud!;

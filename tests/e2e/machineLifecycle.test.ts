@@ -10,13 +10,8 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { oneshotUnitCloudConfig } from "./helpers/cloudConfig";
-import {
-  bootTestInstance,
-  secondsSinceBoot,
-  sharedGuestImage,
-  type TestInstance,
-} from "./helpers/guestFixture";
-import { makeFatDisk, requireE2ePrerequisites } from "./helpers/hostTools";
+import { instancePerTest, secondsSinceBoot, sharedGuestImage } from "./helpers/guestFixture";
+import { makeFatDisk } from "./helpers/hostTools";
 import { serialText, waitForSerial } from "./helpers/serialWait";
 
 const REBOOT_ONCE_SCRIPT = `#!/bin/bash
@@ -43,21 +38,11 @@ echo "BuildStatus: ready for an API stop"
 `;
 
 describe("e2e: machine life cycle on the local guest", function () {
-  let instance: TestInstance | undefined;
-
-  before(async function () {
-    await requireE2ePrerequisites(this);
-    await sharedGuestImage();
-  });
-
-  afterEach(async function () {
-    await instance?.dispose();
-    instance = undefined;
-  });
+  const bootTestInstance = instancePerTest();
 
   it("keeps running through a guest reboot, with its disks and serial output continuing", async function () {
     const userData = oneshotUnitCloudConfig("pci-e2e-reboot", REBOOT_ONCE_SCRIPT, { enable: true });
-    instance = await bootTestInstance("reboot", userData);
+    const instance = await bootTestInstance("reboot", userData);
     const { machine } = instance;
 
     await waitForSerial(
@@ -87,7 +72,7 @@ describe("e2e: machine life cycle on the local guest", function () {
   });
 
   it("powers the guest off cleanly on an API stop, within the grace period", async function () {
-    instance = await bootTestInstance(
+    const instance = await bootTestInstance(
       "api-stop",
       oneshotUnitCloudConfig("pci-e2e-ready", READY_SCRIPT),
     );
@@ -112,7 +97,7 @@ describe("e2e: machine life cycle on the local guest", function () {
 
   it("quits the machine after the grace period when the guest does not react to the power button", async function () {
     // Right after start the kernel is not up yet, so nothing in the guest handles the ACPI event.
-    instance = await bootTestInstance("hard-stop", "#cloud-config\n");
+    const instance = await bootTestInstance("hard-stop", "#cloud-config\n");
     const exit = await instance.machine.powerDown(1_000);
 
     expect(exit).to.include({ code: 0, shutdownReason: "host-qmp-quit" });

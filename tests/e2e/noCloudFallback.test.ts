@@ -5,13 +5,8 @@
  */
 import { expect } from "chai";
 import { oneshotUnitCloudConfig } from "./helpers/cloudConfig";
-import {
-  bootTestInstance,
-  secondsSinceBoot,
-  sharedGuestImage,
-  type TestInstance,
-} from "./helpers/guestFixture";
-import { makeFatDisk, requireE2ePrerequisites } from "./helpers/hostTools";
+import { instancePerTest, secondsSinceBoot } from "./helpers/guestFixture";
+import { makeFatDisk } from "./helpers/hostTools";
 import { serialText } from "./helpers/serialWait";
 
 const NOCLOUD_SCRIPT = `#!/bin/bash
@@ -20,21 +15,11 @@ systemctl poweroff
 `;
 
 describe("e2e: NoCloud fallback on the local guest", function () {
-  let instance: TestInstance | undefined;
-
-  before(async function () {
-    await requireE2ePrerequisites(this);
-    await sharedGuestImage();
-  });
-
-  afterEach(async function () {
-    await instance?.dispose();
-    instance = undefined;
-  });
+  const bootTestInstance = instancePerTest();
 
   it("runs user-data from a CIDATA disk present at boot when SMBIOS does not report GCE", async function () {
     const userData = oneshotUnitCloudConfig("pci-e2e-nocloud", NOCLOUD_SCRIPT);
-    instance = await bootTestInstance("nocloud", "#cloud-config\n", {
+    const instance = await bootTestInstance("nocloud", "#cloud-config\n", {
       smbios: { manufacturer: "QEMU", product: "Standard PC", serial: "not-google" },
       extraDisks: [
         {
@@ -54,6 +39,6 @@ describe("e2e: NoCloud fallback on the local guest", function () {
 
     expect(exit).to.include({ code: 0, shutdownReason: "guest-shutdown" });
     expect(await serialText(instance.machine, 3)).to.contain("BuildStatus: user-data from nocloud");
-    expect(instance.metadata.requests, "the GCE datasource stayed out of it").to.deep.equal([]);
+    expect(instance.metadata.requestLines, "the GCE datasource stayed out of it").to.deep.equal([]);
   });
 });

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
 import { ext4ReadFile } from "./helpers/ext4Image";
 import { expectNoTemporaries } from "../orchestration/buildHarness";
-import { buildOncePerSuite, succeeded, type QemuCloud } from "./helpers/qemuCloud";
+import { buildOncePerSuite, successfulBuild, type QemuCloud } from "./helpers/qemuCloud";
 
 /** Incompressible, and larger than what instance metadata can carry (256 KiB per value). */
 const LARGE_FILE = randomBytes(640 * 1024);
@@ -50,10 +50,7 @@ describe("e2e: a build that reboots between steps, CIDATA on a disk, on QEMU gue
   let outs: ImageBuildOutputs;
   let imageFile: string;
 
-  before(() => {
-    ({ cloud, imageFile } = build());
-    outs = succeeded(build());
-  });
+  before(() => ({ cloud, outs, imageFile } = successfulBuild(build())));
 
   it("sent the CIDATA tree on a hot-attached disk", () => {
     const { emulator, progress } = cloud!;

@@ -2,7 +2,6 @@ import { expect } from "chai";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createGcpClients } from "../../components/google/clients";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
@@ -65,12 +64,8 @@ describe("the build, on the emulator", function () {
       expect(id).to.equal(`projects/${PROJECT}/global/images/${result.imageName}`);
       expect(result.imageName).to.match(/^web-[0-9a-f]{8}$/);
 
-      const clients = createGcpClients({
-        endpoints: { compute: f.emulator.endpoint },
-        projectId: PROJECT,
-      });
+      const { clients } = f;
       const [image] = await clients.images.get({ project: PROJECT, image: result.imageName });
-      await clients.close();
       expect(image.status).to.equal("READY");
       expect(image.family).to.equal("web-cos");
       expect(image.description).to.equal("Web servers");
@@ -341,10 +336,7 @@ describe("the build, on the emulator", function () {
     const { outs } = await f.build(f.inputs());
     const state = outs;
     // A leftover of a killed build of the same component.
-    const clients = createGcpClients({
-      endpoints: { compute: f.emulator.endpoint, storage: f.emulator.endpoint },
-      projectId: PROJECT,
-    });
+    const { clients } = f;
     await clients.storage
       .bucket(BUCKET)
       .file("preloaded-cos-image/zzz/cidata.tar.gz")
@@ -353,7 +345,6 @@ describe("the build, on the emulator", function () {
           metadata: { "pci-owner": state.ownerId, "pci-build": "zzz", "pci-created": "1" },
         },
       });
-    await clients.close();
     await runtime.delete("id", state);
     expectNoTemporaries(f.emulator);
     await runtime.delete("id", state);
@@ -406,12 +397,8 @@ describe("the build, on the emulator", function () {
       "managed-by": "preloaded-cos-image",
     });
 
-    const clients = createGcpClients({
-      endpoints: { compute: f.emulator.endpoint },
-      projectId: PROJECT,
-    });
+    const { clients } = f;
     await clients.images.delete({ project: PROJECT, image: state.imageName });
-    await clients.close();
     expect(await runtime.read("id", state)).to.deep.equal({ id: "", props: {} });
   });
 
@@ -459,12 +446,8 @@ describe("the build, on the emulator", function () {
       team: "web",
       "managed-by": "preloaded-cos-image",
     });
-    const clients = createGcpClients({
-      endpoints: { compute: f.emulator.endpoint },
-      projectId: PROJECT,
-    });
+    const { clients } = f;
     await clients.images.delete({ project: "cos-cloud", image: "cos-stable-999-1-0-0" });
-    await clients.close();
     const relabelled = {
       ...outs,
       args: { ...outs.args, imageLabels: { team: "platform" } },
@@ -577,10 +560,7 @@ async function instancesDuring(
   f: BuildFixture,
   work: Promise<unknown>,
 ): Promise<Array<Record<string, unknown>>> {
-  const clients = createGcpClients({
-    endpoints: { compute: f.emulator.endpoint },
-    projectId: PROJECT,
-  });
+  const { clients } = f;
   const seen: Array<Record<string, unknown>> = [];
   let done = false;
   const finished = work.then(
@@ -593,6 +573,5 @@ async function instancesDuring(
     await new Promise((r) => setTimeout(r, 10));
   }
   await finished;
-  await clients.close();
   return seen;
 }

@@ -2,18 +2,17 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { GcpClients } from "../../components/google/clients";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import { recordingProgress } from "../../components/pipeline/progress";
-import { createGcpClients } from "../../components/google/clients";
 import { ownerIdOf } from "../../components/naming";
-import type {
-  CheckedImageBuildInputs,
-  ImageBuildInputs,
-  ImageBuildOutputs,
-} from "../../components/provider/inputs";
+import type { ImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
 import * as runtime from "../../components/provider/runtime";
 import type { BuildSecrets } from "../../components/secrets";
-import { startEmulator, type Emulator, type EmulatorOptions } from "../../emulator";
+import type { Emulator, EmulatorOptions } from "../../emulator";
+import { buildInputs, checkAndCreate, type BuildTarget } from "../support/buildInputs";
+import { startEmulatorCloud } from "../support/emulatorCloud";
+import "../support/noMetadataServer";
 
 /**
  * A build against the local emulator through the real provider methods and the real Google clients:
@@ -21,6 +20,8 @@ import { startEmulator, type Emulator, type EmulatorOptions } from "../../emulat
  */
 export interface BuildFixture {
   emulator: Emulator;
+  /** Clients pointed at the emulator (the test's own calls). */
+  clients: GcpClients;
   /** Directory standing in for the Pulumi program's directory. */
   programDir: string;
   /** Progress lines the provider printed. */
@@ -48,55 +49,49 @@ export const FAST_PIPELINE: PipelineOptions = {
   retry: { initialMs: 5, maxMs: 40, maxAttempts: 12 },
 };
 
+/** Where the fixture's builds go: a program directory whose context `image/` holds `setup.sh`. */
+export function buildTarget(programDir: string, endpoint: string): BuildTarget {
+  return {
+    programDir,
+    endpoint,
+    project: PROJECT,
+    zone: ZONE,
+    bucket: BUCKET,
+    buildContext: "image",
+    steps: [{ runScript: { script: "setup.sh" } }],
+    ownerId: (name) => ownerIdOf("infra", "dev", name),
+  };
+}
+
 export async function buildFixture(
   emulatorOptions: EmulatorOptions = {},
   pipeline: PipelineOptions = FAST_PIPELINE,
 ): Promise<BuildFixture> {
-  const emulator = await startEmulator({ guestShutdownGraceMs: 2_000, ...emulatorOptions });
+  const cloud = await startEmulatorCloud({
+    project: PROJECT,
+    bucket: BUCKET,
+    emulator: { guestShutdownGraceMs: 2_000, ...emulatorOptions },
+  });
   const programDir = fs.mkdtempSync(path.join(os.tmpdir(), "pci-program-"));
   fs.mkdirSync(path.join(programDir, "image"));
   fs.writeFileSync(
     path.join(programDir, "image", "setup.sh"),
     "echo setting up > /var/lib/hello\n",
   );
-  const endpoints = { compute: emulator.endpoint, storage: emulator.endpoint };
-  const clients = createGcpClients({ endpoints, projectId: PROJECT });
-  await clients.storage.createBucket(BUCKET);
-  await clients.close();
+  const target = buildTarget(programDir, cloud.emulator.endpoint);
 
   const progress = recordingProgress();
   const restore = runtime.configureRuntime({ progress: () => progress, pipeline });
   return {
-    emulator,
+    emulator: cloud.emulator,
+    clients: cloud.clients,
     programDir,
     progress: progress.lines,
-    inputs(args = {}, secrets = {}, name = "web") {
-      return {
-        namePrefix: name,
-        ownerId: ownerIdOf("infra", "dev", name),
-        programDir,
-        args: {
-          sourceImageFamily: "cos-stable",
-          project: PROJECT,
-          zone: ZONE,
-          bucket: BUCKET,
-          buildContext: "image",
-          steps: [{ runScript: { script: "setup.sh" } }],
-          apiEndpoints: endpoints,
-          ...args,
-        },
-        secrets: { env: {}, credentials: {}, ...secrets },
-      };
-    },
-    async build(inputs) {
-      const checked = await runtime.check({}, inputs);
-      expect(checked.failures ?? [], JSON.stringify(checked.failures)).to.deep.equal([]);
-      const result = await runtime.create(checked.inputs as CheckedImageBuildInputs);
-      return { id: result.id, outs: result.outs as ImageBuildOutputs };
-    },
+    inputs: (args = {}, secrets = {}, name = "web") => buildInputs(target, name, args, secrets),
+    build: checkAndCreate,
     async close() {
       restore();
-      await emulator.close();
+      await cloud.close();
       fs.rmSync(programDir, { recursive: true, force: true });
     },
   };

@@ -8,7 +8,8 @@ import {
   isLoopbackEndpoint,
   LOOPBACK_TOKEN,
 } from "../../components/google/clients";
-import { rejection } from "./emulatorHarness";
+import { rejection } from "../support/async";
+import "../support/noMetadataServer";
 
 /** A loopback server that records each request's Authorization header and answers a Google 404. */
 async function recordingServer(): Promise<{

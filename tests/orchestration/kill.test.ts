@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { CheckedImageBuildInputs } from "../../components/provider/inputs";
+import type { ImageBuildInputs } from "../../components/provider/inputs";
 import * as runtime from "../../components/provider/runtime";
 import {
   FAST_PIPELINE,
@@ -11,9 +11,18 @@ import {
   expectNoTemporaries,
   type BuildFixture,
 } from "./buildHarness";
+import { checkBuild } from "../support/buildInputs";
 
 const CHILD = path.join(__dirname, "fixtures", "killableBuild.js");
 const KILL_POINTS = 20;
+
+/** `check`s the inputs and writes the checked inputs to a file for the child process. */
+async function checkedInputsFile(inputs: ImageBuildInputs): Promise<string> {
+  const checked = await checkBuild(inputs);
+  const inputsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pci-kill-")), "inputs.json");
+  fs.writeFileSync(inputsFile, JSON.stringify(checked));
+  return inputsFile;
+}
 
 /** Runs a build in a child process and SIGKILLs it once the emulator has answered `afterRequests` requests. */
 async function buildAndKill(
@@ -47,12 +56,7 @@ describe("a build killed at any moment", function () {
     it(`leaves nothing that the next build does not remove (killed at ${KILL_POINTS} points, CIDATA in ${delivery})`, async () => {
       f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
       const inputs = f.inputs();
-      const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
-      const inputsFile = path.join(
-        fs.mkdtempSync(path.join(os.tmpdir(), "pci-kill-")),
-        "inputs.json",
-      );
-      fs.writeFileSync(inputsFile, JSON.stringify(checked));
+      const inputsFile = await checkedInputsFile(inputs);
 
       // A whole build first, to know how many requests one takes; then kill builds spread over that span.
       const before = f.emulator.requestLog.count();
@@ -106,12 +110,7 @@ describe("a build killed at any moment", function () {
   it("leaves leftovers younger than the build timeout alone (they may belong to a build still running)", async () => {
     f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
     const inputs = f.inputs();
-    const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
-    const inputsFile = path.join(
-      fs.mkdtempSync(path.join(os.tmpdir(), "pci-kill-")),
-      "inputs.json",
-    );
-    fs.writeFileSync(inputsFile, JSON.stringify(checked));
+    const inputsFile = await checkedInputsFile(inputs);
     await buildAndKill(f, inputsFile, 12);
     const left = f.emulator.inventory();
     const youngLeftovers = left.instances.length + left.disks.length + left.objects.length;

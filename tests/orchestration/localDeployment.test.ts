@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { recordingProgress } from "../../components/pipeline/progress";
 import * as runtime from "../../components/provider/runtime";
 import { startEmulator, type Emulator } from "../../emulator";
-import { deployLocally } from "../../program/localDeployment";
-import { findRepositoryRoot } from "../../program/localRun";
+import { deployLocally } from "../../localEngine/localDeployment";
+import { findRepositoryRoot } from "../../localEngine/localRun";
 import { expectNoTemporaries, FAST_PIPELINE } from "./buildHarness";
 
 /**

@@ -43,8 +43,8 @@ describe("documentation and examples", () => {
     const included = config.include;
     expect(included).to.include("examples/*/index.ts");
     expect(
-      fs.existsSync(path.join(ROOT, "dist", "program", "index.js")),
-      "program compiled",
+      fs.existsSync(path.join(ROOT, "dist", "stack", "index.js")),
+      "stack program compiled",
     ).to.equal(true);
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { localRunProblem, type HostProbe } from "../../program/localPrerequisites";
+import { localRunProblem, type HostProbe } from "../../localEngine/localPrerequisites";
 
 /** A host with `installed` commands, running as root or not. */
 function host(installed: string[], root: boolean): HostProbe {

@@ -15,7 +15,8 @@ import {
   type MachineDisk,
   type SmbiosSystem,
 } from "../../../emulator/qemu";
-import { startTestMetadataServer, type TestMetadataServer } from "./metadataServer";
+import { requireE2ePrerequisites } from "./hostTools";
+import { FakeMetadataServer } from "../../support/metadataServer";
 
 let guestImage: Promise<GuestImage> | undefined;
 
@@ -42,7 +43,7 @@ export interface TestInstance {
   /** The running machine. */
   machine: Machine;
   /** Its metadata server (set attributes here, e.g. the ack). */
-  metadata: TestMetadataServer;
+  metadata: FakeMetadataServer;
   /** The instance's directory (disks, serial captures). */
   directory: string;
   /** The boot disk: a qcow2 overlay over the guest image's root filesystem. */
@@ -71,10 +72,10 @@ export async function bootTestInstance(
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), `pci-e2e-${name}-`));
   const bootDisk = path.join(directory, "boot.qcow2");
   await createOverlay(image.rootDisk, bootDisk);
-  const metadata = await startTestMetadataServer(
-    { id: String(Date.now()), name, zone: "local-a" },
-    { "user-data": userData, "block-project-ssh-keys": "TRUE" },
-  );
+  const metadata = new FakeMetadataServer({ id: String(Date.now()), name, zone: "local-a" });
+  metadata.setAttribute("user-data", userData);
+  metadata.setAttribute("block-project-ssh-keys", "TRUE");
+  await metadata.start();
   const disks: MachineDisk[] = [{ file: bootDisk, format: "qcow2", deviceName: "boot" }];
   for (const extra of options.extraDisks ?? []) {
     const file = path.join(directory, `${extra.deviceName}.raw`);
@@ -100,10 +101,32 @@ export async function bootTestInstance(
     image,
     async dispose() {
       if (machine.running) await machine.kill();
-      await metadata.close();
+      await metadata.stop();
       if (!process.env.PCI_E2E_KEEP) await fs.rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Registers the hooks of a suite whose tests boot their own instance: `before` skips the suite
+ * (loudly) without the prerequisites and has the guest image ready, `afterEach` disposes of the
+ * instance the test booted. Returns {@link bootTestInstance} for the running test.
+ */
+export function instancePerTest(): typeof bootTestInstance {
+  let instance: TestInstance | undefined;
+
+  before(async function () {
+    await requireE2ePrerequisites(this);
+    await sharedGuestImage();
+  });
+
+  afterEach(async function () {
+    await instance?.dispose();
+    instance = undefined;
+  });
+
+  return async (name, userData, options) =>
+    (instance = await bootTestInstance(name, userData, options));
 }
 
 /** Seconds since the machine started, for timing lines. */

@@ -4,21 +4,18 @@
  * bucket, and builds run through the dynamic provider's `check` and `create` exactly as the Pulumi
  * engine calls them. Progress lines are recorded and echoed, so a failing run shows the guest's story.
  */
-import { expect } from "chai";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { recordingProgress } from "../../../components/pipeline/progress";
-import { createGcpClients, type GcpClients } from "../../../components/google/clients";
+import type { GcpClients } from "../../../components/google/clients";
 import { ownerIdOf } from "../../../components/naming";
-import type {
-  CheckedImageBuildInputs,
-  ImageBuildInputs,
-  ImageBuildOutputs,
-} from "../../../components/provider/inputs";
+import type { ImageBuildInputs, ImageBuildOutputs } from "../../../components/provider/inputs";
 import * as runtime from "../../../components/provider/runtime";
 import type { Emulator } from "../../../emulator";
 import { startQemuEmulator, type MachineRun } from "../../../emulator/qemu";
+import { buildInputs, checkBuild, createBuild } from "../../support/buildInputs";
+import { startEmulatorCloud } from "../../support/emulatorCloud";
 import { sharedGuestImage } from "./guestFixture";
 import { requireE2ePrerequisites } from "./hostTools";
 
@@ -47,24 +44,26 @@ export interface QemuCloud {
 export async function startQemuCloud(): Promise<QemuCloud> {
   const guestImage = await sharedGuestImage();
   const machineRuns: MachineRun[] = [];
-  const { emulator } = await startQemuEmulator({
-    guestImage,
-    machines: {
-      keepWorkDirs: Boolean(process.env.PCI_E2E_KEEP),
-      onMachineRun: (run) => {
-        machineRuns.push(run);
-        const seconds = ((run.endedAt - run.startedAt) / 1000).toFixed(1);
-        console.log(
-          `      [e2e timing] machine ${run.instance}: ${seconds} s, ${run.reboots} reboot(s), ended by ${run.exit.shutdownReason ?? "?"}`,
-        );
-      },
-    },
+  const { emulator, clients, close } = await startEmulatorCloud({
+    project: E2E_PROJECT,
+    bucket: E2E_BUCKET,
+    start: async () =>
+      (
+        await startQemuEmulator({
+          guestImage,
+          machines: {
+            keepWorkDirs: Boolean(process.env.PCI_E2E_KEEP),
+            onMachineRun: (run) => {
+              machineRuns.push(run);
+              const seconds = ((run.endedAt - run.startedAt) / 1000).toFixed(1);
+              console.log(
+                `      [e2e timing] machine ${run.instance}: ${seconds} s, ${run.reboots} reboot(s), ended by ${run.exit.shutdownReason ?? "?"}`,
+              );
+            },
+          },
+        })
+      ).emulator,
   });
-  const clients = createGcpClients({
-    endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
-    projectId: E2E_PROJECT,
-  });
-  await clients.storage.createBucket(E2E_BUCKET);
   const progress = recordingProgress();
   const echo = {
     info: (message: string) => {
@@ -84,8 +83,7 @@ export async function startQemuCloud(): Promise<QemuCloud> {
     machineRuns,
     async close() {
       restore();
-      await clients.close();
-      await emulator.close();
+      await close();
     },
   };
 }
@@ -110,34 +108,26 @@ export function e2eBuildInputs(
   name: string,
   args: Partial<ImageBuildInputs["args"]>,
 ): ImageBuildInputs {
-  const endpoint = cloud.emulator.endpoint;
-  return {
-    namePrefix: name,
-    ownerId: ownerIdOf("e2e", "local", name),
+  const target = {
     programDir,
-    args: {
-      sourceImageFamily: "cos-stable",
-      project: E2E_PROJECT,
-      zone: E2E_ZONE,
-      bucket: E2E_BUCKET,
-      buildContext: "context",
-      apiEndpoints: { compute: endpoint, storage: endpoint },
-      ...args,
-    },
-    secrets: { env: {}, credentials: {} },
+    endpoint: cloud.emulator.endpoint,
+    project: E2E_PROJECT,
+    zone: E2E_ZONE,
+    bucket: E2E_BUCKET,
+    buildContext: "context",
+    ownerId: (component: string) => ownerIdOf("e2e", "local", component),
   };
+  return buildInputs(target, name, args);
 }
 
 /** `check` then `create`, as the engine runs a new build resource; check failures fail the test. */
 export async function buildThroughProvider(
   inputs: ImageBuildInputs,
 ): Promise<{ id: string; outs: ImageBuildOutputs }> {
-  const checked = await runtime.check({}, inputs);
-  expect(checked.failures ?? [], JSON.stringify(checked.failures)).to.deep.equal([]);
+  const checked = await checkBuild(inputs);
   const started = Date.now();
   try {
-    const result = await runtime.create(checked.inputs as CheckedImageBuildInputs);
-    return { id: result.id, outs: result.outs as ImageBuildOutputs };
+    return await createBuild(checked);
   } finally {
     console.log(`      [e2e timing] create: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
@@ -205,4 +195,13 @@ export function buildOncePerSuite(
 export function succeeded(build: SuiteBuild): ImageBuildOutputs {
   if (!build.outs) throw build.failure ?? new Error("the build has no outputs");
   return build.outs;
+}
+
+/** The cloud, outputs and image file of a suite build that must have succeeded (its error otherwise). */
+export function successfulBuild(build: SuiteBuild): {
+  cloud: QemuCloud;
+  outs: ImageBuildOutputs;
+  imageFile: string;
+} {
+  return { cloud: build.cloud, outs: succeeded(build), imageFile: build.imageFile };
 }

@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { expect } from "chai";
-import { rejection, startHarness, type Harness } from "./emulatorHarness";
+import { rejection, startHarness, type Harness } from "./harness";
 
 const BUCKET = "pci-scratch-test";
 const MIB = 1024 * 1024;

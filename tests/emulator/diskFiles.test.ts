@@ -9,7 +9,9 @@ import {
   waitOk,
   ZONE,
   type Harness,
-} from "./emulatorHarness";
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
 const MIB = 1024 * 1024;
 const MARK = Buffer.from("CIDATA-MARK");
@@ -72,30 +74,23 @@ describe("emulator: backing files for VM-backed guests (diskFiles option)", () =
         diskResource: { name: "scratch-disk", sizeGb: "2" },
       }),
     );
-    await waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "file-vm",
-          machineType: "e2-small",
-          disks: [
-            {
-              boot: true,
-              autoDelete: true,
-              deviceName: "boot",
-              initializeParams: {
-                diskName: "file-boot",
-                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
-              },
-            },
-            { source: `zones/${ZONE}/disks/scratch-disk`, deviceName: "scratch" },
-            { source: `zones/${ZONE}/disks/cidata-disk`, deviceName: "cidata", mode: "READ_ONLY" },
-          ],
+    await insertInstance(h, {
+      name: "file-vm",
+      machineType: "e2-small",
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          deviceName: "boot",
+          initializeParams: {
+            diskName: "file-boot",
+            sourceImage: COS_FAMILY,
+          },
         },
-      }),
-    );
+        { source: `zones/${ZONE}/disks/scratch-disk`, deviceName: "scratch" },
+        { source: `zones/${ZONE}/disks/cidata-disk`, deviceName: "cidata", mode: "READ_ONLY" },
+      ],
+    });
     expect(seen.map((d) => [d.deviceName, d.sizeGb, d.mode])).to.deep.equal([
       ["boot", 10, "READ_WRITE"],
       ["scratch", 2, "READ_WRITE"],
@@ -141,18 +136,11 @@ describe("emulator: backing files for VM-backed guests (diskFiles option)", () =
         diskResource: { name: "second", sourceImage: "global/images/from-cidata", sizeGb: "3" },
       }),
     );
-    await waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "file-vm-2",
-          machineType: "e2-small",
-          disks: [{ boot: true, source: `zones/${ZONE}/disks/second` }],
-        },
-      }),
-    );
+    await insertInstance(h, {
+      name: "file-vm-2",
+      machineType: "e2-small",
+      disks: [{ boot: true, source: `zones/${ZONE}/disks/second` }],
+    });
     const imageFile = h.emulator.imageFile(PROJECT, "from-cidata") ?? "";
     expect((await readAt(imageFile, 3 * MIB, MARK.length)).equals(MARK)).to.equal(true);
     const second = seen[0]?.filePath ?? "";

@@ -3,11 +3,20 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { MachineRun } from "../../emulator/qemu";
 import { machineDiskOf, qemuGuests } from "../../emulator/qemu";
-import { eventually, PROJECT, startHarness, waitOk, ZONE, type Harness } from "./emulatorHarness";
+import {
+  eventually,
+  PROJECT,
+  startHarness,
+  waitOk,
+  ZONE,
+  type Harness,
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
 /**
  * The instance model mapped onto QEMU machines, against the launcher's fake QEMU
- * (tests/unit/qemu/fakeQemu.ts): which files, device names, serial ports and metadata port an
+ * (tests/emulator/qemu/fakeQemu.ts): which files, device names, serial ports and metadata port an
  * instance's machine gets, and how stop, guest power-off, reboot and hot-attach map. The real QEMU
  * runs the same backend in tests/e2e.
  */
@@ -25,7 +34,7 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
     const fake = path.join(dir, "qemu-system-x86_64");
     await fs.writeFile(
       fake,
-      `#!/bin/sh\nexec ${process.execPath} ${path.join(__dirname, "../unit/qemu/fakeQemu.js")} "$@"\n`,
+      `#!/bin/sh\nexec ${process.execPath} ${path.join(__dirname, "./qemu/fakeQemu.js")} "$@"\n`,
       { mode: 0o755 },
     );
     const root = path.join(dir, "root.raw");
@@ -54,29 +63,22 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
   });
 
   async function createInstance(extraDisks: object[] = []): Promise<void> {
-    await waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "vm",
-          machineType: "e2-small",
-          disks: [
-            {
-              boot: true,
-              autoDelete: true,
-              deviceName: "boot",
-              initializeParams: {
-                diskName: "vm-boot",
-                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
-              },
-            },
-            ...extraDisks,
-          ],
+    await insertInstance(h, {
+      name: "vm",
+      machineType: "e2-small",
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          deviceName: "boot",
+          initializeParams: {
+            diskName: "vm-boot",
+            sourceImage: COS_FAMILY,
+          },
         },
-      }),
-    );
+        ...extraDisks,
+      ],
+    });
   }
 
   async function createDisk(name: string): Promise<void> {

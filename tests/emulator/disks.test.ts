@@ -1,5 +1,14 @@
 import { expect } from "chai";
-import { PROJECT, rejection, startHarness, waitOk, ZONE, type Harness } from "./emulatorHarness";
+import {
+  PROJECT,
+  rejection,
+  startHarness,
+  waitOk,
+  ZONE,
+  type Harness,
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
 describe("emulator: disks through the real Compute Engine client", () => {
   let h: Harness;
@@ -64,7 +73,7 @@ describe("emulator: disks through the real Compute Engine client", () => {
         diskResource: {
           name: "tiny",
           sizeGb: "5",
-          sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
+          sourceImage: COS_FAMILY,
         },
       }),
     );
@@ -129,27 +138,20 @@ describe("emulator: disks through the real Compute Engine client", () => {
         diskResource: { name: "data-1", sizeGb: "10" },
       }),
     );
-    await waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "user-vm",
-          machineType: "e2-small",
-          disks: [
-            {
-              boot: true,
-              autoDelete: true,
-              initializeParams: {
-                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
-              },
-            },
-            { source: `zones/${ZONE}/disks/data-1`, deviceName: "data" },
-          ],
+    await insertInstance(h, {
+      name: "user-vm",
+      machineType: "e2-small",
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          initializeParams: {
+            sourceImage: COS_FAMILY,
+          },
         },
-      }),
-    );
+        { source: `zones/${ZONE}/disks/data-1`, deviceName: "data" },
+      ],
+    });
     const [attached] = await h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "data-1" });
     expect(attached.users).to.deep.equal([
       `https://www.googleapis.com/compute/v1/projects/${PROJECT}/zones/${ZONE}/instances/user-vm`,

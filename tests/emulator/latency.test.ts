@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { GCE_LATENCY, ZERO_LATENCY } from "../../emulator";
 import { Latency } from "../../emulator/latency";
-import { PROJECT, startHarness, waitOk, ZONE } from "./emulatorHarness";
+import { PROJECT, startHarness, waitOk, ZONE } from "./harness";
 
 describe("emulator: latency model", () => {
   it("computes base + per-GiB delays, scaled by timeScale", () => {

@@ -9,15 +9,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import type { protos } from "@google-cloud/compute";
-import { createGcpClients, type GcpClients } from "../../components/google/clients";
-import { startEmulator, type Emulator, type EmulatorOptions } from "../../emulator";
+import type { GcpClients } from "../../components/google/clients";
+import type { Emulator, EmulatorOptions } from "../../emulator";
+import { startEmulatorCloud } from "../support/emulatorCloud";
+import "../support/noMetadataServer";
 
-// Defence in depth: even if some code path reached for Application Default Credentials, the
-// metadata-server probe would stay on loopback (port 9, discard) instead of leaving the machine.
-process.env.GCE_METADATA_HOST = "127.0.0.1:9";
-process.env.GCE_METADATA_IP = "127.0.0.1:9";
-process.env.METADATA_SERVER_DETECTION = "none";
-delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+export { eventually, rejection } from "../support/async";
 
 const run = promisify(execFile);
 
@@ -42,20 +39,14 @@ export interface Harness {
 
 /** Starts an emulator and clients. */
 export async function startHarness(options: EmulatorOptions = {}): Promise<Harness> {
-  const emulator = await startEmulator(options);
-  const clients = createGcpClients({
-    projectId: PROJECT,
-    endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
-    env: {},
-  });
+  const cloud = await startEmulatorCloud({ project: PROJECT, emulator: options, env: {} });
   const tmp = await mkdtemp(join(tmpdir(), "emulator-test-"));
   return {
-    emulator,
-    clients,
+    emulator: cloud.emulator,
+    clients: cloud.clients,
     tmp,
     close: async () => {
-      await clients.close();
-      await emulator.close();
+      await cloud.close();
       await rm(tmp, { recursive: true, force: true });
     },
   };
@@ -89,6 +80,24 @@ export async function waitDone(
   return op;
 }
 
+/** The COS image family the emulator seeds, as a source image. */
+export const COS_FAMILY = "projects/cos-cloud/global/images/family/cos-stable";
+
+/** An instance as `instances.insert` takes it. */
+export type InstanceResource =
+  protos.google.cloud.compute.v1.IInsertInstanceRequest["instanceResource"];
+
+/** Inserts an instance in the test zone and waits for the operation, which must succeed. */
+export async function insertInstance(
+  h: Harness,
+  instanceResource: InstanceResource,
+): Promise<OperationLike> {
+  return waitOk(
+    h,
+    await h.clients.instances.insert({ project: PROJECT, zone: ZONE, instanceResource }),
+  );
+}
+
 /** Like {@link waitDone}, and asserts the operation succeeded. */
 export async function waitOk(
   h: Harness,
@@ -97,18 +106,6 @@ export async function waitOk(
   const op = await waitDone(h, lro);
   expect(op.error?.errors ?? [], JSON.stringify(op.error)).to.deep.equal([]);
   return op;
-}
-
-/** The error a client call rejected with (fails the test when it resolved). */
-export async function rejection(
-  promise: Promise<unknown>,
-): Promise<{ code?: number; httpStatusCode?: number; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code?: number; httpStatusCode?: number; message: string };
-  }
-  throw new Error("expected the call to fail");
 }
 
 /** Options of {@link makeRawDiskArchive}. */
@@ -144,18 +141,4 @@ export async function makeRawDiskArchive(dir: string, spec: ArchiveSpec = {}): P
   const archive = join(work, "image.tar.gz");
   await run("tar", ["--format=oldgnu", "-Sczf", archive, "-C", work, ...members]);
   return archive;
-}
-
-/** Polls `check` every few milliseconds until it returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

@@ -8,9 +8,11 @@ import {
   waitOk,
   ZONE,
   type Harness,
-} from "./emulatorHarness";
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
-const COS = "projects/cos-cloud/global/images/family/cos-stable";
+const COS = COS_FAMILY;
 const KIB = 1024;
 
 /** Writes 1.5 MiB to serial port 2 in 1 KiB lines, then idles: exercises the 1 MiB window. */
@@ -35,31 +37,24 @@ describe("emulator: instances through the real Compute Engine client", () => {
   const ref = (name: string) => ({ project: PROJECT, zone: ZONE, name });
 
   async function createVm(name: string, extra: Record<string, unknown> = {}) {
-    return waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name,
-          machineType: `zones/${ZONE}/machineTypes/e2-standard-2`,
-          disks: [
-            {
-              boot: true,
-              autoDelete: true,
-              deviceName: "boot",
-              initializeParams: {
-                diskName: `${name}-boot`,
-                sourceImage: COS,
-                diskSizeGb: "20",
-                labels: { t: "x" },
-              },
-            },
-          ],
-          ...extra,
+    return insertInstance(h, {
+      name,
+      machineType: `zones/${ZONE}/machineTypes/e2-standard-2`,
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          deviceName: "boot",
+          initializeParams: {
+            diskName: `${name}-boot`,
+            sourceImage: COS,
+            diskSizeGb: "20",
+            labels: { t: "x" },
+          },
         },
-      }),
-    );
+      ],
+      ...extra,
+    });
   }
 
   it("inserts an instance with an inline boot disk and reports every field the project sends", async () => {

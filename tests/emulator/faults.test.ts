@@ -1,32 +1,34 @@
 import { expect } from "chai";
 import { scriptedGuest, type EmulatorOptions } from "../../emulator";
-import { PROJECT, rejection, startHarness, waitOk, ZONE, type Harness } from "./emulatorHarness";
+import {
+  PROJECT,
+  rejection,
+  startHarness,
+  waitOk,
+  ZONE,
+  type Harness,
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
-const COS = "projects/cos-cloud/global/images/family/cos-stable";
+const COS = COS_FAMILY;
 
 async function createVm(h: Harness, name: string, spot = true): Promise<void> {
-  await waitOk(
-    h,
-    await h.clients.instances.insert({
-      project: PROJECT,
-      zone: ZONE,
-      instanceResource: {
-        name,
-        machineType: "e2-small",
-        ...(spot
-          ? {
-              scheduling: {
-                provisioningModel: "SPOT",
-                onHostMaintenance: "TERMINATE",
-                automaticRestart: false,
-              },
-            }
-          : {}),
-        metadata: { items: [{ key: "pci-build-id", value: `id-${name}` }] },
-        disks: [{ boot: true, autoDelete: true, initializeParams: { sourceImage: COS } }],
-      },
-    }),
-  );
+  await insertInstance(h, {
+    name,
+    machineType: "e2-small",
+    ...(spot
+      ? {
+          scheduling: {
+            provisioningModel: "SPOT",
+            onHostMaintenance: "TERMINATE",
+            automaticRestart: false,
+          },
+        }
+      : {}),
+    metadata: { items: [{ key: "pci-build-id", value: `id-${name}` }] },
+    disks: [{ boot: true, autoDelete: true, initializeParams: { sourceImage: COS } }],
+  });
 }
 
 /** Calls getFromFamily `n` times and returns the HTTP status of each answer as the client saw it. */

@@ -1,6 +1,15 @@
 import { expect } from "chai";
 import { scriptedGuest, type ScriptedGuestOptions } from "../../emulator";
-import { eventually, PROJECT, startHarness, waitOk, ZONE, type Harness } from "./emulatorHarness";
+import {
+  eventually,
+  PROJECT,
+  startHarness,
+  waitOk,
+  ZONE,
+  type Harness,
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
 /** Scenario per instance name. */
 const SCENARIOS: Record<string, ScriptedGuestOptions> = {
@@ -40,34 +49,27 @@ describe("emulator: scripted build guests end to end through the API", () => {
   const ref = (name: string) => ({ project: PROJECT, zone: ZONE, name });
 
   async function startBuild(name: string, buildId: string): Promise<void> {
-    await waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name,
-          machineType: "e2-standard-2",
-          labels: { "pci-build-id": buildId },
-          metadata: {
-            items: [
-              { key: "pci-build-id", value: buildId },
-              { key: "user-data", value: "#cloud-config\n" },
-            ],
+    await insertInstance(h, {
+      name,
+      machineType: "e2-standard-2",
+      labels: { "pci-build-id": buildId },
+      metadata: {
+        items: [
+          { key: "pci-build-id", value: buildId },
+          { key: "user-data", value: "#cloud-config\n" },
+        ],
+      },
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          deviceName: "boot",
+          initializeParams: {
+            sourceImage: COS_FAMILY,
           },
-          disks: [
-            {
-              boot: true,
-              autoDelete: true,
-              deviceName: "boot",
-              initializeParams: {
-                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
-              },
-            },
-          ],
         },
-      }),
-    );
+      ],
+    });
   }
 
   /** What the orchestrator does once the cidata image is imported: create the disk and hot-attach it. */
@@ -274,26 +276,19 @@ describe("emulator: scripted build guests end to end through the API", () => {
         ["default-build", [{ key: "pci-build-id", value: "b-d" }]],
         ["plain-vm", []],
       ] as const) {
-        await waitOk(
-          other,
-          await other.clients.instances.insert({
-            project: PROJECT,
-            zone: ZONE,
-            instanceResource: {
-              name,
-              machineType: "e2-small",
-              metadata: { items: [...metadata] },
-              disks: [
-                {
-                  boot: true,
-                  initializeParams: {
-                    sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
-                  },
-                },
-              ],
+        await insertInstance(other, {
+          name,
+          machineType: "e2-small",
+          metadata: { items: [...metadata] },
+          disks: [
+            {
+              boot: true,
+              initializeParams: {
+                sourceImage: COS_FAMILY,
+              },
             },
-          }),
-        );
+          ],
+        });
       }
       const buildRef = { project: PROJECT, zone: ZONE, name: "default-build" };
       await eventually(() =>

@@ -1,5 +1,13 @@
 import { expect } from "chai";
-import { PROJECT, startHarness, waitOk, ZONE, type Harness } from "./emulatorHarness";
+import {
+  PROJECT,
+  startHarness,
+  waitOk,
+  ZONE,
+  type Harness,
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
 /** A plain HTTP GET against the instance's metadata server, as a guest would send it. */
 interface MetadataAnswer {
@@ -16,40 +24,33 @@ describe("emulator: per-instance metadata server (plain HTTP, as a guest sees it
 
   before(async () => {
     h = await startHarness();
-    await waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "md-vm",
-          machineType: "e2-small",
-          disks: [
-            {
-              boot: true,
-              autoDelete: true,
-              initializeParams: {
-                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
-              },
-            },
-          ],
-          metadata: {
-            items: [
-              { key: "user-data", value: "#cloud-config\nruncmd: []\n" },
-              { key: "user-data-encoding", value: "" },
-              { key: "pci-build-id", value: "b-42" },
-            ],
+    await insertInstance(h, {
+      name: "md-vm",
+      machineType: "e2-small",
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          initializeParams: {
+            sourceImage: COS_FAMILY,
           },
-          serviceAccounts: [
-            {
-              email: "builder@test-project.iam.gserviceaccount.com",
-              scopes: ["https://www.googleapis.com/auth/cloud-platform"],
-            },
-          ],
-          tags: { items: ["pci"] },
         },
-      }),
-    );
+      ],
+      metadata: {
+        items: [
+          { key: "user-data", value: "#cloud-config\nruncmd: []\n" },
+          { key: "user-data-encoding", value: "" },
+          { key: "pci-build-id", value: "b-42" },
+        ],
+      },
+      serviceAccounts: [
+        {
+          email: "builder@test-project.iam.gserviceaccount.com",
+          scopes: ["https://www.googleapis.com/auth/cloud-platform"],
+        },
+      ],
+      tags: { items: ["pci"] },
+    });
     base = `${h.emulator.metadataServer(ref).url}/computeMetadata/v1`;
   });
   after(() => h.close());

@@ -10,7 +10,9 @@ import {
   waitOk,
   ZONE,
   type Harness,
-} from "./emulatorHarness";
+  insertInstance,
+  COS_FAMILY,
+} from "./harness";
 
 const BUCKET = "scratch-bucket";
 
@@ -110,26 +112,19 @@ describe("emulator: images through the real Compute Engine client", () => {
   });
 
   it("creates an image from a disk: refused while a RUNNING instance uses it, allowed when stopped or with forceCreate", async () => {
-    await waitOk(
-      h,
-      await h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "imaging-vm",
-          machineType: "e2-small",
-          disks: [
-            {
-              boot: true,
-              initializeParams: {
-                diskName: "imaging-boot",
-                sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
-              },
-            },
-          ],
+    await insertInstance(h, {
+      name: "imaging-vm",
+      machineType: "e2-small",
+      disks: [
+        {
+          boot: true,
+          initializeParams: {
+            diskName: "imaging-boot",
+            sourceImage: COS_FAMILY,
+          },
         },
-      }),
-    );
+      ],
+    });
     const sourceDisk = `projects/${PROJECT}/zones/${ZONE}/disks/imaging-boot`;
     const busy = await rejection(
       h.clients.images.insert({
