@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "./protocol";
+import { INLINE_CIDATA_METADATA_KEY, MARKERS, PROTOCOL_VERSION } from "./protocol";
 
 /**
  * The provisioner's files (`provisioner-assets/` of this package). The orchestrator ships this
@@ -57,6 +57,11 @@ export function renderCloudConfig(options: CloudConfigOptions): string {
   const values: Record<string, string> = {
     BUILD_ID: options.buildId,
     PROTOCOL_VERSION: String(PROTOCOL_VERSION),
+    // Named like their counterparts in provisioner-assets/lib/protocol.sh.
+    MARKER_PROTOCOL: MARKERS.protocol,
+    MARKER_STATUS: MARKERS.status,
+    MARKER_SUCCEEDED: MARKERS.succeeded,
+    MARKER_FAILED: MARKERS.failed,
     INLINE_CIDATA_KEY: INLINE_CIDATA_METADATA_KEY,
     CIDATA_WAIT_SECONDS: String(wholeSeconds("cidataWaitSeconds", options.cidataWaitSeconds, 1800)),
     FAILURE_SHUTDOWN_SECONDS: String(

@@ -48,7 +48,7 @@ repeat_failure() {
 
 end_with_failure() {
   flush_stderr_prefixer
-  printf 'BuildFailed: %s\n' "$1"
+  printf '%s %s\n' "$MARKER_FAILED" "$1"
   sleep "$FAILURE_SHUTDOWN_SECONDS"
   poweroff
   exit 1
@@ -59,7 +59,7 @@ end_with_failure() {
 succeed() {
   RUN_ENDED=true
   flush_stderr_prefixer
-  printf 'BuildSucceeded: build %s: all %d steps done, machine cleaned for capture\n' "$BUILD_ID" "$STEP_COUNT"
+  printf '%s build %s: all %d steps done, machine cleaned for capture\n' "$MARKER_SUCCEEDED" "$BUILD_ID" "$STEP_COUNT"
   wait_for_ack || true
   poweroff
   exit 0

@@ -10,7 +10,7 @@ one_line() {
 
 # status TEXT: a progress line.
 status() {
-  printf 'BuildStatus: %s\n' "$(one_line "$1")"
+  printf '%s %s\n' "$MARKER_STATUS" "$(one_line "$1")"
 }
 
 # prefix_lines: copies stdin to stdout with "BuildStatus: " before every line, including a last line
@@ -24,7 +24,7 @@ prefix_lines() {
   local line
   while IFS= read -r line || [[ -n $line ]]; do
     line=${line%$'\r'}
-    printf 'BuildStatus: %s\n' "${line//$'\r'/$'\n'BuildStatus: }"
+    printf '%s %s\n' "$MARKER_STATUS" "${line//$'\r'/$'\n'"$MARKER_STATUS "}"
   done
 }
 

@@ -13,7 +13,7 @@ main() {
   trap on_terminate TERM
   start_stderr_prefixer
   config_load_early
-  printf 'BuildProtocol: %s build=%s\n' "$PROTOCOL_VERSION" "$BUILD_ID"
+  printf '%s %s build=%s\n' "$MARKER_PROTOCOL" "$PROTOCOL_VERSION" "$BUILD_ID"
   config_check_build
   config_load_settings
   state_check_resumable

@@ -6,3 +6,11 @@
 readonly PROTOCOL_VERSION=1
 # Must equal REBOOT_EXIT_CODE in components/guest/protocol.ts (a test checks it).
 readonly REBOOT_EXIT_CODE=3
+
+# The line markers; each must equal its counterpart in MARKERS of components/guest/protocol.ts (a
+# test checks them). A marker is followed by a space and the line's text. The cloud-config's start
+# script runs before these files are there: it gets the same markers filled in by renderCloudConfig.
+readonly MARKER_PROTOCOL="BuildProtocol:"
+readonly MARKER_STATUS="BuildStatus:"
+readonly MARKER_SUCCEEDED="BuildSucceeded:"
+readonly MARKER_FAILED="BuildFailed:"

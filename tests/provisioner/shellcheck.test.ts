@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROVISIONER_UNIT_NAME } from "../../components/guest/cloudConfig";
-import { PROTOCOL_VERSION, REBOOT_EXIT_CODE } from "../../components/guest/protocol";
+import { MARKERS, PROTOCOL_VERSION, REBOOT_EXIT_CODE } from "../../components/guest/protocol";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
 import { ASSETS_DIR, FIXTURES_DIR, STUBS_DIR } from "./harness/paths";
 
@@ -30,6 +30,14 @@ function bashConstant(file: string, name: string): string {
   return match[1];
 }
 
+/** The variable of lib/protocol.sh that holds each of {@link MARKERS}. */
+const MARKER_VARIABLES: Record<keyof typeof MARKERS, string> = {
+  protocol: "MARKER_PROTOCOL",
+  status: "MARKER_STATUS",
+  succeeded: "MARKER_SUCCEEDED",
+  failed: "MARKER_FAILED",
+};
+
 describe("provisioner shell code", function () {
   this.timeout(60_000);
 
@@ -55,15 +63,30 @@ describe("provisioner shell code", function () {
     expect(result.status).to.equal(0);
   });
 
-  it("agrees with components/ on the protocol constants and the unit name", () => {
-    expect(bashConstant(path.join(ASSETS_DIR, "lib", "protocol.sh"), "PROTOCOL_VERSION")).to.equal(
-      String(PROTOCOL_VERSION),
-    );
-    expect(bashConstant(path.join(ASSETS_DIR, "lib", "protocol.sh"), "REBOOT_EXIT_CODE")).to.equal(
-      String(REBOOT_EXIT_CODE),
-    );
+  it("agrees with components/ on the protocol constants, the markers and the unit name", () => {
+    const protocolFile = path.join(ASSETS_DIR, "lib", "protocol.sh");
+    expect(bashConstant(protocolFile, "PROTOCOL_VERSION")).to.equal(String(PROTOCOL_VERSION));
+    expect(bashConstant(protocolFile, "REBOOT_EXIT_CODE")).to.equal(String(REBOOT_EXIT_CODE));
     expect(bashConstant(path.join(ASSETS_DIR, "lib", "paths.sh"), "UNIT_NAME")).to.equal(
       PROVISIONER_UNIT_NAME,
     );
+    for (const [key, name] of Object.entries(MARKER_VARIABLES)) {
+      expect(bashConstant(protocolFile, name), name).to.equal(MARKERS[key as keyof typeof MARKERS]);
+    }
+    const defined = fs.readFileSync(protocolFile, "utf8").match(/^readonly MARKER_\w+/gm) ?? [];
+    expect(defined.map((line) => line.slice("readonly ".length))).to.have.members(
+      Object.values(MARKER_VARIABLES),
+    );
+    // The markers are spelled out in lib/protocol.sh only: other code uses its variables (the start
+    // script, which runs before CIDATA is there, placeholders); comments may name them.
+    const markerText = new RegExp(Object.values(MARKERS).join("|"));
+    const hardCoded = filesUnder(ASSETS_DIR, (file) => file !== protocolFile).flatMap((file) =>
+      fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => !line.trimStart().startsWith("#") && markerText.test(line))
+        .map((line) => `${path.relative(ASSETS_DIR, file)}: ${line.trim()}`),
+    );
+    expect(hardCoded).to.deep.equal([]);
   });
 });
