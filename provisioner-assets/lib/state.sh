@@ -6,7 +6,7 @@
 #   running     label of the step (or "setup") under way; present only while it runs, so finding
 #               it at start means the machine went down in the middle of it
 #   failed      "<label>: <reason>" of a failed build, repeated if the machine is started again
-#   images.tsv  images pulled so far (see steps/preload-images.sh)
+#   images.tsv  images pulled so far (see steps/preload-images/preload-images.sh)
 
 # state_write NAME VALUE: writes a state file durably (a power cut must not lose a "running" mark).
 state_write() {

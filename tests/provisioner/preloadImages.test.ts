@@ -175,7 +175,12 @@ describe("provisioner: preloadImages", function () {
     for (const [reference, expected] of Object.entries(cases)) {
       const normalized = execFileSync(
         "bash",
-        ["-c", 'source "$0/lib/image-ref.sh"; normalize_image_ref "$1"', ASSETS_DIR, reference],
+        [
+          "-c",
+          'source "$0/steps/preload-images/image-ref.sh"; normalize_image_ref "$1"',
+          ASSETS_DIR,
+          reference,
+        ],
         { encoding: "utf8" },
       );
       expect(normalized, reference).to.equal(expected);
