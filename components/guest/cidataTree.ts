@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CidataEntry, CidataSpec } from "../cidata";
-import { CLOUD_CONFIG_TEMPLATE_FILE, PROVISIONER_ASSETS_DIR } from "./cloudConfig";
+import { PROVISIONER_ASSETS_DIR, USER_DATA_ONLY_FILES } from "./cloudConfig";
 import {
   ACK_METADATA_KEY,
   CIDATA_PATHS,
@@ -49,11 +49,14 @@ export function provisionerConfigFor(
   };
 }
 
-/** The provisioner's own files: everything in `provisioner-assets/` but the cloud-config template. */
+/**
+ * The provisioner's own files: everything in `provisioner-assets/` but what the cloud-config
+ * delivers (its template and the start script embedded in it).
+ */
 export function provisionerEntries(assetsDir = PROVISIONER_ASSETS_DIR): CidataEntry[] {
   return fs
     .readdirSync(assetsDir, { withFileTypes: true })
-    .filter((entry) => entry.name !== CLOUD_CONFIG_TEMPLATE_FILE)
+    .filter((entry) => !USER_DATA_ONLY_FILES.includes(entry.name))
     .map((entry) => {
       const source = path.join(assetsDir, entry.name);
       return {

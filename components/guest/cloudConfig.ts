@@ -4,7 +4,7 @@ import { INLINE_CIDATA_METADATA_KEY, MARKERS, PROTOCOL_VERSION } from "./protoco
 
 /**
  * The provisioner's files (`provisioner-assets/` of this package). The orchestrator ships this
- * directory, minus {@link CLOUD_CONFIG_TEMPLATE_FILE}, to the CIDATA disk under `provisioner/`.
+ * directory, minus {@link USER_DATA_ONLY_FILES}, to the CIDATA disk under `provisioner/`.
  */
 export const PROVISIONER_ASSETS_DIR = path.resolve(
   __dirname,
@@ -16,6 +16,21 @@ export const PROVISIONER_ASSETS_DIR = path.resolve(
 
 /** File name, inside {@link PROVISIONER_ASSETS_DIR}, of the cloud-config template. */
 export const CLOUD_CONFIG_TEMPLATE_FILE = "cloud-config.yaml";
+
+/**
+ * File name, inside {@link PROVISIONER_ASSETS_DIR}, of the unit's start script: a template too,
+ * embedded into the cloud-config where its `{{START_SCRIPT}}` line is, then filled in with it.
+ */
+export const START_SCRIPT_FILE = "start.sh";
+
+/**
+ * The files of {@link PROVISIONER_ASSETS_DIR} that reach the VM through the cloud-config (user-data)
+ * only, so they are not shipped again with the provisioner on CIDATA.
+ */
+export const USER_DATA_ONLY_FILES: readonly string[] = [
+  CLOUD_CONFIG_TEMPLATE_FILE,
+  START_SCRIPT_FILE,
+];
 
 /** The systemd unit the cloud-config installs to start the provisioner. */
 export const PROVISIONER_UNIT_NAME = "preloaded-cos-image.service";
@@ -44,7 +59,7 @@ const BUILD_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 /**
  * Renders the cloud-config (`user-data`) of the preload VM: it writes and enables a oneshot unit
  * whose output goes to serial port 3 and that waits for the CIDATA disk, mounts it read-only and runs
- * the provisioner on it. Pure apart from reading the template file.
+ * the provisioner on it. Pure apart from reading the template files.
  *
  * @throws Error naming the option, when an option is malformed or the result exceeds the metadata limit.
  */
@@ -68,9 +83,9 @@ export function renderCloudConfig(options: CloudConfigOptions): string {
       wholeSeconds("failureShutdownSeconds", options.failureShutdownSeconds, 300),
     ),
   };
-  const template = fs.readFileSync(
-    path.join(PROVISIONER_ASSETS_DIR, CLOUD_CONFIG_TEMPLATE_FILE),
-    "utf8",
+  const template = embedStartScript(
+    readAsset(CLOUD_CONFIG_TEMPLATE_FILE),
+    readAsset(START_SCRIPT_FILE),
   );
   const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (placeholder, name: string) => {
     const value = values[name];
@@ -85,6 +100,24 @@ export function renderCloudConfig(options: CloudConfigOptions): string {
     );
   }
   return rendered;
+}
+
+function readAsset(name: string): string {
+  return fs.readFileSync(path.join(PROVISIONER_ASSETS_DIR, name), "utf8");
+}
+
+/**
+ * The cloud-config template with its `{{START_SCRIPT}}` line replaced by the start script, every line
+ * indented as the placeholder is (the content of a YAML block scalar); empty lines stay empty.
+ */
+function embedStartScript(template: string, script: string): string {
+  const placeholder = /^( *)\{\{START_SCRIPT\}\}$/m;
+  const match = placeholder.exec(template);
+  if (!match) throw new Error("cloud-config template: no {{START_SCRIPT}} line");
+  const indent = match[1];
+  const lines = script.replace(/\n$/, "").split("\n");
+  const indented = lines.map((line) => (line === "" ? "" : indent + line)).join("\n");
+  return template.replace(placeholder, () => indented);
 }
 
 function wholeSeconds(name: string, value: number | undefined, fallback: number): number {

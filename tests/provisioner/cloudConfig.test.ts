@@ -1,10 +1,16 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { PROVISIONER_UNIT_NAME, renderCloudConfig } from "../../components/guest/cloudConfig";
+import * as path from "node:path";
+import {
+  PROVISIONER_UNIT_NAME,
+  START_SCRIPT_FILE,
+  renderCloudConfig,
+} from "../../components/guest/cloudConfig";
 import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
 import { FakeMetadataServer } from "./harness/metadataServer";
+import { ASSETS_DIR } from "./harness/paths";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
 
@@ -44,6 +50,13 @@ describe("cloud-config", function () {
       `echo "BuildProtocol: ${PROTOCOL_VERSION} build=$build_id stage=boot"`,
     );
     expect(start).to.include("readonly wait_seconds=1800");
+    // The script is start.sh, line for line, with its placeholders filled in.
+    const template = fs.readFileSync(path.join(ASSETS_DIR, START_SCRIPT_FILE), "utf8").split("\n");
+    const lines = start.split("\n");
+    expect(lines).to.have.length(template.length);
+    template.forEach((line, index) => {
+      if (!line.includes("{{")) expect(lines[index], `line ${index + 1}`).to.equal(line);
+    });
   });
 
   it("rejects options that could break the YAML or the script, naming them", () => {

@@ -9,7 +9,7 @@ import {
   type ProvisionerStep,
 } from "../../../components/guest/protocol";
 import { renderProvisionerConfig } from "../../../components/guest/provisionerConfig";
-import { CLOUD_CONFIG_TEMPLATE_FILE } from "../../../components/guest/cloudConfig";
+import { provisionerEntries } from "../../../components/guest/cidataTree";
 import type { FakeMetadataServer } from "./metadataServer";
 import { ASSETS_DIR, STUBS_DIR } from "./paths";
 
@@ -223,10 +223,13 @@ export class Sandbox {
   private populate(): void {
     for (const [relative, content] of Object.entries(MACHINE_FILES))
       writeFile(this.machinePath(relative), content);
-    fs.cpSync(ASSETS_DIR, path.join(this.cidata, "provisioner"), {
-      recursive: true,
-      filter: (source) => path.basename(source) !== CLOUD_CONFIG_TEMPLATE_FILE,
-    });
+    // The provisioner's files exactly as the orchestrator ships them.
+    for (const entry of provisionerEntries(ASSETS_DIR)) {
+      const { source } = entry;
+      if ("content" in source) throw new Error(`${entry.path}: no file to copy`);
+      const from = "file" in source ? source.file : source.directory;
+      fs.cpSync(from, path.join(this.cidata, entry.path), { recursive: true });
+    }
     for (const file of renderProvisionerConfig(this.options.config)) {
       writeFile(path.join(this.cidata, file.path), file.content);
     }
