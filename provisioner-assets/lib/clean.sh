@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Makes the machine anonymous before its disk becomes an image: nothing of this build, this VM or its
-# credentials is left. Follows COS Customizer's list (cos-customizer.md section 3.8), with the
-# differences noted where they are.
+# credentials is left. Follows COS Customizer's stopServices and cleanup (GoogleCloudPlatform/
+# cos-customizer, src/pkg/provisioner/provisioner.go), with the differences noted where they are.
 
 # Services that write state while running; stopped (if active) before their files are removed.
 # systemd-random-seed writes a fresh seed when stopped, so it is stopped before the seed is removed.
