@@ -1,17 +1,8 @@
 import { open, stat } from "node:fs/promises";
 import { expect } from "chai";
 import type { GuestBackend, GuestDisk } from "../../emulator";
-import {
-  GIB,
-  makeRawDiskArchive,
-  PROJECT,
-  startHarness,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { GIB, makeRawDiskArchive, PROJECT, startHarness, waitOk, ZONE } from "./harness";
+import { type Harness, insertInstance, COS_FAMILY } from "./harness";
 
 const MIB = 1024 * 1024;
 const MARK = Buffer.from("CIDATA-MARK");

@@ -1,14 +1,6 @@
 import { expect } from "chai";
-import {
-  PROJECT,
-  rejection,
-  startHarness,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { PROJECT, rejection, startHarness, waitOk, ZONE, type Harness } from "./harness";
+import { insertInstance, COS_FAMILY } from "./harness";
 
 describe("emulator: disks through the real Compute Engine client", () => {
   let h: Harness;

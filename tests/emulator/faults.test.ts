@@ -1,15 +1,7 @@
 import { expect } from "chai";
 import { scriptedGuest, type EmulatorOptions } from "../../emulator";
-import {
-  PROJECT,
-  rejection,
-  startHarness,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { PROJECT, rejection, startHarness, waitOk, ZONE, type Harness } from "./harness";
+import { insertInstance, COS_FAMILY } from "./harness";
 
 const COS = COS_FAMILY;
 

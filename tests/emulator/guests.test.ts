@@ -1,15 +1,7 @@
 import { expect } from "chai";
 import { scriptedGuest, type ScriptedGuestOptions } from "../../emulator";
-import {
-  eventually,
-  PROJECT,
-  startHarness,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { eventually, PROJECT, startHarness, waitOk, ZONE, type Harness } from "./harness";
+import { insertInstance, COS_FAMILY } from "./harness";
 
 /** Scenario per instance name. */
 const SCENARIOS: Record<string, ScriptedGuestOptions> = {

@@ -1,18 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
-import {
-  GIB,
-  makeRawDiskArchive,
-  PROJECT,
-  rejection,
-  startHarness,
-  waitDone,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { GIB, makeRawDiskArchive, PROJECT, rejection, startHarness, waitDone } from "./harness";
+import { waitOk, ZONE, type Harness, insertInstance, COS_FAMILY } from "./harness";
 
 const BUCKET = "scratch-bucket";
 

@@ -1,16 +1,7 @@
 import { expect } from "chai";
 import type { GuestBackend } from "../../emulator";
-import {
-  PROJECT,
-  rejection,
-  startHarness,
-  waitDone,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { PROJECT, rejection, startHarness, waitDone, waitOk, ZONE, type Harness } from "./harness";
+import { insertInstance, COS_FAMILY } from "./harness";
 
 const COS = COS_FAMILY;
 const KIB = 1024;

@@ -1,13 +1,6 @@
 import { expect } from "chai";
-import {
-  PROJECT,
-  startHarness,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { PROJECT, startHarness, waitOk, ZONE, type Harness, insertInstance } from "./harness";
+import { COS_FAMILY } from "./harness";
 
 /** A plain HTTP GET against the instance's metadata server, as a guest would send it. */
 interface MetadataAnswer {

@@ -3,16 +3,8 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { MachineRun } from "../../emulator/qemu";
 import { machineDiskOf, qemuGuests } from "../../emulator/qemu";
-import {
-  eventually,
-  PROJECT,
-  startHarness,
-  waitOk,
-  ZONE,
-  type Harness,
-  insertInstance,
-  COS_FAMILY,
-} from "./harness";
+import { eventually, PROJECT, startHarness, waitOk, ZONE, type Harness } from "./harness";
+import { insertInstance, COS_FAMILY } from "./harness";
 
 /**
  * The instance model mapped onto QEMU machines, against the launcher's fake QEMU

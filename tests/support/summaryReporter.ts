@@ -8,8 +8,7 @@ import Mocha from "mocha";
 class SummaryReporter extends Mocha.reporters.Spec {
   constructor(runner: Mocha.Runner, options?: Mocha.MochaOptions) {
     super(runner, options);
-    const reporterOptions = (options as { reporterOptions?: { tier?: unknown } } | undefined)
-      ?.reporterOptions;
+    const reporterOptions = options?.reporterOptions as { tier?: unknown } | undefined;
     const tier = typeof reporterOptions?.tier === "string" ? `${reporterOptions.tier}: ` : "";
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       const stats = runner.stats ?? { passes: 0, failures: 0, pending: 0 };

@@ -44,7 +44,7 @@ export interface QemuCloud {
 export async function startQemuCloud(): Promise<QemuCloud> {
   const guestImage = await sharedGuestImage();
   const machineRuns: MachineRun[] = [];
-  const { emulator, clients, close } = await startEmulatorCloud({
+  const local = await startEmulatorCloud({
     project: E2E_PROJECT,
     bucket: E2E_BUCKET,
     start: async () =>
@@ -64,6 +64,7 @@ export async function startQemuCloud(): Promise<QemuCloud> {
         })
       ).emulator,
   });
+  const { emulator, clients } = local;
   const progress = recordingProgress();
   const echo = {
     info: (message: string) => {
@@ -83,7 +84,7 @@ export async function startQemuCloud(): Promise<QemuCloud> {
     machineRuns,
     async close() {
       restore();
-      await close();
+      await local.close();
     },
   };
 }
