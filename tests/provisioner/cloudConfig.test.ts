@@ -9,10 +9,10 @@ import {
 } from "../../components/guest/cloudConfig";
 import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
-import { FakeMetadataServer } from "./harness/metadataServer";
 import { ASSETS_DIR } from "./harness/paths";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
+import { useSandboxes } from "./harness/useSandboxes";
 
 const UNIT_PATH = `/etc/systemd/system/${PROVISIONER_UNIT_NAME}`;
 const START_PATH = "/etc/preloaded-cos-image/start.sh";
@@ -71,24 +71,19 @@ describe("cloud-config", function () {
   });
 
   describe("start script", () => {
-    const metadata = new FakeMetadataServer();
-    const sandboxes: Sandbox[] = [];
-    before(() => metadata.start());
-    after(() => metadata.stop());
-    afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
+    const { metadata, sandbox } = useSandboxes();
 
     /** A sandbox whose start script is the rendered one, as cloud-init writes it. */
     const withStartScript = (
       buildId: string,
       options: { cidata: boolean; wait?: number },
     ): Sandbox => {
-      const box = Sandbox.create(metadata, {
+      const box = sandbox({
         config: testConfig([
           { type: "runScript", script: "hello.sh", env: {}, allowReboot: false },
         ]),
         context: { "hello.sh": 'echo "hello from CIDATA"' },
       });
-      sandboxes.push(box);
       const config = parsedCloudConfig({
         buildId,
         cidataWaitSeconds: options.wait,

@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
 import { PROTOCOL_VERSION } from "../../components/guest/protocol";
-import { FakeMetadataServer } from "./harness/metadataServer";
-import { BUILD_ID, MACHINE_FILES, Sandbox, testConfig } from "./harness/sandbox";
+import { BUILD_ID, MACHINE_FILES, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
+import { useSandboxes } from "./harness/useSandboxes";
 
 /** What cleaning does to each file of {@link MACHINE_FILES}. */
 const AFTER_CLEANING: Record<string, "removed" | "emptied" | "kept"> = {
@@ -41,21 +41,11 @@ const EMPTIED_DIRS = ["var/lib/cloud", "var/log/journal", "var/log/audit", "tmp"
 
 describe("provisioner: finishing a build", function () {
   this.timeout(30_000);
-  const metadata = new FakeMetadataServer();
-  const sandboxes: Sandbox[] = [];
-  const sandbox = (...args: Parameters<typeof Sandbox.create>): Sandbox => {
-    const created = Sandbox.create(...args);
-    sandboxes.push(created);
-    return created;
-  };
+  const { metadata, sandbox } = useSandboxes();
   const oneScript = { type: "runScript", script: "s.sh", env: {}, allowReboot: false } as const;
 
-  before(() => metadata.start());
-  after(() => metadata.stop());
-  afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
-
   it("cleans the machine file by file before BuildSucceeded, then unmounts CIDATA", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([oneScript]),
       context: { "s.sh": "echo hi" },
       env: { STUB_ACTIVE_UNITS: "systemd-journald.service systemd-random-seed.service" },
@@ -102,7 +92,7 @@ describe("provisioner: finishing a build", function () {
   });
 
   it("waits for the acknowledgement with wait-for-change requests, then powers off", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([oneScript], { ackKey: "late-ack", ackTimeoutSeconds: 20 }),
       context: { "s.sh": "true" },
     });
@@ -142,7 +132,7 @@ describe("provisioner: finishing a build", function () {
   });
 
   it("powers off after the bounded wait when nobody acknowledges", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([oneScript], { ackKey: "never-set", ackTimeoutSeconds: 2 }),
       context: { "s.sh": "true" },
     });
@@ -153,7 +143,7 @@ describe("provisioner: finishing a build", function () {
   });
 
   it("powers off after failureShutdownSeconds on failure, whatever the orchestrator does", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([{ ...oneScript, script: "missing.sh" }], { failureShutdownSeconds: 2 }),
     });
     const result = await box.run();
@@ -169,7 +159,7 @@ describe("provisioner: finishing a build", function () {
   });
 
   it("refuses a config of another protocol version, after announcing its own", async () => {
-    const box = sandbox(metadata, { config: testConfig([], { protocol: PROTOCOL_VERSION + 1 }) });
+    const box = sandbox({ config: testConfig([], { protocol: PROTOCOL_VERSION + 1 }) });
     const result = await box.run();
     expectWellFormedRun(result.serial, BUILD_ID);
     expect(finalLine(result.serial)).to.equal(
@@ -178,7 +168,7 @@ describe("provisioner: finishing a build", function () {
   });
 
   it("refuses a CIDATA disk made for another build", async () => {
-    const box = sandbox(metadata, { config: testConfig([]), env: { PCI_BUILD_ID: "build-0002" } });
+    const box = sandbox({ config: testConfig([]), env: { PCI_BUILD_ID: "build-0002" } });
     const result = await box.run();
     expect(finalLine(result.serial)).to.equal(
       "BuildFailed: setup: invalid config: the CIDATA disk is for build build-0001, but this VM runs build build-0002",

@@ -3,9 +3,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProvisionerStep } from "../../components/guest/protocol";
-import { FakeMetadataServer } from "./harness/metadataServer";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
+import { useSandboxes } from "./harness/useSandboxes";
 
 const INSTALLER = "NVIDIA-Linux-x86_64-535.183.01-custom.run";
 const INSTALLER_CONTENT = "fake nvidia installer";
@@ -35,16 +35,10 @@ const GRUB_CFG = [
 
 describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", function () {
   this.timeout(30_000);
-  const metadata = new FakeMetadataServer();
-  const sandboxes: Sandbox[] = [];
-  const sandbox = (...args: Parameters<typeof Sandbox.create>): Sandbox => {
-    const created = Sandbox.create(...args);
-    sandboxes.push(created);
-    return created;
-  };
+  const { sandbox } = useSandboxes();
   /** A sandbox with a scratch disk device and a directory that mounting it shows. */
   const withScratch = (step: ProvisionerStep, env: Record<string, string> = {}): Sandbox => {
-    const box = sandbox(metadata, { config: testConfig([step]), env, mounts: {} });
+    const box = sandbox({ config: testConfig([step]), env, mounts: {} });
     const device = box.machinePath("dev/disk/by-id/google-scratch");
     fs.mkdirSync(path.dirname(device), { recursive: true });
     fs.writeFileSync(device, "");
@@ -53,10 +47,6 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
     fs.writeFileSync(path.join(box.base, "mounts.map"), `${device}\t${scratch}\n`);
     return box;
   };
-
-  before(() => metadata.start());
-  after(() => metadata.stop());
-  afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
 
   it("installs with cos-extensions, the toolchain on the formatted scratch disk, and checks the md5sum", async () => {
     const box = withScratch(gpu({ md5sum: INSTALLER_MD5.toUpperCase() }), {
@@ -94,7 +84,7 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
   });
 
   it("leaves out -version for the default driver, honours installDir, and skips a missing scratch disk", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([gpu({ version: "default", installDir: "/home/gpu/drivers" })]),
     });
     const result = await box.run();
@@ -115,21 +105,21 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
   });
 
   it("fails on an md5sum mismatch, on a failing installer, and on depsDir installers", async () => {
-    const mismatch = sandbox(metadata, {
+    const mismatch = sandbox({
       config: testConfig([gpu({ md5sum: "0".repeat(32) })]),
       env: { STUB_GPU_INSTALLER_FILE: INSTALLER, STUB_GPU_INSTALLER_CONTENT: INSTALLER_CONTENT },
     });
     expect(finalLine((await mismatch.run()).serial)).to.equal(
       `BuildFailed: step 1/1 installGpuDriver: md5sum mismatch: no driver installer in /var/lib/nvidia has md5 ${"0".repeat(32)}`,
     );
-    const failing = sandbox(metadata, {
+    const failing = sandbox({
       config: testConfig([gpu()]),
       env: { STUB_COS_EXTENSIONS_EXIT: "1" },
     });
     expect(finalLine((await failing.run()).serial)).to.equal(
       "BuildFailed: step 1/1 installGpuDriver: cos-extensions install gpu failed",
     );
-    const deps = sandbox(metadata, {
+    const deps = sandbox({
       config: testConfig([gpu({ version: "NVIDIA-Linux-x86_64-535.183.01.run", depsDir: "deps" })]),
     });
     expect(finalLine((await deps.run()).serial)).to.match(
@@ -140,7 +130,7 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
 
   it("masks update-engine on every COS boot entry of the EFI partition, idempotently", async () => {
     const efi = "/dev/nvme0n1p12";
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([{ type: "disableAutoUpdate" }, { type: "disableAutoUpdate" }]),
       env: { STUB_EFI_DEVICE: efi },
     });
@@ -171,7 +161,7 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
   });
 
   it("fails disableAutoUpdate clearly without an EFI-SYSTEM partition", async () => {
-    const box = sandbox(metadata, { config: testConfig([{ type: "disableAutoUpdate" }]) });
+    const box = sandbox({ config: testConfig([{ type: "disableAutoUpdate" }]) });
     expect(finalLine((await box.run()).serial)).to.equal(
       "BuildFailed: step 1/1 disableAutoUpdate: no EFI-SYSTEM partition found",
     );
@@ -183,7 +173,7 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
     { type: "reclaimRootPartition" },
   ] as ProvisionerStep[]) {
     it(`rejects ${step.type} as not supported yet`, async () => {
-      const box = sandbox(metadata, { config: testConfig([step]) });
+      const box = sandbox({ config: testConfig([step]) });
       const result = await box.run();
       expectWellFormedRun(result.serial, BUILD_ID);
       expect(finalLine(result.serial)).to.equal(

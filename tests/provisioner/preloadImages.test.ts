@@ -4,10 +4,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProvisionerStep } from "../../components/guest/protocol";
-import { FakeMetadataServer } from "./harness/metadataServer";
 import { ASSETS_DIR } from "./harness/paths";
-import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
+import { BUILD_ID, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
+import { useSandboxes } from "./harness/useSandboxes";
 
 const PASSWORD = "ghcr-pa55word-with,comma";
 
@@ -32,20 +32,10 @@ const stubDigest = (reference: string): string =>
 
 describe("provisioner: preloadImages", function () {
   this.timeout(30_000);
-  const metadata = new FakeMetadataServer();
-  const sandboxes: Sandbox[] = [];
-  const sandbox = (...args: Parameters<typeof Sandbox.create>): Sandbox => {
-    const created = Sandbox.create(...args);
-    sandboxes.push(created);
-    return created;
-  };
-
-  before(() => metadata.start());
-  after(() => metadata.stop());
-  afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
+  const { metadata, sandbox } = useSandboxes();
 
   it("pulls into containerd's k8s.io namespace and docker, with the right credentials, and records digests", async () => {
-    const box = sandbox(metadata, { config: testConfig([preload()]) });
+    const box = sandbox({ config: testConfig([preload()]) });
     const result = await box.run();
     expectWellFormedRun(result.serial, BUILD_ID);
     expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
@@ -111,7 +101,7 @@ describe("provisioner: preloadImages", function () {
   });
 
   it("pulls anonymously when no credentials apply, and keeps the manifest across steps", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([
         preload({
           images: ["busybox"],
@@ -141,7 +131,7 @@ describe("provisioner: preloadImages", function () {
   });
 
   it("fails the step naming the image when a pull fails, and removes the registry logins", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([preload({ images: ["ghcr.io/org/private:v1"], runtimes: ["docker"] })]),
       env: { STUB_PULL_EXIT: "1" },
     });
@@ -154,7 +144,7 @@ describe("provisioner: preloadImages", function () {
   });
 
   it("fails clearly when the runtime is not installed", async () => {
-    const box = sandbox(metadata, { config: testConfig([preload({ runtimes: ["containerd"] })]) });
+    const box = sandbox({ config: testConfig([preload({ runtimes: ["containerd"] })]) });
     fs.rmSync(path.join(box.base, "bin", "ctr"));
     const result = await box.run();
     expect(finalLine(result.serial)).to.equal(

@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { ProvisionerStep } from "../../components/guest/protocol";
-import { FakeMetadataServer } from "./harness/metadataServer";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectInOrder, expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
+import { useSandboxes } from "./harness/useSandboxes";
 
 /** Environment values that COS Customizer's `-env=K=V,...` could not carry. */
 const TRICKY_ENV: Record<string, string> = {
@@ -51,22 +51,12 @@ const counting = (name: string, tail = ""): string =>
 
 describe("provisioner: runScript", function () {
   this.timeout(30_000);
-  const metadata = new FakeMetadataServer();
-  const sandboxes: Sandbox[] = [];
-  const sandbox = (...args: Parameters<typeof Sandbox.create>): Sandbox => {
-    const created = Sandbox.create(...args);
-    sandboxes.push(created);
-    return created;
-  };
+  const { sandbox } = useSandboxes();
   const runs = (box: Sandbox): string[] =>
     fs.readFileSync(box.machinePath("var/lib/runs"), "utf8").trim().split("\n");
 
-  before(() => metadata.start());
-  after(() => metadata.stop());
-  afterEach(() => sandboxes.splice(0).forEach((box) => box.remove()));
-
   it("runs several scripts in order with tricky environment values intact, never showing them", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([script("first.sh", false, TRICKY_ENV), script("dir/second.sh")]),
       context: {
         "first.sh": counting("first", ENV_REPORT_SCRIPT),
@@ -97,7 +87,7 @@ describe("provisioner: runScript", function () {
   });
 
   it("prefixes every line of a script's output, even forged markers, carriage returns and a last line without newline", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([script("noisy.sh")]),
       context: {
         "noisy.sh":
@@ -116,7 +106,7 @@ describe("provisioner: runScript", function () {
   });
 
   it("fails the build on a failing script with its step and exit status, and runs no later step", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([script("ok.sh"), script("broken.sh"), script("never.sh")]),
       context: {
         "ok.sh": counting("ok"),
@@ -136,7 +126,7 @@ describe("provisioner: runScript", function () {
   });
 
   it("treats exit status 3 as a failure unless the step allows a reboot", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([script("three.sh")]),
       context: { "three.sh": "exit 3" },
     });
@@ -148,7 +138,7 @@ describe("provisioner: runScript", function () {
   });
 
   it("reboots when an allowReboot script exits with 3, then resumes at the next step, running none twice", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([script("a.sh"), script("reboots.sh", true), script("c.sh")]),
       context: {
         "a.sh": counting("a"),
@@ -173,7 +163,7 @@ describe("provisioner: runScript", function () {
   });
 
   it("fails clearly, without running it again, a step that a reboot it did not ask for interrupted", async () => {
-    const box = sandbox(metadata, {
+    const box = sandbox({
       config: testConfig([script("slow.sh"), script("after.sh")]),
       context: {
         "slow.sh": counting("slow", "echo going to sleep\nsleep 20"),
