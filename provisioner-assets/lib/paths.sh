@@ -7,7 +7,7 @@
 #   PCI_METADATA_URL  Base URL of the metadata server
 #                     (default: http://metadata.google.internal/computeMetadata/v1).
 #
-# Set by the cloud-config's start script, not meant for users:
+# Set by the start script (start.sh, carried by the cloud-config), not meant for users:
 #   PCI_BUILD_ID      Build id the VM was created for; the CIDATA config must carry the same one.
 #   PCI_CIDATA_ROOT   Root of the CIDATA disk, passed from the first start to the relocated copy.
 
