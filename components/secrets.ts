@@ -1,4 +1,5 @@
 import type { BuildStepArgs, PreloadedCosImageArgs } from "./args";
+import { isOutputOrPromise } from "./pendingValues";
 
 /**
  * Secret material travels to the build resource apart from the other arguments, so that previews
@@ -16,14 +17,6 @@ export interface BuildSecrets {
   credentials: Record<string, Array<{ username: unknown; password: unknown }>>;
 }
 
-function isPending(value: unknown): boolean {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    ("__pulumiOutput" in value || typeof (value as { then?: unknown }).then === "function")
-  );
-}
-
 /**
  * Splits the arguments into what may be shown and what must stay secret. Only the step list changes;
  * a step list that is itself an Output is left whole (it is then as secret as Pulumi makes it).
@@ -36,10 +29,10 @@ export function splitSecrets(args: PreloadedCosImageArgs): {
   if (!Array.isArray(args.steps)) return { args, secrets };
   const steps = args.steps.map((step, index): BuildStepArgs => {
     const runScript = step?.runScript;
-    if (runScript?.env && !isPending(runScript.env) && typeof runScript.env === "object") {
+    if (runScript?.env && !isOutputOrPromise(runScript.env) && typeof runScript.env === "object") {
       const shown: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(runScript.env)) {
-        if (isPending(value)) (secrets.env[index] ??= {})[name] = value;
+        if (isOutputOrPromise(value)) (secrets.env[index] ??= {})[name] = value;
         else shown[name] = value;
       }
       return { ...step, runScript: { ...runScript, env: shown as Record<string, string> } };

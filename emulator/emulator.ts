@@ -18,7 +18,7 @@ import { FaultInjector, type ErrorRateRule, type ScheduledInstanceFault } from "
 import { globMatches } from "./glob";
 import type { GuestBackend, MetadataServerAddress, SerialPortNumber } from "./guests/guest";
 import { idleGuest } from "./guests/idleGuest";
-import { BUILD_ID_METADATA_KEY, scriptedGuest } from "./guests/scriptedGuest";
+import { buildIdOf, scriptedGuest } from "./guests/scriptedGuest";
 import { Router } from "./http/router";
 import { startApiServer, type ApiServer } from "./http/server";
 import { Latency } from "./latency";
@@ -284,7 +284,7 @@ function chooseGuest(record: InstanceRecord, options: EmulatorOptions): GuestBac
   const metadata = record.metadata.entries();
   const chosen = options.guestFor?.(guestInstanceInfo(record), metadata);
   if (chosen) return chosen;
-  return metadata[BUILD_ID_METADATA_KEY] !== undefined
+  return buildIdOf((key) => metadata[key], options.defaultGuest?.buildIdKey) !== undefined
     ? scriptedGuest(options.defaultGuest)
     : idleGuest();
 }

@@ -26,7 +26,8 @@ export interface EmulatorOptions {
   scheduledFaults?: ScheduledInstanceFault[];
   /**
    * Chooses each new instance's guest. When absent or returning undefined: instances whose metadata
-   * has `pci-build-id` get a scripted guest with `defaultGuest` options, others an idle guest.
+   * name a build (in their cloud-config, or `pci-build-id`) get a scripted guest with `defaultGuest`
+   * options, others an idle guest.
    */
   guestFor?: GuestSelector;
   /** Scenario of the default scripted guest of build instances. Default: success with 3 status lines. */

@@ -12,8 +12,9 @@
  * 3. otherwise Application Default Credentials.
  *
  * The client libraries are `require`d inside {@link createGcpClients}, not at module load: the
- * dynamic provider's methods are serialized by Pulumi and must not capture SDK modules (see
- * reference/pulumi.md §2.2), and a module that only needs the types stays cheap to load.
+ * dynamic provider's methods are serialized by Pulumi, which captures every module-level value a
+ * method closes over (an SDK client would drag its whole module graph into the state), and a module
+ * that only needs the types stays cheap to load.
  */
 import { dirname } from "node:path";
 import type {

@@ -3,8 +3,6 @@ import { DEVICE_NAMES, INLINE_CIDATA_METADATA_KEY } from "../guest/protocol";
 import type { BuildSpec } from "./spec";
 import type { ZonalRef } from "./temporaries";
 
-/** Instance metadata key carrying the build id (the scripted emulator guest and humans read it). */
-export const BUILD_ID_METADATA_KEY = "pci-build-id";
 /** Size of the blank scratch disk that keeps the GPU toolchain off the image. */
 export const SCRATCH_DISK_GB = 20;
 /**
@@ -26,7 +24,6 @@ export interface VmPlan {
   /** Partial URL of the source image. */
   sourceImage: string;
   userData: string;
-  buildId: string;
   labels: Record<string, string>;
 }
 
@@ -50,8 +47,50 @@ export function instanceBody(
   plan: VmPlan,
 ): protos.google.cloud.compute.v1.IInstance {
   const { vm } = spec;
-  const zonePath = `zones/${vm.zone}`;
-  const diskType = `${zonePath}/diskTypes/${vm.diskType}`;
+  return {
+    name: plan.vm.name,
+    machineType: `zones/${vm.zone}/machineTypes/${vm.machineType}`,
+    disks: attachedDisks(spec, plan),
+    metadata: {
+      items: [
+        { key: "user-data", value: plan.userData },
+        { key: "block-project-ssh-keys", value: "TRUE" },
+        { key: "cos-update-strategy", value: "update_disabled" },
+        ...(plan.inlineCidata
+          ? [{ key: INLINE_CIDATA_METADATA_KEY, value: plan.inlineCidata }]
+          : []),
+      ],
+    },
+    labels: plan.labels,
+    networkInterfaces: [
+      {
+        network: vm.network,
+        ...(vm.subnetwork ? { subnetwork: vm.subnetwork } : {}),
+        accessConfigs: vm.externalIp ? [{ name: "External NAT", type: "ONE_TO_ONE_NAT" }] : [],
+      },
+    ],
+    serviceAccounts: [{ email: vm.serviceAccountEmail ?? "default", scopes: vm.scopes }],
+    ...(vm.tags.length ? { tags: { items: vm.tags } } : {}),
+    scheduling: scheduling(spec),
+    ...(vm.gpu
+      ? {
+          guestAccelerators: [
+            {
+              acceleratorType: `projects/${vm.project}/zones/${vm.zone}/acceleratorTypes/${vm.gpu.type}`,
+              acceleratorCount: vm.gpu.count,
+            },
+          ],
+        }
+      : {}),
+  };
+}
+
+/** The boot disk (kept when the VM goes), the scratch disk and an existing CIDATA disk (deleted with it). */
+function attachedDisks(
+  spec: BuildSpec,
+  plan: VmPlan,
+): protos.google.cloud.compute.v1.IAttachedDisk[] {
+  const diskType = `zones/${spec.vm.zone}/diskTypes/${spec.vm.diskType}`;
   const disks: protos.google.cloud.compute.v1.IAttachedDisk[] = [
     {
       boot: true,
@@ -79,55 +118,27 @@ export function instanceBody(
     });
   }
   if (plan.cidataDisk) disks.push(cidataAttachment(plan.cidataDisk));
+  return disks;
+}
 
+/**
+ * GPUs, Spot and preemptible VMs cannot live-migrate; Spot and preemptible VMs are not restarted by
+ * GCE (a preempted build starts over instead). The run-time limit deletes the VM of a dead orchestrator.
+ */
+function scheduling(spec: BuildSpec): protos.google.cloud.compute.v1.IScheduling {
+  const { vm } = spec;
   const spot = vm.provisioningModel === "SPOT";
   const preemptible = vm.provisioningModel === "PREEMPTIBLE";
   const mustTerminate = Boolean(vm.gpu) || spot || preemptible;
   return {
-    name: plan.vm.name,
-    machineType: `${zonePath}/machineTypes/${vm.machineType}`,
-    disks,
-    metadata: {
-      items: [
-        { key: "user-data", value: plan.userData },
-        { key: "block-project-ssh-keys", value: "TRUE" },
-        { key: "cos-update-strategy", value: "update_disabled" },
-        { key: BUILD_ID_METADATA_KEY, value: plan.buildId },
-        ...(plan.inlineCidata
-          ? [{ key: INLINE_CIDATA_METADATA_KEY, value: plan.inlineCidata }]
-          : []),
-      ],
+    onHostMaintenance: mustTerminate ? "TERMINATE" : "MIGRATE",
+    automaticRestart: !(spot || preemptible),
+    ...(spot ? { provisioningModel: "SPOT" } : {}),
+    ...(preemptible ? { preemptible: true } : {}),
+    maxRunDuration: {
+      seconds: String(Math.ceil(spec.timeoutMs / 1000) + VM_RUN_LIMIT_MARGIN_SECONDS),
     },
-    labels: plan.labels,
-    networkInterfaces: [
-      {
-        network: vm.network,
-        ...(vm.subnetwork ? { subnetwork: vm.subnetwork } : {}),
-        accessConfigs: vm.externalIp ? [{ name: "External NAT", type: "ONE_TO_ONE_NAT" }] : [],
-      },
-    ],
-    serviceAccounts: [{ email: vm.serviceAccountEmail ?? "default", scopes: vm.scopes }],
-    ...(vm.tags.length ? { tags: { items: vm.tags } } : {}),
-    scheduling: {
-      onHostMaintenance: mustTerminate ? "TERMINATE" : "MIGRATE",
-      automaticRestart: !(spot || preemptible),
-      ...(spot ? { provisioningModel: "SPOT" } : {}),
-      ...(preemptible ? { preemptible: true } : {}),
-      maxRunDuration: {
-        seconds: String(Math.ceil(spec.timeoutMs / 1000) + VM_RUN_LIMIT_MARGIN_SECONDS),
-      },
-      instanceTerminationAction: "DELETE",
-    },
-    ...(vm.gpu
-      ? {
-          guestAccelerators: [
-            {
-              acceleratorType: `projects/${vm.project}/${zonePath}/acceleratorTypes/${vm.gpu.type}`,
-              acceleratorCount: vm.gpu.count,
-            },
-          ],
-        }
-      : {}),
+    instanceTerminationAction: "DELETE",
   };
 }
 

@@ -24,7 +24,11 @@ export function streamProgress(
   };
 }
 
-/** Progress that records lines in memory (tests, benchmarks). */
+/**
+ * Progress that records lines in memory (tests, benchmarks).
+ *
+ * @internal
+ */
 export function recordingProgress(): Progress & { lines: string[] } {
   const lines: string[] = [];
   return {

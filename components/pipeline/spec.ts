@@ -247,3 +247,8 @@ export function subnetworkUrl(subnetwork: string, project: string, zone: string)
   if (partial.startsWith("regions/")) return `projects/${project}/${partial}`;
   return `projects/${project}/regions/${regionOfZone(zone)}/subnetworks/${partial}`;
 }
+
+/** How often a preempted build VM is made again: Spot and preemptible VMs only. */
+export function preemptionRetriesOf(spec: Pick<BuildSpec, "vm">): number {
+  return spec.vm.provisioningModel === "STANDARD" ? 0 : spec.vm.preemptionRetries;
+}

@@ -3,8 +3,10 @@ import type { protos } from "@google-cloud/compute";
 import { apiMessage } from "../google/errors";
 import { LastLines, SerialLineReader, parseBuildLine } from "../guest/serialLines";
 import { PROTOCOL_VERSION, SERIAL_PORT } from "../guest/protocol";
+import { preemptionRetriesOf } from "./spec";
 import type { ComputeApi } from "../google/computeApi";
-import { SERIAL_TAIL_LINES } from "./errors";
+import type { BuildRun } from "./buildRun";
+import { BuildFailedError, SERIAL_TAIL_LINES } from "./errors";
 import type { Progress } from "./progress";
 import type { ZonalRef } from "./temporaries";
 
@@ -162,5 +164,44 @@ export class SerialWatch {
       }
     }
     return undefined;
+  }
+}
+
+/** Follows the VM's serial port 3 until the provisioner's verdict, or until the VM stops without one. */
+export async function watchProvisioner(
+  run: BuildRun,
+  vm: ZonalRef,
+): Promise<{ outcome: WatchOutcome; watch: SerialWatch }> {
+  const watch = new SerialWatch(run.api, vm, run.progress, run.options.watch);
+  return { outcome: await watch.run(), watch };
+}
+
+/**
+ * The instance of a successful run (as last read: its metadata fingerprint serves the
+ * acknowledgement). Any other outcome throws {@link BuildFailedError}, naming the step and carrying
+ * the serial tail.
+ */
+export function expectSuccess(
+  run: BuildRun,
+  outcome: WatchOutcome,
+  watch: SerialWatch,
+): protos.google.cloud.compute.v1.IInstance {
+  switch (outcome.kind) {
+    case "succeeded":
+      return outcome.instance;
+    case "failed":
+      throw new BuildFailedError(outcome.step, outcome.reason, watch.lastLines());
+    case "protocol-mismatch":
+      throw new BuildFailedError(
+        "setup",
+        `the provisioner on the CIDATA disk speaks protocol ${outcome.version}, this orchestrator ${PROTOCOL_VERSION} (mixed package versions?)`,
+        watch.lastLines(),
+      );
+    case "stopped":
+      throw new BuildFailedError(
+        "the build VM",
+        `it stopped (${outcome.status}) before the provisioner reported a result: it crashed, was stopped from outside${preemptionRetriesOf(run.spec) ? ", or was preempted more often than preemptionRetries allows" : ""}`,
+        watch.lastLines(),
+      );
   }
 }

@@ -1,18 +1,15 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ComputeApi } from "../google/computeApi";
-import { contentHashOf } from "../pipeline/contentHash";
+import { canonicalJson, contentHashOf } from "../pipeline/contentHash";
 import { contextEntries } from "../guest/cidataTree";
-import {
-  deprecateOlderImages,
-  outputImageLabels,
-  readImage,
-  setImageLabels,
-} from "../pipeline/outputImage";
+import { deprecateOlderImages } from "../pipeline/deprecateOlderImages";
+import { outputImageLabels, readImage, setImageLabels } from "../pipeline/outputImage";
 import { runBuild, type PipelineOptions } from "../pipeline/runBuild";
 import { streamProgress, type Progress } from "../pipeline/progress";
 import { resolveSourceImage, type ResolvedSource } from "../pipeline/sourceImage";
 import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
-import { deleteImage, sweep } from "../pipeline/temporaries";
+import { sweep } from "../pipeline/sweep";
+import { deleteImage } from "../pipeline/teardown";
 import { hashCidataInputs } from "../cidata";
 import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
 import { Deadline } from "../google/deadline";
@@ -28,7 +25,11 @@ import { classifyDiff } from "./diff";
  * {@link configureRuntime} lets tests and the local engine inject clients, progress and timing.
  */
 
-/** What the methods use; production builds them from the inputs. */
+/**
+ * What the methods use; production builds them from the inputs.
+ *
+ * @internal
+ */
 export interface RuntimeEnvironment {
   /** Clients for the given endpoints (default: the real Google clients). */
   clients(endpoints: BuildSpec["endpoints"], project: string): GcpClients;
@@ -48,7 +49,12 @@ const defaultEnvironment: RuntimeEnvironment = {
 
 let environment: RuntimeEnvironment = defaultEnvironment;
 
-/** Replaces parts of the environment (tests, benchmarks, the local engine); returns a function that restores it. */
+/**
+ * Replaces parts of the environment (tests, benchmarks, the local engine); returns a function that
+ * restores it. A test seam, not an API: left out of the published type declarations.
+ *
+ * @internal
+ */
 export function configureRuntime(overrides: Partial<RuntimeEnvironment>): () => void {
   const previous = environment;
   environment = { ...environment, ...overrides };
@@ -93,7 +99,10 @@ export async function check(
   if (problems.length > 0) {
     return {
       inputs: news,
-      failures: problems.map((p) => ({ property: "args", reason: formatProblem(p).slice(2) })),
+      failures: problems.map((p) => ({
+        property: `args.${p.field}`,
+        reason: formatProblem(p).slice(2),
+      })),
     };
   }
   const spec = toBuildSpec(news);
@@ -191,7 +200,7 @@ export async function update(
     const labels = outputImageLabels(spec.image, {
       labels: await inheritedLabels(api, olds, spec),
     });
-    if (canonical(labels) !== canonical(olds.imageLabels)) {
+    if (canonicalJson(labels) !== canonicalJson(olds.imageLabels)) {
       progress.info(`updating the labels of the image ${olds.imageName}`);
       await setImageLabels(api, spec.image.project, olds.imageName, labels);
     }
@@ -307,8 +316,4 @@ function outputsOf(
 
 function idOf(outs: ImageBuildOutputs): string {
   return `projects/${outs.args.imageProject ?? outs.args.project}/global/images/${outs.imageName}`;
-}
-
-function canonical(labels: Record<string, string>): string {
-  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

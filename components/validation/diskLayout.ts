@@ -1,5 +1,6 @@
 /**
- * COS Customizer's OEM-size and disk-size rules (reference/cos-customizer.md §1.8), unchanged so that
+ * COS Customizer's OEM-size and disk-size rules (its `finish-image-build -oem-size` and
+ * `-disk-size-gb` checks, in `src/cmd/cos_customizer/finish_image_build.go`), unchanged so that
  * images built by either tool agree: the source image is assumed to be 10 GB with a 16 MiB OEM
  * filesystem, and reclaiming the unused root partition (ROOT-A) frees 2046 MiB.
  */

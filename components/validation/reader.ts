@@ -1,3 +1,4 @@
+import { isOutputOrPromise } from "../pendingValues";
 import type { Problem } from "./problems";
 
 /**
@@ -32,10 +33,7 @@ export class ArgsReader {
    * engine's "unknown" placeholder in the provider's `check` during a preview.
    */
   isPending(input: unknown): boolean {
-    if (input === UNKNOWN_PLACEHOLDER) return true;
-    if (typeof input !== "object" || input === null) return false;
-    // Duck-typed so that this module does not load @pulumi/pulumi: the provider process runs it too.
-    return "__pulumiOutput" in input || typeof (input as { then?: unknown }).then === "function";
+    return input === UNKNOWN_PLACEHOLDER || isOutputOrPromise(input);
   }
 
   /** A known string, or undefined (absent, pending, or reported as the wrong type). */

@@ -5,8 +5,9 @@
  * the scenario says. Progress survives reboots (like the provisioner's state file), so a reboot
  * mid-way resumes after the last printed step.
  *
- * The build id comes from the instance metadata key `pci-build-id` (the orchestrator sets it there
- * and in labels); reading the CIDATA disk would need a FAT parser for no gain in a simulation.
+ * The build id comes from the VM's cloud-config (`user-data`), where the real guest finds it too;
+ * instances that tests make by hand name it in the metadata key `pci-build-id` instead, which the
+ * product never sets. Reading the CIDATA disk would need a FAT parser for no gain in a simulation.
  */
 import {
   ACK_METADATA_KEY,
@@ -18,8 +19,22 @@ import {
 } from "../../components/guest/protocol";
 import type { GuestBackend, GuestContext } from "./guest";
 
-/** Instance metadata key holding the build id, set by the orchestrator. */
+/** Instance metadata key naming the build id of a test's hand-made build instance (never set by the product). */
 export const BUILD_ID_METADATA_KEY = "pci-build-id";
+
+/** Where the rendered cloud-config names its build (the start script's `readonly build_id='<id>'`). */
+const CLOUD_CONFIG_BUILD_ID = /\bbuild_id='([A-Za-z0-9._-]+)'/;
+
+/**
+ * The build id of an instance, as its guest learns it: from the cloud-config in `user-data`, else
+ * from `buildIdKey` (hand-made test instances); undefined when the instance is no build VM.
+ */
+export function buildIdOf(
+  get: (key: string) => string | undefined,
+  buildIdKey = BUILD_ID_METADATA_KEY,
+): string | undefined {
+  return CLOUD_CONFIG_BUILD_ID.exec(get("user-data") ?? "")?.[1] ?? get(buildIdKey);
+}
 
 /** How a scripted build ends. */
 export type ScriptedOutcome =
@@ -59,7 +74,7 @@ export interface ScriptedGuestOptions {
   ackTimeoutMs?: number;
   /** Metadata key of the acknowledgement. Default `pci-build-ack`. */
   ackKey?: string;
-  /** Metadata key of the build id. Default `pci-build-id`. */
+  /** Metadata key of the build id when `user-data` names none. Default `pci-build-id`. */
   buildIdKey?: string;
   /** Protocol version announced (change it to test a mismatch). Default {@link PROTOCOL_VERSION}. */
   protocolVersion?: number;
@@ -93,7 +108,7 @@ export function scriptedGuest(options: ScriptedGuestOptions = {}): GuestBackend 
       await ctx.sleep(options.bootDelayMs ?? ctx.modelDelayMs("guestBoot"));
       if (ctx.signal.aborted) return;
 
-      const buildId = ctx.metadata.get(buildIdKey) ?? "unknown";
+      const buildId = buildIdOf((key) => ctx.metadata.get(key), buildIdKey) ?? "unknown";
       // Like the real start script: a CIDATA tree in metadata means there is no disk to wait for.
       const inline = ctx.metadata.get(INLINE_CIDATA_METADATA_KEY) !== undefined;
       if ((options.waitForCidata ?? true) && !inline) {

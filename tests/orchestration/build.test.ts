@@ -523,7 +523,7 @@ describe("the build, on the emulator", function () {
     const result = await runtime.check({}, f.inputs({ zone: "nowhere" }));
     expect(result.failures).to.deep.equal([
       {
-        property: "args",
+        property: "args.zone",
         reason:
           'zone: is not a zone (got "nowhere"). Fix: give a zone such as "us-central1-a" (a region like "us-central1" is not enough)',
       },

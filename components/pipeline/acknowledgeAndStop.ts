@@ -1,0 +1,83 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { protos } from "@google-cloud/compute";
+import { isStaleFingerprint } from "../google/errors";
+import { ACK_METADATA_KEY } from "../guest/protocol";
+import { enterPhase, type BuildRun } from "./buildRun";
+import type { ZonalRef } from "./temporaries";
+
+/**
+ * After `BuildSucceeded:`: the orchestrator acknowledges in instance metadata, and the provisioner,
+ * which waits for that key, powers the VM off. The image is made only from a stopped VM's disk.
+ */
+
+/** How many times a stale metadata fingerprint is read again before the acknowledgement gives up. */
+const ACK_ATTEMPTS = 5;
+
+/** Sets the acknowledgement key (value: the build id), keeping the rest of the metadata. */
+export async function acknowledge(
+  run: BuildRun,
+  vm: ZonalRef,
+  seen: protos.google.cloud.compute.v1.IInstance,
+): Promise<void> {
+  await enterPhase(run, "acknowledge");
+  const { api } = run;
+  let current = seen;
+  for (let attempt = 1; ; attempt++) {
+    const items = (current.metadata?.items ?? []).filter((item) => item.key !== ACK_METADATA_KEY);
+    try {
+      await api.mutate(`acknowledging the build to ${vm.name}`, vm, (requestId) =>
+        api.clients.instances.setMetadata(
+          {
+            ...instanceKey(vm),
+            requestId,
+            metadataResource: {
+              fingerprint: current.metadata?.fingerprint,
+              items: [...items, { key: ACK_METADATA_KEY, value: run.buildId }],
+            },
+          },
+          api.callOptions(),
+        ),
+      );
+      return;
+    } catch (error) {
+      // Someone (the guest agent, say) changed the metadata since it was read: read it again.
+      if (!isStaleFingerprint(error) || attempt >= ACK_ATTEMPTS) throw error;
+      [current] = await api.read(`reading the instance ${vm.name}`, () =>
+        api.clients.instances.get(instanceKey(vm), api.callOptions()),
+      );
+    }
+  }
+}
+
+/**
+ * Waits until the VM has powered off. If the guest has not done so within the grace time, the VM is
+ * stopped from outside (its work is done: the provisioner cleaned the machine before it reported).
+ */
+export async function waitForPowerOff(run: BuildRun, vm: ZonalRef): Promise<void> {
+  await enterPhase(run, "stop");
+  const { api, deadline, options } = run;
+  const firstPollMs = options.stopPollMs ?? 500;
+  let pollMs = firstPollMs;
+  const graceUntil = Date.now() + (options.stopGraceMs ?? 3 * 60_000);
+  let stopRequested = false;
+  for (;;) {
+    deadline.check("waiting for the build VM to power off");
+    const [instance] = await api.read(`reading the instance ${vm.name}`, () =>
+      api.clients.instances.get(instanceKey(vm), api.callOptions()),
+    );
+    if (instance.status === "TERMINATED" || instance.status === "STOPPED") return;
+    if (!stopRequested && Date.now() > graceUntil) {
+      run.progress.warn(`the build VM did not power off by itself; stopping it`);
+      stopRequested = true;
+      await api.mutate(`stopping ${vm.name}`, vm, (requestId) =>
+        api.clients.instances.stop({ ...instanceKey(vm), requestId }, api.callOptions()),
+      );
+    }
+    await sleep(pollMs, undefined, { signal: deadline.signal }).catch(() => undefined);
+    pollMs = Math.min(4 * firstPollMs, Math.round(pollMs * 1.5));
+  }
+}
+
+function instanceKey(vm: ZonalRef): { project: string; zone: string; instance: string } {
+  return { project: vm.project, zone: vm.zone, instance: vm.name };
+}

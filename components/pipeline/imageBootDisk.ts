@@ -1,0 +1,85 @@
+import type { protos } from "@google-cloud/compute";
+import { enterPhase, type BuildRun } from "./buildRun";
+import { deleteVmKeepingBootDisk, type VmAttempt } from "./bootVm";
+import { deleteCidataImage, type GuestPayload } from "./deliverCidata";
+import { diskUrl } from "./instanceBody";
+import { outputImageBody, readImage, setImageLabels } from "./outputImage";
+import { teardown } from "./teardown";
+import { temporaryLabels, type ImageRef } from "./temporaries";
+
+/**
+ * The output image, made from the stopped VM's boot disk. Until the build is done, the image is
+ * labelled like a temporary: if this process dies before the end, the next build sweeps it instead of
+ * leaving an image that no Pulumi state knows about. Its final labels are the build's last request.
+ */
+
+/** The output image as created, still labelled as a temporary. */
+export interface MadeImage {
+  ref: ImageRef;
+  /** The image as GCE reports it. */
+  image: protos.google.cloud.compute.v1.IImage;
+  selfLink: string;
+  /** The labels it gets once the build is done. */
+  finalLabels: Record<string, string>;
+}
+
+/**
+ * Creates the output image from the boot disk. Meanwhile the VM goes (its auto-delete disks with it)
+ * and so does the CIDATA image: neither is needed any more.
+ */
+export async function imageBootDisk(
+  run: BuildRun,
+  attempt: VmAttempt,
+  payload: GuestPayload,
+): Promise<MadeImage> {
+  await enterPhase(run, "image");
+  const { api, spec, imageName } = run;
+  run.progress.info(`creating the image ${imageName} from ${attempt.bootDisk.name}`);
+  const ref: ImageRef = { project: spec.image.project, name: imageName };
+  const body = outputImageBody(spec.image, imageName, run.source, diskUrl(attempt.bootDisk));
+  const [imageMade] = await Promise.allSettled([
+    api.mutate(`creating the image ${imageName}`, { project: ref.project }, (requestId) =>
+      api.clients.images.insert(
+        {
+          project: ref.project,
+          requestId,
+          imageResource: {
+            ...body,
+            labels: { ...body.labels, ...temporaryLabels(run.buildId, spec.ownerId, run.now()) },
+          },
+        },
+        api.callOptions(),
+      ),
+    ),
+    deleteVmKeepingBootDisk(run, attempt),
+    payload.delivery.kind === "disk" ? deleteCidataImage(run) : Promise.resolve(),
+  ]);
+  if (imageMade.status === "rejected") throw imageMade.reason;
+  // Ours only once created: an image of the same name that existed before, refused with 409, is
+  // never ours to delete.
+  run.temporaries.add("images", ref);
+  const image = await readImage(api, ref.project, imageName);
+  if (!image?.selfLink) {
+    throw new Error(`the image ${imageName} was created but cannot be read back`);
+  }
+  run.progress.info(`image ${image.selfLink} is ${image.status ?? "READY"}`);
+  return { ref, image, selfLink: image.selfLink, finalLabels: body.labels ?? {} };
+}
+
+/**
+ * Deletes every other temporary, then gives the image its final labels: a build killed at any
+ * earlier moment leaves only labelled temporaries behind, and the image stops being one last.
+ */
+export async function finalizeImage(run: BuildRun, made: MadeImage): Promise<void> {
+  await enterPhase(run, "teardown");
+  run.temporaries.forget("images", made.ref); // the image stays; everything else goes
+  // Warns about anything it cannot delete; labelled, it is swept by the next build or by destroy.
+  await teardown(run.api, run.temporaries, run.progress);
+  try {
+    await setImageLabels(run.api, made.ref.project, made.ref.name, made.finalLabels);
+  } catch (error) {
+    run.temporaries.add("images", made.ref); // not final: delete it with the rest
+    throw error;
+  }
+  made.image.labels = made.finalLabels;
+}
