@@ -1,6 +1,7 @@
 // ESLint flat config: typescript-eslint's type-aware recommended rules over every TypeScript file.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { productBoundary } from "./eslint.boundaries.mjs";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".cache/**", "**/*.js", "**/*.mjs"] },
@@ -18,6 +19,7 @@ export default tseslint.config(
       "@typescript-eslint/no-floating-promises": "error",
     },
   },
+  productBoundary,
   {
     files: ["tests/**/*.ts", "bench/**/*.ts"],
     rules: {

@@ -1,3 +1,7 @@
+/**
+ * The component's whole configuration surface, with its TSDoc. One file on purpose, though long:
+ * the README's configuration reference is generated from it (`npm run docs`), in this order.
+ */
 import type * as pulumi from "@pulumi/pulumi";
 
 /**

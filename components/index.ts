@@ -10,4 +10,3 @@ export {
   type Problem,
   type ValidationContext,
 } from "./validation";
-export * from "./guest/protocol";

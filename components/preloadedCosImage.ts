@@ -3,9 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { PreloadedCosImageArgs } from "./args";
 import { regionOfZone } from "./google/names";
 import { MANAGED_BY, ownerIdOf } from "./naming";
-import { ImageBuild } from "./provider/imageBuild";
+import { ImageBuild, type ImageBuildResourceInputs } from "./provider/imageBuild";
 import { splitSecrets } from "./secrets";
-import type { ImageBuildInputs } from "./provider/inputs";
 import { InvalidArgumentsError, validateArgs, type ValidationContext } from "./validation";
 
 /** Type token of the component; its package part is the npm package name. */
@@ -68,14 +67,14 @@ export class PreloadedCosImage extends pulumi.ComponentResource {
       : createScratchBucket(name, project, zone, this).name;
 
     const { args: shownArgs, secrets } = splitSecrets(args);
-    const inputs: { [K in keyof ImageBuildInputs]: pulumi.Input<unknown> } = {
+    const inputs: ImageBuildResourceInputs = {
       namePrefix: name,
       ownerId: ownerIdOf(pulumi.getProject(), pulumi.getStack(), name),
       programDir: process.cwd(),
       args: { ...shownArgs, project, zone, bucket: this.bucketName },
       secrets: pulumi.secret(secrets),
     };
-    const build = new ImageBuild(name, inputs as never, {
+    const build = new ImageBuild(name, inputs, {
       parent: this,
       additionalSecretOutputs: ["secrets"],
     });

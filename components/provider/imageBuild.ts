@@ -1,14 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import { imageBuildProvider } from "./imageBuildProvider";
+import type { PreloadedCosImageArgs } from "../args";
+import type { BuildSecrets } from "../secrets";
 import type { ImageBuildInputs } from "./inputs";
 
 /** Module and type of the build resource: its token is `pulumi-nodejs:dynamic/preloaded-cos-image:ImageBuild`. */
 export const IMAGE_BUILD_MODULE = "preloaded-cos-image";
 export const IMAGE_BUILD_TYPE = "ImageBuild";
 
-/** {@link ImageBuildInputs}, each field possibly an Output. */
+/**
+ * {@link ImageBuildInputs} as the program has them: `args` still holds the user's Inputs (the engine
+ * resolves them, deeply, before `check`), and the secrets are one secret Output.
+ */
 export type ImageBuildResourceInputs = {
-  [K in keyof ImageBuildInputs]: pulumi.Input<ImageBuildInputs[K]>;
+  [K in Exclude<keyof ImageBuildInputs, "args" | "secrets">]: pulumi.Input<ImageBuildInputs[K]>;
+} & {
+  args: PreloadedCosImageArgs;
+  secrets: pulumi.Input<BuildSecrets>;
 };
 
 /**

@@ -3,7 +3,8 @@ import type * as pulumi from "@pulumi/pulumi";
 /**
  * The dynamic provider of the build resource, as the Pulumi engine serializes it into state.
  *
- * Every method loads the implementation by package name at call time (reference/pulumi.md §2.3):
+ * Every method loads the implementation by package name at call time (Pulumi serializes the
+ * provider's functions with everything they capture, and restores them in a separate process):
  * the serialized text then holds only the bare string "preloaded-cos-image/provider-runtime", no
  * captured SDK client and no `node_modules` path, so it stays small and keeps working after the
  * dependencies are reinstalled or moved. Resolving from the program's directory (the provider
