@@ -3,6 +3,7 @@ import type { ComputeApi } from "../google/computeApi";
 import { TEMPORARY_LABEL_KEYS } from "../naming";
 import type { Progress } from "./progress";
 import type { BuildRun } from "./buildRun";
+import type { BuildSpec } from "./spec";
 import { teardown } from "./teardown";
 import { Temporaries } from "./temporaries";
 
@@ -94,24 +95,30 @@ export async function sweep(
   return count - found.describe().length;
 }
 
+/** Where the leftovers of a component's builds are: its build project, zone, bucket prefix and owner. */
+export function sweepScopeOf(
+  spec: Pick<BuildSpec, "vm" | "storage" | "ownerId">,
+  limits: Pick<SweepScope, "currentBuildId" | "createdBefore">,
+): SweepScope {
+  return {
+    project: spec.vm.project,
+    zone: spec.vm.zone,
+    imageProject: spec.vm.project,
+    bucket: spec.storage.bucket,
+    prefix: `${spec.storage.prefix}/`,
+    ownerId: spec.ownerId,
+    ...limits,
+  };
+}
+
 /**
  * Sweeps what earlier builds of this component left behind (a killed process, a cleanup that failed),
  * while this build runs: temporaries older than the build timeout, never this build's own.
  */
 export function sweepEarlierBuilds(run: BuildRun): Promise<number> {
-  const { spec } = run;
-  return sweep(
-    run.api,
-    {
-      project: spec.vm.project,
-      zone: spec.vm.zone,
-      imageProject: spec.vm.project,
-      bucket: spec.storage.bucket,
-      prefix: `${spec.storage.prefix}/`,
-      ownerId: spec.ownerId,
-      currentBuildId: run.buildId,
-      createdBefore: run.now() - run.timeoutMs,
-    },
-    run.progress,
-  );
+  const scope = sweepScopeOf(run.spec, {
+    currentBuildId: run.buildId,
+    createdBefore: run.now() - run.timeoutMs,
+  });
+  return sweep(run.api, scope, run.progress);
 }

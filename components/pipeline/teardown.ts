@@ -58,39 +58,44 @@ async function settleAll(work: Array<Promise<unknown>>, progress: Progress): Pro
 }
 
 /** Deletes an instance and waits for it to be gone; "not found" is success. */
-export async function deleteInstance(api: ComputeApi, ref: ZonalRef): Promise<void> {
-  await ignoreNotFound(
-    api.mutate(`deleting the instance ${ref.name}`, ref, (requestId) =>
-      api.clients.instances.delete(
-        { project: ref.project, zone: ref.zone, instance: ref.name, requestId },
-        api.callOptions(),
-      ),
+export function deleteInstance(api: ComputeApi, ref: ZonalRef): Promise<void> {
+  return deleteResource(api, `the instance ${ref.name}`, ref, (requestId) =>
+    api.clients.instances.delete(
+      { ...zoneOf(ref), instance: ref.name, requestId },
+      api.callOptions(),
     ),
   );
 }
 
 /** Deletes a disk and waits for it to be gone; "not found" is success. */
-export async function deleteDisk(api: ComputeApi, ref: ZonalRef): Promise<void> {
-  await ignoreNotFound(
-    api.mutate(`deleting the disk ${ref.name}`, ref, (requestId) =>
-      api.clients.disks.delete(
-        { project: ref.project, zone: ref.zone, disk: ref.name, requestId },
-        api.callOptions(),
-      ),
-    ),
+export function deleteDisk(api: ComputeApi, ref: ZonalRef): Promise<void> {
+  return deleteResource(api, `the disk ${ref.name}`, ref, (requestId) =>
+    api.clients.disks.delete({ ...zoneOf(ref), disk: ref.name, requestId }, api.callOptions()),
   );
 }
 
 /** Deletes an image and waits for it to be gone; "not found" is success. */
-export async function deleteImage(api: ComputeApi, ref: ImageRef): Promise<void> {
-  await ignoreNotFound(
-    api.mutate(`deleting the image ${ref.name}`, { project: ref.project }, (requestId) =>
-      api.clients.images.delete(
-        { project: ref.project, image: ref.name, requestId },
-        api.callOptions(),
-      ),
+export function deleteImage(api: ComputeApi, ref: ImageRef): Promise<void> {
+  return deleteResource(api, `the image ${ref.name}`, { project: ref.project }, (requestId) =>
+    api.clients.images.delete(
+      { project: ref.project, image: ref.name, requestId },
+      api.callOptions(),
     ),
   );
+}
+
+/** Starts a deletion and waits for its operation; "not found" is success. */
+function deleteResource(
+  api: ComputeApi,
+  what: string,
+  scope: { project: string; zone?: string },
+  start: (requestId: string) => Promise<unknown>,
+): Promise<void> {
+  return ignoreNotFound(api.mutate(`deleting ${what}`, scope, start));
+}
+
+function zoneOf(ref: ZonalRef): { project: string; zone: string } {
+  return { project: ref.project, zone: ref.zone };
 }
 
 /** Deletes a Cloud Storage object; "not found" is success. */

@@ -8,7 +8,7 @@ import { runBuild, type PipelineOptions } from "../pipeline/runBuild";
 import { streamProgress, type Progress } from "../pipeline/progress";
 import { resolveSourceImage, type ResolvedSource } from "../pipeline/sourceImage";
 import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
-import { sweep } from "../pipeline/sweep";
+import { sweep, sweepScopeOf } from "../pipeline/sweep";
 import { deleteImage } from "../pipeline/teardown";
 import { hashCidataInputs } from "../cidata";
 import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
@@ -251,19 +251,8 @@ async function deleteBuild(_id: string, props: ImageBuildOutputs): Promise<void>
   const spec = toBuildSpec(props);
   await withApi(spec, async (api, progress) => {
     await deleteImage(api, { project: spec.image.project, name: props.imageName });
-    await sweep(
-      api,
-      {
-        project: spec.vm.project,
-        zone: spec.vm.zone,
-        imageProject: spec.vm.project,
-        bucket: spec.storage.bucket,
-        prefix: `${spec.storage.prefix}/`,
-        ownerId: spec.ownerId,
-        createdBefore: Date.now() + 60_000,
-      },
-      progress,
-    );
+    // Everything the component's builds left, whatever its age: the image is going too.
+    await sweep(api, sweepScopeOf(spec, { createdBefore: Date.now() + 60_000 }), progress);
   });
 }
 export { deleteBuild as delete };
