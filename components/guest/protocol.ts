@@ -61,7 +61,7 @@ export const CIDATA_PATHS = {
    * layout is defined by `components/guest/provisionerConfig.ts` and read by the provisioner.
    */
   config: "config",
-  /** The provisioner's own files (`provisioner-assets/` minus the cloud-config template). */
+  /** The provisioner's own files (`provisioner-assets/` minus what travels in user-data: the cloud-config template and `start.sh`). */
   provisionerDir: "provisioner",
   /** Entry point, run with `bash`. */
   provisionerEntry: "provisioner/provisioner.sh",
