@@ -26,6 +26,20 @@ const NAME_FIX =
 
 /** Output image rules: name or suffix, family, description, labels, licenses, deprecation, size. */
 export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void {
+  checkImageName(r, args);
+  checkImageProjectAndFamily(r, args);
+  checkImageDescription(r, args);
+  checkLabels(r, "imageLabels", args.imageLabels, IMAGE_LABELS_ADDED);
+  r.boolean("inheritSourceLabels", args.inheritSourceLabels);
+  checkImageLicenses(r, args);
+  checkDeprecation(r, args);
+  checkStorageLocations(r, args);
+  checkGuestOsFeatures(r, args);
+  r.integer("diskSizeGb", args.diskSizeGb, 10, 65536, " GB");
+}
+
+/** `imageName` or `imageNameSuffix` (not both), each a valid part of an image name. */
+function checkImageName(r: ArgsReader, args: ArgsUnderValidation): void {
   if (r.isSet(args.imageName) && r.isSet(args.imageNameSuffix)) {
     r.report({
       field: "imageName, imageNameSuffix",
@@ -43,29 +57,35 @@ export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void
     });
   }
   const suffix = r.string("imageNameSuffix", args.imageNameSuffix);
-  if (suffix !== undefined) {
-    const source =
-      typeof args.sourceImage === "string"
-        ? parseImageRef(args.sourceImage, COS_IMAGE_PROJECT)
-        : undefined;
-    if (!/^[-a-z0-9]+$/.test(suffix) || suffix.endsWith("-")) {
-      r.report({
-        field: "imageNameSuffix",
-        value: suffix,
-        message:
-          "can only hold lowercase letters, digits and hyphens, and must not end with a hyphen",
-        fix: 'use a suffix such as "-preloaded"',
-      });
-    } else if (source && source.name.length + suffix.length > MAX_NAME_LENGTH) {
-      r.report({
-        field: "imageNameSuffix",
-        value: suffix,
-        message: `makes the image name "${source.name}${suffix}" longer than ${MAX_NAME_LENGTH} characters`,
-        fix: "shorten the suffix, or set imageName instead",
-      });
-    }
-  }
+  if (suffix !== undefined) checkImageNameSuffix(r, args, suffix);
+}
 
+/** The suffix uses name characters, and the source image's name with it fits the name limit. */
+function checkImageNameSuffix(r: ArgsReader, args: ArgsUnderValidation, suffix: string): void {
+  // The length can only be checked against a known source image name.
+  const source =
+    typeof args.sourceImage === "string"
+      ? parseImageRef(args.sourceImage, COS_IMAGE_PROJECT)
+      : undefined;
+  if (!/^[-a-z0-9]+$/.test(suffix) || suffix.endsWith("-")) {
+    r.report({
+      field: "imageNameSuffix",
+      value: suffix,
+      message:
+        "can only hold lowercase letters, digits and hyphens, and must not end with a hyphen",
+      fix: 'use a suffix such as "-preloaded"',
+    });
+  } else if (source && source.name.length + suffix.length > MAX_NAME_LENGTH) {
+    r.report({
+      field: "imageNameSuffix",
+      value: suffix,
+      message: `makes the image name "${source.name}${suffix}" longer than ${MAX_NAME_LENGTH} characters`,
+      fix: "shorten the suffix, or set imageName instead",
+    });
+  }
+}
+
+function checkImageProjectAndFamily(r: ArgsReader, args: ArgsUnderValidation): void {
   const project = r.string("imageProject", args.imageProject);
   if (project !== undefined && !isProjectId(project)) {
     r.report({
@@ -84,6 +104,9 @@ export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void
       fix: NAME_FIX,
     });
   }
+}
+
+function checkImageDescription(r: ArgsReader, args: ArgsUnderValidation): void {
   const description = r.string("imageDescription", args.imageDescription);
   if (description !== undefined && description.length > MAX_DESCRIPTION_LENGTH) {
     r.report({
@@ -93,9 +116,9 @@ export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void
       fix: "shorten the description",
     });
   }
-  checkLabels(r, "imageLabels", args.imageLabels, IMAGE_LABELS_ADDED);
-  r.boolean("inheritSourceLabels", args.inheritSourceLabels);
+}
 
+function checkImageLicenses(r: ArgsReader, args: ArgsUnderValidation): void {
   for (const license of r.stringArray("imageLicenses", args.imageLicenses) ?? []) {
     if (normalizeLicense(license) === undefined) {
       r.report({
@@ -106,7 +129,10 @@ export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void
       });
     }
   }
+}
 
+/** `deprecateOlderImages` needs a family; its TTL needs it turned on. */
+function checkDeprecation(r: ArgsReader, args: ArgsUnderValidation): void {
   const deprecate = r.boolean("deprecateOlderImages", args.deprecateOlderImages);
   if (deprecate === true && !r.isSet(args.imageFamily)) {
     r.report({
@@ -127,7 +153,9 @@ export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void
       fix: "set deprecateOlderImages: true, or remove deprecatedImageTtlDays",
     });
   }
+}
 
+function checkStorageLocations(r: ArgsReader, args: ArgsUnderValidation): void {
   const locations = r.stringArray("imageStorageLocations", args.imageStorageLocations);
   if (locations && locations.length > 1) {
     r.report({
@@ -147,6 +175,9 @@ export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void
       });
     }
   }
+}
+
+function checkGuestOsFeatures(r: ArgsReader, args: ArgsUnderValidation): void {
   for (const feature of r.stringArray("guestOsFeatures", args.guestOsFeatures) ?? []) {
     if (!(GUEST_OS_FEATURES as readonly string[]).includes(feature)) {
       r.report({
@@ -157,5 +188,4 @@ export function checkOutputImage(r: ArgsReader, args: ArgsUnderValidation): void
       });
     }
   }
-  r.integer("diskSizeGb", args.diskSizeGb, 10, 65536, " GB");
 }

@@ -26,6 +26,19 @@ const SERVICE_ACCOUNT =
 
 /** Preload VM rules: project, zone, machine, disks, network, identity, GPUs, scheduling, labels. */
 export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationContext): void {
+  checkProject(r, args, ctx);
+  checkZone(r, args, ctx);
+  const machineType = checkMachineAndDisk(r, args);
+  checkNetwork(r, args);
+  checkServiceAccount(r, args);
+  checkNetworkTags(r, args);
+  r.boolean("externalIp", args.externalIp);
+  checkGpu(r, args, machineType);
+  checkScheduling(r, args);
+  checkLabels(r, "vmLabels", args.vmLabels, TEMPORARY_LABELS_ADDED);
+}
+
+function checkProject(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationContext): void {
   const project = r.string("project", args.project);
   if (!r.isSet(args.project) && !ctx.defaultProject) {
     r.report({
@@ -41,7 +54,9 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
       fix: 'use the project id (not its name or number), e.g. "my-project-123"',
     });
   }
+}
 
+function checkZone(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationContext): void {
   const zone = r.string("zone", args.zone);
   if (!r.isSet(args.zone) && !ctx.defaultZone) {
     r.report({
@@ -57,7 +72,10 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
       fix: 'give a zone such as "us-central1-a" (a region like "us-central1" is not enough)',
     });
   }
+}
 
+/** Machine and boot-disk types; returns the machine type when it is known, for the GPU rules. */
+function checkMachineAndDisk(r: ArgsReader, args: ArgsUnderValidation): string | undefined {
   const machineType = r.string("machineType", args.machineType);
   if (machineType !== undefined && !isMachineType(machineType)) {
     r.report({
@@ -76,7 +94,10 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
       fix: "use pd-balanced, pd-ssd, pd-standard, pd-extreme or a hyperdisk type",
     });
   }
+  return machineType;
+}
 
+function checkNetwork(r: ArgsReader, args: ArgsUnderValidation): void {
   const network = r.string("network", args.network);
   if (network !== undefined && !isNetworkRef(network, "networks")) {
     r.report({
@@ -95,7 +116,9 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
       fix: 'give a name or "projects/<p>/regions/<region>/subnetworks/<name>"',
     });
   }
+}
 
+function checkServiceAccount(r: ArgsReader, args: ArgsUnderValidation): void {
   const serviceAccount = r.string("serviceAccountEmail", args.serviceAccountEmail);
   if (serviceAccount !== undefined && !SERVICE_ACCOUNT.test(serviceAccount)) {
     r.report({
@@ -115,6 +138,9 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
       });
     }
   }
+}
+
+function checkNetworkTags(r: ArgsReader, args: ArgsUnderValidation): void {
   const tags = r.stringArray("networkTags", args.networkTags);
   for (const tag of tags ?? []) {
     if (!isNetworkTag(tag)) {
@@ -134,10 +160,10 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
       fix: `keep at most ${MAX_NETWORK_TAGS}`,
     });
   }
-  r.boolean("externalIp", args.externalIp);
+}
 
-  checkGpu(r, args, machineType);
-
+/** Provisioning model and preemption retries. */
+function checkScheduling(r: ArgsReader, args: ArgsUnderValidation): void {
   const model = r.string("vmProvisioningModel", args.vmProvisioningModel);
   if (model !== undefined && !(PROVISIONING_MODELS as readonly string[]).includes(model)) {
     r.report({
@@ -148,7 +174,6 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
     });
   }
   r.integer("preemptionRetries", args.preemptionRetries, 0, 5);
-  checkLabels(r, "vmLabels", args.vmLabels, TEMPORARY_LABELS_ADDED);
 }
 
 function checkGpu(r: ArgsReader, args: ArgsUnderValidation, machineType: string | undefined): void {
