@@ -1,8 +1,9 @@
 import { open, stat } from "node:fs/promises";
 import { expect } from "chai";
 import type { GuestBackend, GuestDisk } from "../../emulator";
-import { GIB, makeRawDiskArchive, PROJECT, startHarness, waitOk, ZONE } from "./harness";
-import { type Harness, insertInstance, COS_FAMILY } from "./harness";
+import { GIB, makeRawDiskArchive, PROJECT, startHarness, ZONE, type Harness } from "./harness";
+import { cosBootDisk, deleteDisk, deleteInstance, insertDisk, insertImage } from "./harness";
+import { insertInstance, stopInstance } from "./harness";
 
 const MIB = 1024 * 1024;
 const MARK = Buffer.from("CIDATA-MARK");
@@ -39,45 +40,17 @@ describe("emulator: backing files for VM-backed guests (diskFiles option)", () =
     await h.clients.storage
       .bucket("files-bucket")
       .upload(archive, { destination: "cidata.tar.gz", resumable: false });
-    await waitOk(
-      h,
-      await h.clients.images.insert({
-        project: PROJECT,
-        imageResource: {
-          name: "cidata-img",
-          rawDisk: { source: "https://storage.googleapis.com/files-bucket/cidata.tar.gz" },
-        },
-      }),
-    );
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "cidata-disk", sourceImage: "global/images/cidata-img" },
-      }),
-    );
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "scratch-disk", sizeGb: "2" },
-      }),
-    );
+    await insertImage(h, {
+      name: "cidata-img",
+      rawDisk: { source: "https://storage.googleapis.com/files-bucket/cidata.tar.gz" },
+    });
+    await insertDisk(h, { name: "cidata-disk", sourceImage: "global/images/cidata-img" });
+    await insertDisk(h, { name: "scratch-disk", sizeGb: "2" });
     await insertInstance(h, {
       name: "file-vm",
       machineType: "e2-small",
       disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          deviceName: "boot",
-          initializeParams: {
-            diskName: "file-boot",
-            sourceImage: COS_FAMILY,
-          },
-        },
+        cosBootDisk({ diskName: "file-boot" }, { autoDelete: true, deviceName: "boot" }),
         { source: `zones/${ZONE}/disks/scratch-disk`, deviceName: "scratch" },
         { source: `zones/${ZONE}/disks/cidata-disk`, deviceName: "cidata", mode: "READ_ONLY" },
       ],
@@ -101,32 +74,13 @@ describe("emulator: backing files for VM-backed guests (diskFiles option)", () =
 
   it("copies a stopped disk's file into the image made from it, and removes files on delete", async () => {
     const cidataPath = seen.find((d) => d.deviceName === "cidata")?.filePath ?? "";
-    await waitOk(
-      h,
-      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "file-vm" }),
-    );
-    await waitOk(
-      h,
-      await h.clients.instances.delete({ project: PROJECT, zone: ZONE, instance: "file-vm" }),
-    );
-    await waitOk(
-      h,
-      await h.clients.images.insert({
-        project: PROJECT,
-        imageResource: {
-          name: "from-cidata",
-          sourceDisk: `projects/${PROJECT}/zones/${ZONE}/disks/cidata-disk`,
-        },
-      }),
-    );
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "second", sourceImage: "global/images/from-cidata", sizeGb: "3" },
-      }),
-    );
+    await stopInstance(h, "file-vm");
+    await deleteInstance(h, "file-vm");
+    await insertImage(h, {
+      name: "from-cidata",
+      sourceDisk: `projects/${PROJECT}/zones/${ZONE}/disks/cidata-disk`,
+    });
+    await insertDisk(h, { name: "second", sourceImage: "global/images/from-cidata", sizeGb: "3" });
     await insertInstance(h, {
       name: "file-vm-2",
       machineType: "e2-small",
@@ -138,10 +92,7 @@ describe("emulator: backing files for VM-backed guests (diskFiles option)", () =
     expect((await stat(second)).size).to.equal(3 * GIB);
     expect((await readAt(second, 3 * MIB, MARK.length)).equals(MARK)).to.equal(true);
 
-    await waitOk(
-      h,
-      await h.clients.disks.delete({ project: PROJECT, zone: ZONE, disk: "cidata-disk" }),
-    );
+    await deleteDisk(h, "cidata-disk");
     expect(h.emulator.imageFile("cos-cloud", "cos-stable-121-18867-199-1"), "a seed without file")
       .to.be.undefined;
     expect(() => h.emulator.imageFile(PROJECT, "no-such-image")).to.throw(/no image/);

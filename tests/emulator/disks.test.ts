@@ -1,6 +1,7 @@
 import { expect } from "chai";
-import { PROJECT, rejection, startHarness, waitOk, ZONE, type Harness } from "./harness";
-import { insertInstance, COS_FAMILY } from "./harness";
+import { PROJECT, rejection, startHarness, ZONE, type Harness } from "./harness";
+import { cosBootDisk, deleteDisk, deleteInstance, deprecateImage, getDisk } from "./harness";
+import { COS_FAMILY, insertDisk, insertImage, insertInstance, requestDisk } from "./harness";
 
 describe("emulator: disks through the real Compute Engine client", () => {
   let h: Harness;
@@ -8,18 +9,13 @@ describe("emulator: disks through the real Compute Engine client", () => {
   after(() => h.close());
 
   it("creates a disk from an image family, inheriting size and licenses", async () => {
-    const lro = await h.clients.disks.insert({
-      project: PROJECT,
-      zone: ZONE,
-      diskResource: {
-        name: "boot-1",
-        sourceImage: "projects/cos-cloud/global/images/family/cos-121-lts",
-        type: `zones/${ZONE}/diskTypes/pd-balanced`,
-        labels: { build: "b1" },
-      },
+    await insertDisk(h, {
+      name: "boot-1",
+      sourceImage: "projects/cos-cloud/global/images/family/cos-121-lts",
+      type: `zones/${ZONE}/diskTypes/pd-balanced`,
+      labels: { build: "b1" },
     });
-    await waitOk(h, lro);
-    const [disk] = await h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "boot-1" });
+    const disk = await getDisk(h, "boot-1");
     expect(disk.status).to.equal("READY");
     expect(disk.sizeGb).to.equal("10");
     expect(disk.sourceImage).to.equal(
@@ -38,15 +34,8 @@ describe("emulator: disks through the real Compute Engine client", () => {
   });
 
   it("creates blank disks and lists them with a label filter", async () => {
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "scratch-1", sizeGb: "50", labels: { role: "scratch" } },
-      }),
-    );
-    const [disk] = await h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "scratch-1" });
+    await insertDisk(h, { name: "scratch-1", sizeGb: "50", labels: { role: "scratch" } });
+    const disk = await getDisk(h, "scratch-1");
     expect(disk.sizeGb).to.equal("50");
     expect(disk.sourceImage ?? "").to.equal("");
     const [items] = await h.clients.disks.list({
@@ -59,92 +48,44 @@ describe("emulator: disks through the real Compute Engine client", () => {
 
   it("refuses a disk smaller than its image, an unknown image, an obsolete image and duplicates", async () => {
     const small = await rejection(
-      h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: {
-          name: "tiny",
-          sizeGb: "5",
-          sourceImage: COS_FAMILY,
-        },
-      }),
+      requestDisk(h, { name: "tiny", sizeGb: "5", sourceImage: COS_FAMILY }),
     );
     expect(small.httpStatusCode).to.equal(400);
     expect(small.message).to.match(/cannot be smaller than the image size/);
     const unknown = await rejection(
-      h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: {
-          name: "nope",
-          sourceImage: "projects/cos-cloud/global/images/does-not-exist",
-        },
+      requestDisk(h, {
+        name: "nope",
+        sourceImage: "projects/cos-cloud/global/images/does-not-exist",
       }),
     );
     expect(unknown.httpStatusCode).to.equal(404);
 
-    await waitOk(
-      h,
-      await h.clients.images.insert({
-        project: PROJECT,
-        imageResource: {
-          name: "old",
-          sourceImage: "projects/cos-cloud/global/images/family/cos-dev",
-        },
-      }),
-    );
-    await waitOk(
-      h,
-      await h.clients.images.deprecate({
-        project: PROJECT,
-        image: "old",
-        deprecationStatusResource: { state: "OBSOLETE" },
-      }),
-    );
+    await insertImage(h, {
+      name: "old",
+      sourceImage: "projects/cos-cloud/global/images/family/cos-dev",
+    });
+    await deprecateImage(h, "old", { state: "OBSOLETE" });
     const obsolete = await rejection(
-      h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "from-old", sourceImage: "global/images/old" },
-      }),
+      requestDisk(h, { name: "from-old", sourceImage: "global/images/old" }),
     );
     expect(obsolete.httpStatusCode).to.equal(400);
     expect(obsolete.message).to.match(/obsolete/);
 
-    const dup = await rejection(
-      h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "scratch-1", sizeGb: "10" },
-      }),
-    );
+    const dup = await rejection(requestDisk(h, { name: "scratch-1", sizeGb: "10" }));
     expect(dup.httpStatusCode).to.equal(409);
   });
 
   it("refuses to delete a disk attached to an instance (resourceInUseByAnotherResource), deletes it once free", async () => {
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "data-1", sizeGb: "10" },
-      }),
-    );
+    await insertDisk(h, { name: "data-1", sizeGb: "10" });
     await insertInstance(h, {
       name: "user-vm",
       machineType: "e2-small",
       disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          initializeParams: {
-            sourceImage: COS_FAMILY,
-          },
-        },
+        cosBootDisk({}, { autoDelete: true }),
         { source: `zones/${ZONE}/disks/data-1`, deviceName: "data" },
       ],
     });
-    const [attached] = await h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "data-1" });
+    const attached = await getDisk(h, "data-1");
     expect(attached.users).to.deep.equal([
       `https://www.googleapis.com/compute/v1/projects/${PROJECT}/zones/${ZONE}/instances/user-vm`,
     ]);
@@ -156,18 +97,14 @@ describe("emulator: disks through the real Compute Engine client", () => {
       /is already being used by 'projects\/test-project\/zones\/us-central1-a\/instances\/user-vm'/,
     );
 
-    await waitOk(
-      h,
-      await h.clients.instances.delete({ project: PROJECT, zone: ZONE, instance: "user-vm" }),
-    );
+    await deleteInstance(h, "user-vm");
     // The boot disk had autoDelete; the data disk did not and is now free.
     expect(
       (await rejection(h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "user-vm" })))
         .httpStatusCode,
     ).to.equal(404);
-    const [free] = await h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "data-1" });
-    expect(free.users ?? []).to.deep.equal([]);
-    await waitOk(h, await h.clients.disks.delete({ project: PROJECT, zone: ZONE, disk: "data-1" }));
+    expect((await getDisk(h, "data-1")).users ?? []).to.deep.equal([]);
+    await deleteDisk(h, "data-1");
     expect(
       (await rejection(h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "data-1" })))
         .httpStatusCode,

@@ -1,9 +1,8 @@
 import { expect } from "chai";
 import { scriptedGuest, type EmulatorOptions } from "../../emulator";
-import { PROJECT, rejection, startHarness, waitOk, ZONE, type Harness } from "./harness";
-import { insertInstance, COS_FAMILY } from "./harness";
-
-const COS = COS_FAMILY;
+import { PROJECT, rejection, startHarness, ZONE, type Harness } from "./harness";
+import { cosBootDisk, getInstance, insertDisk, insertInstance, instanceRef } from "./harness";
+import { requestDisk } from "./harness";
 
 async function createVm(h: Harness, name: string, spot = true): Promise<void> {
   await insertInstance(h, {
@@ -19,7 +18,7 @@ async function createVm(h: Harness, name: string, spot = true): Promise<void> {
         }
       : {}),
     metadata: { items: [{ key: "pci-build-id", value: `id-${name}` }] },
-    disks: [{ boot: true, autoDelete: true, initializeParams: { sourceImage: COS } }],
+    disks: [cosBootDisk({}, { autoDelete: true })],
   });
 }
 
@@ -78,24 +77,11 @@ describe("emulator: fault injection", () => {
     await withHarness(
       { errorRates: [{ method: "compute.*.insert", rate: 1, status: 503 }] },
       async (h) => {
-        const err = await rejection(
-          h.clients.disks.insert({
-            project: PROJECT,
-            zone: ZONE,
-            diskResource: { name: "d", sizeGb: "10" },
-          }),
-        );
+        const err = await rejection(requestDisk(h, { name: "d", sizeGb: "10" }));
         expect(err.httpStatusCode).to.equal(503);
         expect(err.message).to.match(/Backend Error/);
         h.emulator.setErrorRates([]);
-        await waitOk(
-          h,
-          await h.clients.disks.insert({
-            project: PROJECT,
-            zone: ZONE,
-            diskResource: { name: "d", sizeGb: "10" },
-          }),
-        );
+        await insertDisk(h, { name: "d", sizeGb: "10" });
       },
     );
   });
@@ -117,13 +103,9 @@ describe("emulator: fault injection", () => {
       { guestFor: () => scriptedGuest({ outcome: "hang", waitForCidata: false }) },
       async (h) => {
         await createVm(h, "spot-vm");
-        const ref = { project: PROJECT, zone: ZONE, name: "spot-vm" };
+        const ref = instanceRef("spot-vm");
         await h.emulator.preemptInstance(ref);
-        const [vm] = await h.clients.instances.get({
-          project: PROJECT,
-          zone: ZONE,
-          instance: "spot-vm",
-        });
+        const vm = await getInstance(h, "spot-vm");
         expect(vm.status).to.equal("TERMINATED");
         expect(vm.statusMessage).to.match(/preempted/);
         expect(
@@ -152,7 +134,7 @@ describe("emulator: fault injection", () => {
   it("crashes an instance on request: TERMINATED without STOPPING, and a hostError operation", async () => {
     await withHarness({}, async (h) => {
       await createVm(h, "crash-vm", false);
-      const ref = { project: PROJECT, zone: ZONE, name: "crash-vm" };
+      const ref = instanceRef("crash-vm");
       h.emulator.crashInstance(ref);
       expect(h.emulator.instanceStatusHistory(ref).map((s) => s.status)).to.deep.equal([
         "PROVISIONING",
@@ -181,14 +163,14 @@ describe("emulator: fault injection", () => {
       },
       async (h) => {
         await createVm(h, "sched-preempt-1");
-        const preemptRef = { project: PROJECT, zone: ZONE, name: "sched-preempt-1" };
+        const preemptRef = instanceRef("sched-preempt-1");
         await h.emulator.untilInstanceStatus(preemptRef, "TERMINATED");
         const lines = h.emulator.serialLines(preemptRef).map((l) => l.text);
         expect(lines).to.include("BuildStatus: step 2/5: working");
         expect(lines.some((l) => l.startsWith("BuildSucceeded:"))).to.equal(false);
 
         await createVm(h, "sched-crash", false);
-        const crashRef = { project: PROJECT, zone: ZONE, name: "sched-crash" };
+        const crashRef = instanceRef("sched-crash");
         await h.emulator.untilInstanceStatus(crashRef, "TERMINATED");
         expect(h.emulator.instanceStatusHistory(crashRef).map((s) => s.status)).to.not.include(
           "STOPPING",
@@ -196,13 +178,8 @@ describe("emulator: fault injection", () => {
 
         // Instances that match no rule are left alone.
         await createVm(h, "unaffected", false);
-        await h.emulator.untilInstanceStatus(
-          { project: PROJECT, zone: ZONE, name: "unaffected" },
-          "RUNNING",
-        );
-        expect(
-          h.emulator.instanceStatus({ project: PROJECT, zone: ZONE, name: "unaffected" }),
-        ).to.equal("RUNNING");
+        await h.emulator.untilInstanceStatus(instanceRef("unaffected"), "RUNNING");
+        expect(h.emulator.instanceStatus(instanceRef("unaffected"))).to.equal("RUNNING");
       },
     );
   });
@@ -216,14 +193,7 @@ describe("emulator: request log and inventory", () => {
       await h.clients.images.get({ project: "cos-cloud", image: "cos-beta-125-19216-0-28" });
       await rejection(h.clients.images.get({ project: "cos-cloud", image: "missing" }));
       await h.clients.images.list({ project: "cos-cloud" });
-      await waitOk(
-        h,
-        await h.clients.disks.insert({
-          project: PROJECT,
-          zone: ZONE,
-          diskResource: { name: "left-over", sizeGb: "10", labels: { temp: "yes" } },
-        }),
-      );
+      await insertDisk(h, { name: "left-over", sizeGb: "10", labels: { temp: "yes" } });
       await h.clients.storage.createBucket("inventory-bucket");
       await h.clients.storage
         .bucket("inventory-bucket")

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { scriptedGuest, type ScriptedGuestOptions } from "../../emulator";
-import { eventually, PROJECT, startHarness, waitOk, ZONE, type Harness } from "./harness";
-import { insertInstance, COS_FAMILY } from "./harness";
+import { eventually, startHarness, ZONE, type Harness } from "./harness";
+import { attachDisk, cosBootDisk, getInstance, insertDisk, insertInstance } from "./harness";
+import { instanceRef as ref, serialOutput, setMetadata, stopInstance } from "./harness";
 
 /** Scenario per instance name. */
 const SCENARIOS: Record<string, ScriptedGuestOptions> = {
@@ -27,18 +28,9 @@ describe("emulator: scripted build guests end to end through the API", () => {
       guestFor: (instance) =>
         SCENARIOS[instance.name] ? scriptedGuest(SCENARIOS[instance.name]) : undefined,
     });
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "template", sizeGb: "1" },
-      }),
-    );
+    await insertDisk(h, { name: "template", sizeGb: "1" });
   });
   after(() => h.close());
-
-  const ref = (name: string) => ({ project: PROJECT, zone: ZONE, name });
 
   async function startBuild(name: string, buildId: string): Promise<void> {
     await insertInstance(h, {
@@ -51,43 +43,19 @@ describe("emulator: scripted build guests end to end through the API", () => {
           { key: "user-data", value: "#cloud-config\n" },
         ],
       },
-      disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          deviceName: "boot",
-          initializeParams: {
-            sourceImage: COS_FAMILY,
-          },
-        },
-      ],
+      disks: [cosBootDisk({}, { autoDelete: true, deviceName: "boot" })],
     });
   }
 
   /** What the orchestrator does once the cidata image is imported: create the disk and hot-attach it. */
   async function attachCidata(name: string): Promise<void> {
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: `${name}-cidata`, sizeGb: "1" },
-      }),
-    );
-    await waitOk(
-      h,
-      await h.clients.instances.attachDisk({
-        project: PROJECT,
-        zone: ZONE,
-        instance: name,
-        attachedDiskResource: {
-          source: `zones/${ZONE}/disks/${name}-cidata`,
-          deviceName: "cidata",
-          mode: "READ_ONLY",
-          autoDelete: true,
-        },
-      }),
-    );
+    await insertDisk(h, { name: `${name}-cidata`, sizeGb: "1" });
+    await attachDisk(h, name, {
+      source: `zones/${ZONE}/disks/${name}-cidata`,
+      deviceName: "cidata",
+      mode: "READ_ONLY",
+      autoDelete: true,
+    });
   }
 
   /** Follows serial port 3 with start/next like the orchestrator, until `done(lines)`. */
@@ -95,13 +63,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
     let next = 0;
     let text = "";
     return eventually(async () => {
-      const [out] = await h.clients.instances.getSerialPortOutput({
-        project: PROJECT,
-        zone: ZONE,
-        instance: name,
-        port: 3,
-        start: next,
-      });
+      const out = await serialOutput(h, name, 3, next);
       expect(Number(out.start)).to.equal(next);
       text += out.contents ?? "";
       next = Number(out.next);
@@ -111,36 +73,22 @@ describe("emulator: scripted build guests end to end through the API", () => {
   }
 
   async function ack(name: string, value: string): Promise<void> {
-    const [vm] = await h.clients.instances.get({ project: PROJECT, zone: ZONE, instance: name });
+    const vm = await getInstance(h, name);
     const kept = (vm.metadata?.items ?? [])
       .filter((i) => i.key !== "pci-build-ack")
       .map(({ key, value: v }) => ({ key, value: v }));
     const items = [...kept, { key: "pci-build-ack", value }];
-    await waitOk(
-      h,
-      await h.clients.instances.setMetadata({
-        project: PROJECT,
-        zone: ZONE,
-        instance: name,
-        metadataResource: { fingerprint: vm.metadata?.fingerprint, items },
-      }),
-    );
+    await setMetadata(h, name, { fingerprint: vm.metadata?.fingerprint, items });
   }
 
   async function status(name: string): Promise<string> {
-    const [vm] = await h.clients.instances.get({ project: PROJECT, zone: ZONE, instance: name });
-    return String(vm.status);
+    return String((await getInstance(h, name)).status);
   }
 
   it("success: waits for the hot-attached cidata disk, prints the protocol lines in order, powers off after the ack", async () => {
     await startBuild("build-ok", "b-ok");
     // Nothing on port 3 until the cidata disk is attached.
-    const [before] = await h.clients.instances.getSerialPortOutput({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "build-ok",
-      port: 3,
-    });
+    const before = await serialOutput(h, "build-ok", 3);
     expect(before.contents ?? "").to.equal("");
     await attachCidata("build-ok");
     const lines = await followSerial("build-ok", (l) =>
@@ -193,10 +141,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
     await attachCidata("build-hang");
     await followSerial("build-hang", (l) => l.length === 3);
     expect(await status("build-hang")).to.equal("RUNNING");
-    await waitOk(
-      h,
-      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "build-hang" }),
-    );
+    await stopInstance(h, "build-hang");
     expect(h.emulator.serialLines(ref("build-hang")).map((l) => l.text)).to.deep.equal([
       "BuildProtocol: 1 build=b-hang",
       "BuildStatus: step 1/2: working",
@@ -272,30 +217,19 @@ describe("emulator: scripted build guests end to end through the API", () => {
           name,
           machineType: "e2-small",
           metadata: { items: [...metadata] },
-          disks: [
-            {
-              boot: true,
-              initializeParams: {
-                sourceImage: COS_FAMILY,
-              },
-            },
-          ],
+          disks: [cosBootDisk()],
         });
       }
-      const buildRef = { project: PROJECT, zone: ZONE, name: "default-build" };
+      const buildRef = ref("default-build");
       await eventually(() =>
         other.emulator.serialLines(buildRef).some((l) => l.text.startsWith("BuildSucceeded:"))
           ? true
           : undefined,
       );
-      expect(
-        other.emulator.serialLines({ project: PROJECT, zone: ZONE, name: "plain-vm" }),
-      ).to.deep.equal([]);
-      expect(
-        other.emulator
-          .serialLines({ project: PROJECT, zone: ZONE, name: "plain-vm" }, 1)
-          .map((l) => l.text),
-      ).to.include("plain-vm login: ");
+      expect(other.emulator.serialLines(ref("plain-vm"))).to.deep.equal([]);
+      expect(other.emulator.serialLines(ref("plain-vm"), 1).map((l) => l.text)).to.include(
+        "plain-vm login: ",
+      );
     } finally {
       await other.close();
     }

@@ -87,15 +87,158 @@ export const COS_FAMILY = "projects/cos-cloud/global/images/family/cos-stable";
 export type InstanceResource =
   protos.google.cloud.compute.v1.IInsertInstanceRequest["instanceResource"];
 
+/** A disk as `disks.insert` takes it. */
+export type DiskResource = protos.google.cloud.compute.v1.IDisk;
+
+/** The project and zone every zonal request of the tests names. */
+const IN_ZONE = { project: PROJECT, zone: ZONE };
+
+/** An instance of the test zone, as the emulator's own inspection methods name it. */
+export const instanceRef = (name: string) => ({ ...IN_ZONE, name });
+
+/** A disk attached to an instance, as `instances.insert` and `attachDisk` take it. */
+export type AttachedDisk = protos.google.cloud.compute.v1.IAttachedDisk;
+
+/**
+ * A boot disk created from the COS family: `initializeParams` add to the source image,
+ * `attached` to the attachment (`autoDelete`, `deviceName`).
+ */
+export function cosBootDisk(
+  initializeParams: protos.google.cloud.compute.v1.IAttachedDiskInitializeParams = {},
+  attached: AttachedDisk = {},
+): AttachedDisk {
+  return {
+    boot: true,
+    ...attached,
+    initializeParams: { sourceImage: COS_FAMILY, ...initializeParams },
+  };
+}
+
+/** Sends `instances.insert` in the test zone; the answer, for tests that expect a refusal. */
+export function requestInstance(h: Harness, instanceResource: InstanceResource) {
+  return h.clients.instances.insert({ ...IN_ZONE, instanceResource });
+}
+
 /** Inserts an instance in the test zone and waits for the operation, which must succeed. */
 export async function insertInstance(
   h: Harness,
   instanceResource: InstanceResource,
 ): Promise<OperationLike> {
+  return waitOk(h, await requestInstance(h, instanceResource));
+}
+
+/** Sends `disks.insert` in the test zone; the answer, for tests that expect a refusal. */
+export function requestDisk(h: Harness, diskResource: DiskResource) {
+  return h.clients.disks.insert({ ...IN_ZONE, diskResource });
+}
+
+/** Inserts a disk in the test zone and waits for the operation, which must succeed. */
+export async function insertDisk(h: Harness, diskResource: DiskResource): Promise<OperationLike> {
+  return waitOk(h, await requestDisk(h, diskResource));
+}
+
+/** An image as `images.insert` takes it. */
+export type ImageResource = protos.google.cloud.compute.v1.IImage;
+
+/** Sends `images.insert` in the test project; the answer, for tests that expect a refusal. */
+export function requestImage(
+  h: Harness,
+  imageResource: ImageResource,
+  options: { forceCreate?: boolean } = {},
+) {
+  return h.clients.images.insert({ project: PROJECT, ...options, imageResource });
+}
+
+/** Inserts an image in the test project and waits for the operation, which must succeed. */
+export async function insertImage(
+  h: Harness,
+  imageResource: ImageResource,
+  options: { forceCreate?: boolean } = {},
+): Promise<OperationLike> {
+  return waitOk(h, await requestImage(h, imageResource, options));
+}
+
+/** Sets an image's deprecation status and waits for the operation, which must succeed. */
+export async function deprecateImage(
+  h: Harness,
+  image: string,
+  deprecationStatusResource: protos.google.cloud.compute.v1.IDeprecationStatus,
+): Promise<OperationLike> {
   return waitOk(
     h,
-    await h.clients.instances.insert({ project: PROJECT, zone: ZONE, instanceResource }),
+    await h.clients.images.deprecate({ project: PROJECT, image, deprecationStatusResource }),
   );
+}
+
+/** The instance of the test zone named `instance`, as `instances.get` answers. */
+export async function getInstance(h: Harness, instance: string) {
+  const [vm] = await h.clients.instances.get({ ...IN_ZONE, instance });
+  return vm;
+}
+
+/** The disk of the test zone named `disk`, as `disks.get` answers. */
+export async function getDisk(h: Harness, disk: string) {
+  const [found] = await h.clients.disks.get({ ...IN_ZONE, disk });
+  return found;
+}
+
+/** Stops an instance of the test zone and waits for the operation, which must succeed. */
+export async function stopInstance(h: Harness, instance: string): Promise<OperationLike> {
+  return waitOk(h, await h.clients.instances.stop({ ...IN_ZONE, instance }));
+}
+
+/** Deletes an instance of the test zone and waits for the operation, which must succeed. */
+export async function deleteInstance(h: Harness, instance: string): Promise<OperationLike> {
+  return waitOk(h, await h.clients.instances.delete({ ...IN_ZONE, instance }));
+}
+
+/** Deletes a disk of the test zone and waits for the operation, which must succeed. */
+export async function deleteDisk(h: Harness, disk: string): Promise<OperationLike> {
+  return waitOk(h, await h.clients.disks.delete({ ...IN_ZONE, disk }));
+}
+
+/** Attaches a disk to an instance of the test zone and waits for the operation, which must succeed. */
+export async function attachDisk(
+  h: Harness,
+  instance: string,
+  attachedDiskResource: AttachedDisk,
+): Promise<OperationLike> {
+  return waitOk(
+    h,
+    await h.clients.instances.attachDisk({ ...IN_ZONE, instance, attachedDiskResource }),
+  );
+}
+
+/** Metadata as `instances.setMetadata` takes it. */
+export type MetadataResource = protos.google.cloud.compute.v1.IMetadata;
+
+/** Sends `instances.setMetadata` in the test zone; the answer, for tests that expect a refusal. */
+export function requestSetMetadata(
+  h: Harness,
+  instance: string,
+  metadataResource: MetadataResource,
+) {
+  return h.clients.instances.setMetadata({ ...IN_ZONE, instance, metadataResource });
+}
+
+/** Sets an instance's metadata and waits for the operation, which must succeed. */
+export async function setMetadata(
+  h: Harness,
+  instance: string,
+  metadataResource: MetadataResource,
+): Promise<OperationLike> {
+  return waitOk(h, await requestSetMetadata(h, instance, metadataResource));
+}
+
+/** One read of an instance's serial port, from `start` when given. */
+export async function serialOutput(h: Harness, instance: string, port: number, start?: number) {
+  const [out] = await h.clients.instances.getSerialPortOutput({
+    ...IN_ZONE,
+    instance,
+    port,
+    ...(start !== undefined ? { start } : {}),
+  });
+  return out;
 }
 
 /** Like {@link waitDone}, and asserts the operation succeeded. */

@@ -1,7 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { GIB, makeRawDiskArchive, PROJECT, rejection, startHarness, waitDone } from "./harness";
-import { waitOk, ZONE, type Harness, insertInstance, COS_FAMILY } from "./harness";
+import { waitOk, ZONE, type Harness, insertInstance, cosBootDisk } from "./harness";
+import { deprecateImage, insertImage, requestImage, stopInstance } from "./harness";
+
+/** A COS image any test may copy from. */
+const COS_DEV = "projects/cos-cloud/global/images/family/cos-dev";
 
 const BUCKET = "scratch-bucket";
 
@@ -21,9 +25,11 @@ describe("emulator: images through the real Compute Engine client", () => {
   }
 
   async function insertRaw(name: string, source: string) {
-    return h.clients.images.insert({
-      project: PROJECT,
-      imageResource: { name, rawDisk: { source }, family: "cidata", labels: { purpose: "test" } },
+    return requestImage(h, {
+      name,
+      rawDisk: { source },
+      family: "cidata",
+      labels: { purpose: "test" },
     });
   }
 
@@ -88,13 +94,10 @@ describe("emulator: images through the real Compute Engine client", () => {
     expect(err.httpStatusCode).to.equal(400);
     expect(err.message).to.match(/rawDisk\.source/);
     const both = await rejection(
-      h.clients.images.insert({
-        project: PROJECT,
-        imageResource: {
-          name: "two-sources",
-          rawDisk: { source: `https://storage.googleapis.com/${BUCKET}/ok.tar.gz` },
-          sourceImage: "projects/cos-cloud/global/images/cos-dev-129-19455-0-0",
-        },
+      requestImage(h, {
+        name: "two-sources",
+        rawDisk: { source: `https://storage.googleapis.com/${BUCKET}/ok.tar.gz` },
+        sourceImage: "projects/cos-cloud/global/images/cos-dev-129-19455-0-0",
       }),
     );
     expect(both.httpStatusCode).to.equal(400);
@@ -104,54 +107,25 @@ describe("emulator: images through the real Compute Engine client", () => {
     await insertInstance(h, {
       name: "imaging-vm",
       machineType: "e2-small",
-      disks: [
-        {
-          boot: true,
-          initializeParams: {
-            diskName: "imaging-boot",
-            sourceImage: COS_FAMILY,
-          },
-        },
-      ],
+      disks: [cosBootDisk({ diskName: "imaging-boot" })],
     });
     const sourceDisk = `projects/${PROJECT}/zones/${ZONE}/disks/imaging-boot`;
-    const busy = await rejection(
-      h.clients.images.insert({
-        project: PROJECT,
-        imageResource: { name: "from-busy", sourceDisk },
-      }),
-    );
+    const busy = await rejection(requestImage(h, { name: "from-busy", sourceDisk }));
     expect(busy.httpStatusCode).to.equal(400);
     expect(busy.message).to.match(/already being used by/);
 
-    await waitOk(
-      h,
-      await h.clients.images.insert({
-        project: PROJECT,
-        forceCreate: true,
-        imageResource: { name: "forced", sourceDisk },
-      }),
-    );
+    await insertImage(h, { name: "forced", sourceDisk }, { forceCreate: true });
 
-    await waitOk(
-      h,
-      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "imaging-vm" }),
-    );
-    await waitOk(
-      h,
-      await h.clients.images.insert({
-        project: PROJECT,
-        imageResource: {
-          name: "from-disk",
-          sourceDisk,
-          family: "built",
-          description: "Derivative of cos-stable",
-          licenses: ["projects/my-project/global/licenses/mine"],
-          storageLocations: ["us-central1"],
-          guestOsFeatures: [{ type: "GVNIC" }],
-        },
-      }),
-    );
+    await stopInstance(h, "imaging-vm");
+    await insertImage(h, {
+      name: "from-disk",
+      sourceDisk,
+      family: "built",
+      description: "Derivative of cos-stable",
+      licenses: ["projects/my-project/global/licenses/mine"],
+      storageLocations: ["us-central1"],
+      guestOsFeatures: [{ type: "GVNIC" }],
+    });
     const [image] = await h.clients.images.get({ project: PROJECT, image: "from-disk" });
     expect(image.sourceDisk).to.equal(`https://www.googleapis.com/compute/v1/${sourceDisk}`);
     expect(image.sourceDiskId).to.match(/^\d+$/);
@@ -180,51 +154,29 @@ describe("emulator: images through the real Compute Engine client", () => {
     expect(lts.name).to.equal("cos-117-18613-164-13");
 
     for (const name of ["fam-1", "fam-2"]) {
-      await waitOk(
-        h,
-        await h.clients.images.insert({
-          project: PROJECT,
-          imageResource: {
-            name,
-            family: "fam",
-            sourceImage: "projects/cos-cloud/global/images/cos-dev-129-19455-0-0",
-          },
-        }),
-      );
+      await insertImage(h, {
+        name,
+        family: "fam",
+        sourceImage: "projects/cos-cloud/global/images/cos-dev-129-19455-0-0",
+      });
     }
-    expect(
-      (await h.clients.images.getFromFamily({ project: PROJECT, family: "fam" }))[0].name,
-    ).to.equal("fam-2");
-    await waitOk(
-      h,
-      await h.clients.images.deprecate({
-        project: PROJECT,
-        image: "fam-2",
-        deprecationStatusResource: {
-          state: "DEPRECATED",
-          replacement: "global/images/fam-1",
-          deleted: "2030-01-01T00:00:00Z",
-        },
-      }),
-    );
+    const newestInFam = async () =>
+      (await h.clients.images.getFromFamily({ project: PROJECT, family: "fam" }))[0].name;
+    expect(await newestInFam()).to.equal("fam-2");
+    await deprecateImage(h, "fam-2", {
+      state: "DEPRECATED",
+      replacement: "global/images/fam-1",
+      deleted: "2030-01-01T00:00:00Z",
+    });
     const [deprecated] = await h.clients.images.get({ project: PROJECT, image: "fam-2" });
     expect(deprecated.deprecated?.state).to.equal("DEPRECATED");
     expect(deprecated.deprecated?.replacement).to.equal(
       `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/images/fam-1`,
     );
     expect(deprecated.deprecated?.deleted).to.equal("2030-01-01T00:00:00Z");
-    expect(
-      (await h.clients.images.getFromFamily({ project: PROJECT, family: "fam" }))[0].name,
-    ).to.equal("fam-1");
+    expect(await newestInFam()).to.equal("fam-1");
 
-    await waitOk(
-      h,
-      await h.clients.images.deprecate({
-        project: PROJECT,
-        image: "fam-2",
-        deprecationStatusResource: { state: "ACTIVE" },
-      }),
-    );
+    await deprecateImage(h, "fam-2", { state: "ACTIVE" });
     expect(
       (await h.clients.images.get({ project: PROJECT, image: "fam-2" }))[0].deprecated,
     ).to.equal(undefined);
@@ -280,17 +232,7 @@ describe("emulator: images through the real Compute Engine client", () => {
   });
 
   it("guards setLabels with the label fingerprint (412 when stale)", async () => {
-    await waitOk(
-      h,
-      await h.clients.images.insert({
-        project: PROJECT,
-        imageResource: {
-          name: "labelled",
-          sourceImage: "projects/cos-cloud/global/images/family/cos-dev",
-          labels: { a: "1" },
-        },
-      }),
-    );
+    await insertImage(h, { name: "labelled", sourceImage: COS_DEV, labels: { a: "1" } });
     const [before] = await h.clients.images.get({ project: PROJECT, image: "labelled" });
     await waitOk(
       h,
@@ -321,17 +263,9 @@ describe("emulator: images through the real Compute Engine client", () => {
   });
 
   it("deletes images (404 afterwards), answers 409 on duplicates and 400 on invalid names or labels", async () => {
-    const base = { sourceImage: "projects/cos-cloud/global/images/family/cos-dev" };
-    await waitOk(
-      h,
-      await h.clients.images.insert({
-        project: PROJECT,
-        imageResource: { name: "doomed", ...base },
-      }),
-    );
-    const dup = await rejection(
-      h.clients.images.insert({ project: PROJECT, imageResource: { name: "doomed", ...base } }),
-    );
+    const base = { sourceImage: COS_DEV };
+    await insertImage(h, { name: "doomed", ...base });
+    const dup = await rejection(requestImage(h, { name: "doomed", ...base }));
     expect(dup.httpStatusCode).to.equal(409);
     expect(dup.message).to.match(/already exists/);
 
@@ -345,16 +279,13 @@ describe("emulator: images through the real Compute Engine client", () => {
     ).to.equal(404);
 
     for (const name of ["Upper", "-lead", "trail-", "a".repeat(64), "has_underscore"]) {
-      const err = await rejection(
-        h.clients.images.insert({ project: PROJECT, imageResource: { name, ...base } }),
-      );
+      const err = await rejection(requestImage(h, { name, ...base }));
       expect(err.httpStatusCode, name).to.equal(400);
       expect(err.message, name).to.match(/resource\.name/);
     }
-    expect(
-      (await rejection(h.clients.images.insert({ project: PROJECT, imageResource: { ...base } })))
-        .message,
-    ).to.match(/Required field 'resource\.name'/);
+    expect((await rejection(requestImage(h, { ...base }))).message).to.match(
+      /Required field 'resource\.name'/,
+    );
     const invalidLabels: Array<Record<string, string>> = [
       { Bad: "x" },
       { "1key": "x" },
@@ -362,12 +293,7 @@ describe("emulator: images through the real Compute Engine client", () => {
       { ok: "x".repeat(64) },
     ];
     for (const labels of invalidLabels) {
-      const err = await rejection(
-        h.clients.images.insert({
-          project: PROJECT,
-          imageResource: { name: "labels", labels, ...base },
-        }),
-      );
+      const err = await rejection(requestImage(h, { name: "labels", labels, ...base }));
       expect(err.httpStatusCode, JSON.stringify(labels)).to.equal(400);
     }
   });
@@ -377,10 +303,7 @@ describe("emulator: images through the real Compute Engine client", () => {
     const request = {
       project: PROJECT,
       requestId,
-      imageResource: {
-        name: "once",
-        sourceImage: "projects/cos-cloud/global/images/family/cos-dev",
-      },
+      imageResource: { name: "once", sourceImage: COS_DEV },
     };
     const first = await h.clients.images.insert(request);
     const second = await h.clients.images.insert(request);

@@ -1,9 +1,10 @@
 import { expect } from "chai";
 import type { GuestBackend } from "../../emulator";
 import { PROJECT, rejection, startHarness, waitDone, waitOk, ZONE, type Harness } from "./harness";
-import { insertInstance, COS_FAMILY } from "./harness";
+import { attachDisk, cosBootDisk, getDisk, getInstance, insertDisk } from "./harness";
+import { insertInstance, instanceRef as ref, requestInstance, requestSetMetadata } from "./harness";
+import { serialOutput, setMetadata, stopInstance } from "./harness";
 
-const COS = COS_FAMILY;
 const KIB = 1024;
 
 /** Writes 1.5 MiB to serial port 2 in 1 KiB lines, then idles: exercises the 1 MiB window. */
@@ -25,24 +26,15 @@ describe("emulator: instances through the real Compute Engine client", () => {
   });
   after(() => h.close());
 
-  const ref = (name: string) => ({ project: PROJECT, zone: ZONE, name });
-
   async function createVm(name: string, extra: Record<string, unknown> = {}) {
     return insertInstance(h, {
       name,
       machineType: `zones/${ZONE}/machineTypes/e2-standard-2`,
       disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          deviceName: "boot",
-          initializeParams: {
-            diskName: `${name}-boot`,
-            sourceImage: COS,
-            diskSizeGb: "20",
-            labels: { t: "x" },
-          },
-        },
+        cosBootDisk(
+          { diskName: `${name}-boot`, diskSizeGb: "20", labels: { t: "x" } },
+          { autoDelete: true, deviceName: "boot" },
+        ),
       ],
       ...extra,
     });
@@ -78,11 +70,7 @@ describe("emulator: instances through the real Compute Engine client", () => {
     });
     expect(op.operationType).to.equal("insert");
     expect(op.targetLink).to.match(/\/instances\/vm-fields$/);
-    const [vm] = await h.clients.instances.get({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "vm-fields",
-    });
+    const vm = await getInstance(h, "vm-fields");
     expect(vm.status).to.equal("RUNNING");
     expect(vm.machineType).to.equal(
       `https://www.googleapis.com/compute/v1/projects/${PROJECT}/zones/${ZONE}/machineTypes/e2-standard-2`,
@@ -116,51 +104,30 @@ describe("emulator: instances through the real Compute Engine client", () => {
     );
     expect(vm.networkInterfaces?.[0]?.accessConfigs?.[0]?.type).to.equal("ONE_TO_ONE_NAT");
     expect(vm.tags?.items).to.deep.equal(["builder"]);
-    const [disk] = await h.clients.disks.get({
-      project: PROJECT,
-      zone: ZONE,
-      disk: "vm-fields-boot",
-    });
+    const disk = await getDisk(h, "vm-fields-boot");
     expect(disk.sizeGb).to.equal("20");
     expect(disk.labels).to.deep.equal({ t: "x" });
   });
 
   it("refuses accelerators without TERMINATE, a missing machine type, and duplicate names", async () => {
     const gpu = await rejection(
-      h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "gpu",
-          machineType: "n1-standard-4",
-          guestAccelerators: [{ acceleratorType: "nvidia-tesla-t4", acceleratorCount: 1 }],
-          scheduling: { onHostMaintenance: "MIGRATE" },
-          disks: [{ boot: true, initializeParams: { sourceImage: COS } }],
-        },
+      requestInstance(h, {
+        name: "gpu",
+        machineType: "n1-standard-4",
+        guestAccelerators: [{ acceleratorType: "nvidia-tesla-t4", acceleratorCount: 1 }],
+        scheduling: { onHostMaintenance: "MIGRATE" },
+        disks: [cosBootDisk()],
       }),
     );
     expect(gpu.httpStatusCode).to.equal(400);
     expect(gpu.message).to.match(/live migration/);
-    const noType = await rejection(
-      h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "no-type",
-          disks: [{ boot: true, initializeParams: { sourceImage: COS } }],
-        },
-      }),
-    );
+    const noType = await rejection(requestInstance(h, { name: "no-type", disks: [cosBootDisk()] }));
     expect(noType.message).to.match(/machineType/);
     const dup = await rejection(
-      h.clients.instances.insert({
-        project: PROJECT,
-        zone: ZONE,
-        instanceResource: {
-          name: "vm-fields",
-          machineType: "e2-small",
-          disks: [{ boot: true, initializeParams: { diskName: "other", sourceImage: COS } }],
-        },
+      requestInstance(h, {
+        name: "vm-fields",
+        machineType: "e2-small",
+        disks: [cosBootDisk({ diskName: "other" })],
       }),
     );
     expect(dup.httpStatusCode).to.equal(409);
@@ -175,16 +142,9 @@ describe("emulator: instances through the real Compute Engine client", () => {
 
   it("goes PROVISIONING → STAGING → RUNNING → STOPPING → TERMINATED, and stop waits through operations.wait", async () => {
     await createVm("vm-life");
-    const stop = await waitOk(
-      h,
-      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "vm-life" }),
-    );
+    const stop = await stopInstance(h, "vm-life");
     expect(stop.operationType).to.equal("stop");
-    const [vm] = await h.clients.instances.get({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "vm-life",
-    });
+    const vm = await getInstance(h, "vm-life");
     expect(vm.status).to.equal("TERMINATED");
     expect(vm.lastStopTimestamp).to.be.a("string");
     expect(h.emulator.instanceStatusHistory(ref("vm-life")).map((s) => s.status)).to.deep.equal([
@@ -195,62 +155,33 @@ describe("emulator: instances through the real Compute Engine client", () => {
       "TERMINATED",
     ]);
     // Stopping a stopped instance is a no-op that still completes.
-    await waitOk(
-      h,
-      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "vm-life" }),
-    );
+    await stopInstance(h, "vm-life");
   });
 
   it("guards setMetadata with the fingerprint (412 when stale) and applies it", async () => {
     await createVm("vm-meta", { metadata: { items: [{ key: "a", value: "1" }] } });
-    const [before] = await h.clients.instances.get({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "vm-meta",
+    const before = await getInstance(h, "vm-meta");
+    await setMetadata(h, "vm-meta", {
+      fingerprint: before.metadata?.fingerprint,
+      items: [
+        { key: "a", value: "1" },
+        { key: "pci-build-ack", value: "b-1" },
+      ],
     });
-    await waitOk(
-      h,
-      await h.clients.instances.setMetadata({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "vm-meta",
-        metadataResource: {
-          fingerprint: before.metadata?.fingerprint,
-          items: [
-            { key: "a", value: "1" },
-            { key: "pci-build-ack", value: "b-1" },
-          ],
-        },
-      }),
-    );
-    const [after] = await h.clients.instances.get({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "vm-meta",
-    });
+    const after = await getInstance(h, "vm-meta");
     expect(after.metadata?.items?.map(({ key, value }) => ({ key, value }))).to.deep.equal([
       { key: "a", value: "1" },
       { key: "pci-build-ack", value: "b-1" },
     ]);
     expect(after.metadata?.fingerprint).to.not.equal(before.metadata?.fingerprint);
     const stale = await rejection(
-      h.clients.instances.setMetadata({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "vm-meta",
-        metadataResource: { fingerprint: before.metadata?.fingerprint, items: [] },
-      }),
+      requestSetMetadata(h, "vm-meta", { fingerprint: before.metadata?.fingerprint, items: [] }),
     );
     expect(stale.httpStatusCode).to.equal(412);
     const tooBig = await rejection(
-      h.clients.instances.setMetadata({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "vm-meta",
-        metadataResource: {
-          fingerprint: after.metadata?.fingerprint,
-          items: [{ key: "big", value: "x".repeat(256 * 1024 + 1) }],
-        },
+      requestSetMetadata(h, "vm-meta", {
+        fingerprint: after.metadata?.fingerprint,
+        items: [{ key: "big", value: "x".repeat(256 * 1024 + 1) }],
       }),
     );
     expect(tooBig.httpStatusCode).to.equal(400);
@@ -258,33 +189,14 @@ describe("emulator: instances through the real Compute Engine client", () => {
 
   it("hot-attaches a disk to a RUNNING instance and detaches it", async () => {
     await createVm("vm-attach");
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name: "late-disk", sizeGb: "1" },
-      }),
-    );
-    const attach = await waitOk(
-      h,
-      await h.clients.instances.attachDisk({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "vm-attach",
-        attachedDiskResource: {
-          source: `projects/${PROJECT}/zones/${ZONE}/disks/late-disk`,
-          deviceName: "cidata",
-          mode: "READ_ONLY",
-        },
-      }),
-    );
-    expect(attach.operationType).to.equal("attachDisk");
-    const [vm] = await h.clients.instances.get({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "vm-attach",
+    await insertDisk(h, { name: "late-disk", sizeGb: "1" });
+    const attach = await attachDisk(h, "vm-attach", {
+      source: `projects/${PROJECT}/zones/${ZONE}/disks/late-disk`,
+      deviceName: "cidata",
+      mode: "READ_ONLY",
     });
+    expect(attach.operationType).to.equal("attachDisk");
+    const vm = await getInstance(h, "vm-attach");
     expect(vm.status).to.equal("RUNNING");
     expect(vm.disks?.map((d) => [d.deviceName, d.index, d.mode])).to.deep.equal([
       ["boot", 0, "READ_WRITE"],
@@ -308,24 +220,14 @@ describe("emulator: instances through the real Compute Engine client", () => {
         deviceName: "cidata",
       }),
     );
-    const [detached] = await h.clients.instances.get({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "vm-attach",
-    });
+    const detached = await getInstance(h, "vm-attach");
     expect(detached.disks?.map((d) => d.deviceName)).to.deep.equal(["boot"]);
   });
 
   it("serves serial output with start/next, the 1 MiB window, negative starts, and refuses a stopped instance", async () => {
     await createVm("chatty-vm");
     const read = async (port: number, start?: number) => {
-      const [out] = await h.clients.instances.getSerialPortOutput({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "chatty-vm",
-        port,
-        ...(start !== undefined ? { start } : {}),
-      });
+      const out = await serialOutput(h, "chatty-vm", port, start);
       return { contents: out.contents ?? "", start: Number(out.start), next: Number(out.next) };
     };
     const console1 = await read(1);
@@ -348,10 +250,7 @@ describe("emulator: instances through the real Compute Engine client", () => {
     const badPort = await rejection(read(5));
     expect(badPort.httpStatusCode).to.equal(400);
 
-    await waitOk(
-      h,
-      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "chatty-vm" }),
-    );
+    await stopInstance(h, "chatty-vm");
     const stopped = await rejection(read(1));
     expect(stopped.httpStatusCode).to.equal(400);
   });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { PROJECT, startHarness, waitOk, ZONE, type Harness, insertInstance } from "./harness";
-import { COS_FAMILY } from "./harness";
+import { PROJECT, startHarness, ZONE, type Harness, insertInstance } from "./harness";
+import { cosBootDisk, deleteInstance, getInstance, instanceRef, setMetadata } from "./harness";
 
 /** A plain HTTP GET against the instance's metadata server, as a guest would send it. */
 interface MetadataAnswer {
@@ -13,22 +13,14 @@ interface MetadataAnswer {
 describe("emulator: per-instance metadata server (plain HTTP, as a guest sees it)", () => {
   let h: Harness;
   let base: string;
-  const ref = { project: PROJECT, zone: ZONE, name: "md-vm" };
+  const ref = instanceRef("md-vm");
 
   before(async () => {
     h = await startHarness();
     await insertInstance(h, {
       name: "md-vm",
       machineType: "e2-small",
-      disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          initializeParams: {
-            sourceImage: COS_FAMILY,
-          },
-        },
-      ],
+      disks: [cosBootDisk({}, { autoDelete: true })],
       metadata: {
         items: [
           { key: "user-data", value: "#cloud-config\nruncmd: []\n" },
@@ -61,17 +53,9 @@ describe("emulator: per-instance metadata server (plain HTTP, as a guest sees it
     };
   }
 
-  async function setMetadata(items: Array<{ key: string; value: string }>): Promise<void> {
-    const [vm] = await h.clients.instances.get({ project: PROJECT, zone: ZONE, instance: "md-vm" });
-    await waitOk(
-      h,
-      await h.clients.instances.setMetadata({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "md-vm",
-        metadataResource: { fingerprint: vm.metadata?.fingerprint, items },
-      }),
-    );
+  async function setItems(items: Array<{ key: string; value: string }>): Promise<void> {
+    const vm = await getInstance(h, "md-vm");
+    await setMetadata(h, "md-vm", { fingerprint: vm.metadata?.fingerprint, items });
   }
 
   it("listens on loopback, one port per instance", () => {
@@ -96,7 +80,7 @@ describe("emulator: per-instance metadata server (plain HTTP, as a guest sees it
       "#cloud-config\nruncmd: []\n",
     );
 
-    const [vm] = await h.clients.instances.get({ project: PROJECT, zone: ZONE, instance: "md-vm" });
+    const vm = await getInstance(h, "md-vm");
     expect((await get("instance/id")).body).to.equal(vm.id);
     expect((await get("instance/name")).body).to.equal("md-vm");
     expect((await get("instance/hostname")).body).to.equal(`md-vm.${ZONE}.c.${PROJECT}.internal`);
@@ -173,7 +157,7 @@ describe("emulator: per-instance metadata server (plain HTTP, as a guest sees it
     );
     // The key does not exist yet: a plain read is 404, the waiting read has not answered.
     expect((await get("instance/attributes/pci-build-ack")).status).to.equal(404);
-    await setMetadata([
+    await setItems([
       { key: "pci-build-id", value: "b-42" },
       { key: "pci-build-ack", value: "b-42" },
     ]);
@@ -204,19 +188,18 @@ describe("emulator: per-instance metadata server (plain HTTP, as a guest sees it
       body: "done",
     });
     expect(put.status).to.equal(200);
-    const [attribute] = await h.clients.instances.getGuestAttributes({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "md-vm",
-      variableKey: "pci/status",
-    });
+    const guestAttributes = async (query: { variableKey: string } | { queryPath: string }) =>
+      (
+        await h.clients.instances.getGuestAttributes({
+          project: PROJECT,
+          zone: ZONE,
+          instance: "md-vm",
+          ...query,
+        })
+      )[0];
+    const attribute = await guestAttributes({ variableKey: "pci/status" });
     expect(attribute.variableValue).to.equal("done");
-    const [query] = await h.clients.instances.getGuestAttributes({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "md-vm",
-      queryPath: "pci/",
-    });
+    const query = await guestAttributes({ queryPath: "pci/" });
     expect(query.queryValue?.items?.map((i) => [i.namespace, i.key, i.value])).to.deep.equal([
       ["pci", "status", "done"],
     ]);
@@ -224,10 +207,7 @@ describe("emulator: per-instance metadata server (plain HTTP, as a guest sees it
 
   it("stops serving when the instance is deleted", async () => {
     const url = base;
-    await waitOk(
-      h,
-      await h.clients.instances.delete({ project: PROJECT, zone: ZONE, instance: "md-vm" }),
-    );
+    await deleteInstance(h, "md-vm");
     let refused = false;
     try {
       await fetch(`${url}/instance/id`, { headers: { "Metadata-Flavor": "Google" } });

@@ -3,8 +3,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { MachineRun } from "../../emulator/qemu";
 import { machineDiskOf, qemuGuests } from "../../emulator/qemu";
-import { eventually, PROJECT, startHarness, waitOk, ZONE, type Harness } from "./harness";
-import { insertInstance, COS_FAMILY } from "./harness";
+import { eventually, startHarness, ZONE, type Harness } from "./harness";
+import { attachDisk, cosBootDisk, insertDisk, insertInstance, instanceRef } from "./harness";
+import { serialOutput, stopInstance } from "./harness";
 
 /**
  * The instance model mapped onto QEMU machines, against the launcher's fake QEMU
@@ -17,7 +18,7 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
   let dir: string;
   let runs: MachineRun[];
   const savedEnv = { ...process.env };
-  const instance = { project: PROJECT, zone: ZONE, name: "vm" };
+  const instance = instanceRef("vm");
 
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(await fs.realpath("/tmp"), "pci-qemu-guest-"));
@@ -59,39 +60,18 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
       name: "vm",
       machineType: "e2-small",
       disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          deviceName: "boot",
-          initializeParams: {
-            diskName: "vm-boot",
-            sourceImage: COS_FAMILY,
-          },
-        },
+        cosBootDisk({ diskName: "vm-boot" }, { autoDelete: true, deviceName: "boot" }),
         ...extraDisks,
       ],
     });
   }
 
   async function createDisk(name: string): Promise<void> {
-    await waitOk(
-      h,
-      await h.clients.disks.insert({
-        project: PROJECT,
-        zone: ZONE,
-        diskResource: { name, sizeGb: "1" },
-      }),
-    );
+    await insertDisk(h, { name, sizeGb: "1" });
   }
 
   async function serial(port: number): Promise<string> {
-    const [output] = await h.clients.instances.getSerialPortOutput({
-      project: PROJECT,
-      zone: ZONE,
-      instance: "vm",
-      port,
-    });
-    return output.contents ?? "";
+    return (await serialOutput(h, "vm", port)).contents ?? "";
   }
 
   async function lines(file: string): Promise<Array<Record<string, unknown>>> {
@@ -148,19 +128,11 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
   it("hot-plugs a disk attached to the running instance", async () => {
     await createInstance();
     await createDisk("late");
-    await waitOk(
-      h,
-      await h.clients.instances.attachDisk({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "vm",
-        attachedDiskResource: {
-          source: `zones/${ZONE}/disks/late`,
-          deviceName: "cidata",
-          mode: "READ_ONLY",
-        },
-      }),
-    );
+    await attachDisk(h, "vm", {
+      source: `zones/${ZONE}/disks/late`,
+      deviceName: "cidata",
+      mode: "READ_ONLY",
+    });
     const deviceAdd = await eventually(async () =>
       (await lines(process.env.FAKE_QEMU_QMP_LOG!)).find((c) => c.execute === "device_add"),
     );
@@ -173,10 +145,7 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
 
   it("an API stop presses the power button; the instance ends TERMINATED", async () => {
     await createInstance();
-    await waitOk(
-      h,
-      await h.clients.instances.stop({ project: PROJECT, zone: ZONE, instance: "vm" }),
-    );
+    await stopInstance(h, "vm");
     expect(h.emulator.instanceStatus(instance)).to.equal("TERMINATED");
     expect((await lines(process.env.FAKE_QEMU_QMP_LOG!)).map((c) => c.execute)).to.include(
       "system_powerdown",
