@@ -2,14 +2,9 @@ import { expect } from "chai";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  APT_MIRROR_ENV,
-  DEFAULT_APT_MIRROR,
-  detectAptMirror,
-  parseDeb822Sources,
-  parseOneLineSources,
-  pickMirror,
-} from "../../../emulator/qemu/aptMirror";
+import { APT_MIRROR_ENV, DEFAULT_APT_MIRROR } from "../../../emulator/qemu/aptMirror";
+import { detectAptMirror, pickMirror } from "../../../emulator/qemu/aptMirror";
+import { parseDeb822Sources, parseOneLineSources } from "../../../emulator/qemu/aptMirror";
 
 describe("aptMirror", () => {
   it("parses one-line sources, ignoring comments, deb-src and options", () => {

@@ -14,6 +14,7 @@
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
+import { onQmpRequests } from "./qmpRequests";
 
 const argv = process.argv.slice(2);
 const valueAfter = (flag: string) =>
@@ -40,26 +41,15 @@ const shutdown = (reason: string, guest: boolean) => {
 const server = net.createServer((socket) => {
   connections.push(socket);
   socket.write(JSON.stringify({ QMP: { version: {}, capabilities: [] } }) + "\n");
-  let buffered = "";
-  socket.on("data", (chunk) => {
-    buffered += chunk.toString();
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const request = JSON.parse(buffered.slice(0, newline)) as {
-        execute: string;
-        arguments?: unknown;
-        id: number;
-      };
-      buffered = buffered.slice(newline + 1);
-      if (process.env.FAKE_QEMU_QMP_LOG) {
-        const entry = { execute: request.execute, arguments: request.arguments };
-        fs.appendFileSync(process.env.FAKE_QEMU_QMP_LOG, JSON.stringify(entry) + "\n");
-      }
-      socket.write(JSON.stringify({ return: {}, id: request.id }) + "\n");
-      if (request.execute === "quit") shutdown("host-qmp-quit", false);
-      if (request.execute === "system_powerdown" && !process.env.FAKE_QEMU_IGNORE_POWERDOWN) {
-        shutdown("guest-shutdown", true);
-      }
+  onQmpRequests(socket, (request) => {
+    if (process.env.FAKE_QEMU_QMP_LOG) {
+      const entry = { execute: request.execute, arguments: request.arguments };
+      fs.appendFileSync(process.env.FAKE_QEMU_QMP_LOG, JSON.stringify(entry) + "\n");
+    }
+    socket.write(JSON.stringify({ return: {}, id: request.id }) + "\n");
+    if (request.execute === "quit") shutdown("host-qmp-quit", false);
+    if (request.execute === "system_powerdown" && !process.env.FAKE_QEMU_IGNORE_POWERDOWN) {
+      shutdown("guest-shutdown", true);
     }
   });
 });

@@ -1,9 +1,6 @@
 import { expect } from "chai";
-import {
-  findCommand,
-  missingCommandsMessage,
-  requireCommands,
-} from "../../../emulator/qemu/prerequisites";
+import { findCommand, requireCommands } from "../../../emulator/qemu/prerequisites";
+import { missingCommandsMessage } from "../../../emulator/qemu/prerequisites";
 
 describe("prerequisites", () => {
   it("names the Debian package of each missing command, once per package", () => {

@@ -4,6 +4,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { QmpClient, QmpCommandError, type QmpEvent } from "../../../emulator/qemu/qmp";
+import { onQmpRequests } from "./qmpRequests";
 
 /**
  * A fake QEMU speaking QMP: greeting, capabilities negotiation, and a few test commands. `hang`
@@ -14,40 +15,29 @@ function startFakeQemu(socketPath: string): Promise<net.Server> {
     const send = (message: unknown) => socket.write(JSON.stringify(message) + "\r\n");
     send({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 } }, capabilities: [] } });
     let negotiated = false;
-    let buffered = "";
-    socket.on("data", (chunk) => {
-      buffered += chunk.toString();
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const request = JSON.parse(buffered.slice(0, newline)) as {
-          execute: string;
-          arguments?: unknown;
-          id: number;
-        };
-        buffered = buffered.slice(newline + 1);
-        const reply = (body: Record<string, unknown>) => send({ ...body, id: request.id });
-        if (request.execute === "qmp_capabilities") {
-          negotiated = true;
-          reply({ return: {} });
-        } else if (!negotiated) {
-          reply({
-            error: { class: "CommandNotFound", desc: "Expecting capabilities negotiation" },
-          });
-        } else if (request.execute === "echo") {
-          reply({ return: request.arguments });
-        } else if (request.execute === "system_powerdown") {
-          send({ event: "POWERDOWN", timestamp: { seconds: 1, microseconds: 2 } });
-          reply({ return: {} });
-        } else if (request.execute === "drop") {
-          socket.destroy();
-        } else if (request.execute !== "hang") {
-          reply({
-            error: {
-              class: "CommandNotFound",
-              desc: `The command ${request.execute} has not been found`,
-            },
-          });
-        }
+    onQmpRequests(socket, (request) => {
+      const reply = (body: Record<string, unknown>) => send({ ...body, id: request.id });
+      if (request.execute === "qmp_capabilities") {
+        negotiated = true;
+        reply({ return: {} });
+      } else if (!negotiated) {
+        reply({
+          error: { class: "CommandNotFound", desc: "Expecting capabilities negotiation" },
+        });
+      } else if (request.execute === "echo") {
+        reply({ return: request.arguments });
+      } else if (request.execute === "system_powerdown") {
+        send({ event: "POWERDOWN", timestamp: { seconds: 1, microseconds: 2 } });
+        reply({ return: {} });
+      } else if (request.execute === "drop") {
+        socket.destroy();
+      } else if (request.execute !== "hang") {
+        reply({
+          error: {
+            class: "CommandNotFound",
+            desc: `The command ${request.execute} has not been found`,
+          },
+        });
       }
     });
   });

@@ -1,9 +1,6 @@
 import { expect } from "chai";
-import {
-  caseFoldKey,
-  isExactShortName,
-  ShortNameAllocator,
-} from "../../../components/cidata/fatNames";
+import { caseFoldKey, isExactShortName } from "../../../components/cidata/fatNames";
+import { ShortNameAllocator } from "../../../components/cidata/fatNames";
 
 describe("FAT names", () => {
   it("tells exact upper-case 8.3 names, which need no long name, from the rest", () => {
