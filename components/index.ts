@@ -5,6 +5,16 @@
 export * from "./args";
 export { COMPONENT_TYPE, PreloadedCosImage } from "./preloadedCosImage";
 export {
+  buildImage,
+  type BuildImageArgs,
+  type BuildImageEvent,
+  type BuildImageOptions,
+  type BuiltImage,
+} from "./buildImage";
+export type { PulledImage } from "./guest/serialLines";
+export { BuildFailedError } from "./pipeline/errors";
+export { BuildCancelledError, DeadlineExceededError } from "./google/deadline";
+export {
   InvalidArgumentsError,
   validateArgs,
   type Problem,

@@ -9,22 +9,39 @@ export class DeadlineExceededError extends Error {
   }
 }
 
+/** Thrown when the caller cancels a build (an AbortSignal, Ctrl-C in the command); names what was under way. */
+export class BuildCancelledError extends Error {
+  constructor(readonly what: string) {
+    super(`the build was cancelled while ${what}`);
+    this.name = "BuildCancelledError";
+  }
+}
+
 /**
- * A point in time after which the build gives up, with an AbortSignal that fires then, so that
- * sleeps and polls stop at once instead of at their next tick.
+ * A point in time after which the build gives up, with an AbortSignal that fires then (or when the
+ * caller cancels), so that sleeps and polls stop at once instead of at their next tick.
  */
 export class Deadline {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
+  private readonly stopListening: () => void = () => undefined;
   readonly at: number;
 
   constructor(
     readonly timeoutMs: number,
     now = Date.now(),
+    /** Cancels the build when it fires: {@link check} then throws {@link BuildCancelledError}. */
+    private readonly cancellation?: AbortSignal,
   ) {
     this.at = now + timeoutMs;
     this.timer = setTimeout(() => this.controller.abort(), timeoutMs);
     this.timer.unref();
+    if (cancellation) {
+      const abort = (): void => this.controller.abort();
+      if (cancellation.aborted) abort();
+      cancellation.addEventListener("abort", abort, { once: true });
+      this.stopListening = () => cancellation.removeEventListener("abort", abort);
+    }
   }
 
   /** Fires when the deadline passes (or {@link cancel} is called). */
@@ -42,13 +59,15 @@ export class Deadline {
     return this.remainingMs() === 0 || this.controller.signal.aborted;
   }
 
-  /** Throws {@link DeadlineExceededError} if the deadline has passed. */
+  /** Throws {@link BuildCancelledError} once cancelled, {@link DeadlineExceededError} once the deadline has passed. */
   check(what: string): void {
+    if (this.cancellation?.aborted) throw new BuildCancelledError(what);
     if (this.expired) throw new DeadlineExceededError(what, this.timeoutMs);
   }
 
   /** Stops the timer (the build is over). */
   cancel(): void {
     clearTimeout(this.timer);
+    this.stopListening();
   }
 }

@@ -111,3 +111,23 @@ export class LastLines {
     return this.lines;
   }
 }
+
+/** One image the `preloadImages` step pulled, as its status line reports it. */
+export interface PulledImage {
+  /** The reference as the user gave it. */
+  image: string;
+  runtime: "containerd" | "docker";
+  /** The content digest pulled (`sha256:...`). */
+  digest: string;
+}
+
+/**
+ * Reads the status line by which the provisioner's `preloadImages` step reports a pull
+ * (`pulled <image> into <runtime>: <digest>`, printed by `record_image`); undefined for other lines.
+ */
+export function parsePulledImage(statusText: string): PulledImage | undefined {
+  const match = /^pulled (\S+) into (containerd|docker): (sha256:[0-9a-f]{64})$/.exec(statusText);
+  return match
+    ? { image: match[1], runtime: match[2] as PulledImage["runtime"], digest: match[3] }
+    : undefined;
+}

@@ -62,6 +62,8 @@ export interface BuildRequest {
   source: ResolvedSource;
   clients: GcpClients;
   progress: Progress;
+  /** Cancels the build: it stops, deletes everything it made, and rejects with `BuildCancelledError`. */
+  signal?: AbortSignal;
   /** @internal */
   options?: PipelineOptions;
 }
@@ -95,7 +97,7 @@ export function startBuildRun(request: BuildRequest): BuildRun {
   const now = options.now ?? Date.now;
   const buildId = generateBuildId();
   const timeoutMs = options.timeoutMs ?? request.spec.timeoutMs;
-  const deadline = new Deadline(timeoutMs);
+  const deadline = new Deadline(timeoutMs, Date.now(), request.signal);
   return {
     spec: request.spec,
     source: request.source,
@@ -112,8 +114,9 @@ export function startBuildRun(request: BuildRequest): BuildRun {
   };
 }
 
-/** Tells the test and benchmark hook that a phase starts. */
+/** Tells whoever follows the build (and the test and benchmark hook) that a phase starts. */
 export async function enterPhase(run: BuildRun, phase: BuildPhase): Promise<void> {
+  run.progress.phase?.(phase);
   await run.options.onPhase?.(phase);
 }
 

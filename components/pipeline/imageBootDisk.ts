@@ -1,4 +1,6 @@
 import type { protos } from "@google-cloud/compute";
+import { Deadline } from "../google/deadline";
+import { TEMPORARY_LABEL_KEYS } from "../naming";
 import { enterPhase, type BuildRun } from "./buildRun";
 import { deleteVmKeepingBootDisk, type VmAttempt } from "./bootVm";
 import { deleteCidataImage, type GuestPayload } from "./deliverCidata";
@@ -54,7 +56,10 @@ export async function imageBootDisk(
     deleteVmKeepingBootDisk(run, attempt),
     payload.delivery.kind === "disk" ? deleteCidataImage(run) : Promise.resolve(),
   ]);
-  if (imageMade.status === "rejected") throw imageMade.reason;
+  if (imageMade.status === "rejected") {
+    await adoptIfOurs(run, ref);
+    throw imageMade.reason;
+  }
   // Ours only once created: an image of the same name that existed before, refused with 409, is
   // never ours to delete.
   run.temporaries.add("images", ref);
@@ -65,6 +70,28 @@ export async function imageBootDisk(
   run.progress.info(`image ${image.selfLink} is ${image.status ?? "READY"}`);
   return { ref, image, selfLink: image.selfLink, finalLabels: body.labels ?? {} };
 }
+
+/**
+ * After a failed insert: an image that carries this build's label was made by it (the insert went
+ * through, then the wait for it was cancelled or timed out), so it goes with the other temporaries.
+ * Any other image of that name is someone else's.
+ */
+async function adoptIfOurs(run: BuildRun, ref: ImageRef): Promise<void> {
+  const grace = new Deadline(ADOPT_DEADLINE_MS);
+  try {
+    const image = await readImage(run.api.withDeadline(grace), ref.project, ref.name);
+    if (image?.labels?.[TEMPORARY_LABEL_KEYS.build] === run.buildId) {
+      run.temporaries.add("images", ref);
+    }
+  } catch {
+    // Unreadable: if it is ours, its labels let the next build's sweep find it.
+  } finally {
+    grace.cancel();
+  }
+}
+
+/** How long looking at a half-made image may take after the build's own deadline or cancellation. */
+const ADOPT_DEADLINE_MS = 60_000;
 
 /**
  * Deletes every other temporary, then gives the image its final labels: a build killed at any

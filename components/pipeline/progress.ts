@@ -8,6 +8,10 @@ export interface Progress {
   info(message: string): void;
   /** Something the user should look at, though the build goes on (a cleanup that failed, say). */
   warn(message: string): void;
+  /** A phase of the build starts (optional: `buildImage`'s event stream uses it). */
+  phase?(phase: string): void;
+  /** One line the guest wrote on serial port 3, as it was (optional: the event stream). */
+  serialLine?(line: string): void;
 }
 
 /** Progress printed to a stream (default: standard output), prefixed with the component name and elapsed time. */

@@ -141,6 +141,7 @@ export class SerialWatch {
       );
     for (const line of poll.lines) {
       this.tail.add(line);
+      this.progress.serialLine?.(line);
       const event = parseBuildLine(line);
       switch (event.kind) {
         case "protocol":

@@ -1,19 +1,17 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
 import { ComputeApi } from "../google/computeApi";
-import { canonicalJson, contentHashOf } from "../pipeline/contentHash";
-import { contextEntries } from "../guest/cidataTree";
+import { Deadline } from "../google/deadline";
+import { canonicalJson } from "../pipeline/contentHash";
 import { deprecateOlderImages } from "../pipeline/deprecateOlderImages";
 import { outputImageLabels, readImage, setImageLabels } from "../pipeline/outputImage";
-import { runBuild, type PipelineOptions } from "../pipeline/runBuild";
+import { buildChecked, checkedInputs } from "../pipeline/prepareBuild";
 import { streamProgress, type Progress } from "../pipeline/progress";
-import { resolveSourceImage, type ResolvedSource } from "../pipeline/sourceImage";
+import type { PipelineOptions } from "../pipeline/runBuild";
+import { resolveSourceImage } from "../pipeline/sourceImage";
 import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
 import { sweep, sweepScopeOf } from "../pipeline/sweep";
 import { deleteImage } from "../pipeline/teardown";
-import { hashCidataInputs } from "../cidata";
-import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
-import { Deadline } from "../google/deadline";
-import { generateImageName } from "../naming";
 import { mergeSecrets } from "../secrets";
 import { formatProblem, validateArgs } from "../validation";
 import type { CheckedImageBuildInputs, ImageBuildInputs, ImageBuildOutputs } from "./inputs";
@@ -106,27 +104,7 @@ export async function check(
     };
   }
   const spec = toBuildSpec(news);
-  const source = await withApi(spec, (api) => resolveSourceImage(api, spec.source));
-  const contextHash = await hashCidataInputs({ entries: contextEntries(spec) });
-  const contentHash = contentHashOf(spec, {
-    sourceImage: source.partialUrl,
-    sourceImageId: source.id,
-    contextHash,
-  });
-  const imageName =
-    spec.image.name ??
-    (spec.image.nameSuffix !== undefined
-      ? `${source.name}${spec.image.nameSuffix}`
-      : olds.imageName && olds.namePrefix === news.namePrefix
-        ? olds.imageName
-        : generateImageName(news.namePrefix));
-  const checked: CheckedImageBuildInputs = {
-    ...news,
-    imageName,
-    sourceImage: source.partialUrl,
-    contentHash,
-  };
-  return { inputs: checked };
+  return { inputs: await withApi(spec, (api) => checkedInputs(api, news, olds)) };
 }
 
 /** Replace on content or name changes; update in place for labels and build settings. */
@@ -146,15 +124,7 @@ export async function create(
   const clients = environment.clients(spec.endpoints, spec.vm.project);
   const progress = environment.progress(spec.namePrefix);
   try {
-    const source = await resolveForBuild(clients, progress, inputs.sourceImage);
-    const result = await runBuild({
-      spec,
-      imageName: inputs.imageName,
-      source,
-      clients,
-      progress,
-      options: environment.pipeline,
-    });
+    const result = await buildChecked(inputs, { clients, progress, options: environment.pipeline });
     const outs = outputsOf(inputs, result.buildId, result.image);
     if (result.deprecationError) {
       // The image exists: record it (with init errors); the next `up` retries the deprecation in update.
@@ -256,23 +226,6 @@ async function deleteBuild(_id: string, props: ImageBuildOutputs): Promise<void>
   });
 }
 export { deleteBuild as delete };
-
-/** The source resolved at check time, re-read by URL (it must not move between preview and build). */
-async function resolveForBuild(
-  clients: GcpClients,
-  progress: Progress,
-  sourceImage: string,
-): Promise<ResolvedSource> {
-  const deadline = new Deadline(SHORT_DEADLINE_MS);
-  try {
-    return await resolveSourceImage(new ComputeApi(clients, deadline, progress), {
-      kind: "image",
-      image: partsOf(sourceImage),
-    });
-  } finally {
-    deadline.cancel();
-  }
-}
 
 function partsOf(partialUrl: string): { project: string; name: string } {
   const [, project, , , name] = partialUrl.split("/");
