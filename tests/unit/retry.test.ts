@@ -7,6 +7,23 @@ const apiError = (httpStatusCode: number, message = "boom") =>
   Object.assign(new Error(message), { httpStatusCode });
 const fast = { initialMs: 1, maxMs: 4, maxAttempts: 5 };
 
+/** Retries (fast) a call that always throws `failure`: how often it was called, and what came out. */
+async function alwaysFailing(failure: Error): Promise<{ calls: number; error: unknown }> {
+  const deadline = new Deadline(10_000);
+  let calls = 0;
+  const error = await withRetry(
+    "a call",
+    async () => {
+      calls++;
+      throw failure;
+    },
+    deadline,
+    fast,
+  ).catch((e: unknown) => e);
+  deadline.cancel();
+  return { calls, error };
+}
+
 describe("API errors and retries", () => {
   it("classifies errors like Google's retry guidance", () => {
     expect(isTransient(apiError(429))).to.equal(true);
@@ -49,35 +66,15 @@ describe("API errors and retries", () => {
   });
 
   it("fails at once on a final error", async () => {
-    const deadline = new Deadline(10_000);
-    let calls = 0;
-    const error = await withRetry(
-      "a call",
-      async () => {
-        calls++;
-        throw apiError(400, "Invalid value for field 'resource.name'");
-      },
-      deadline,
-      fast,
-    ).catch((e: unknown) => e);
-    deadline.cancel();
+    const { calls, error } = await alwaysFailing(
+      apiError(400, "Invalid value for field 'resource.name'"),
+    );
     expect(calls).to.equal(1);
     expect((error as Error).message).to.equal("Invalid value for field 'resource.name'");
   });
 
   it("gives up after the last attempt", async () => {
-    const deadline = new Deadline(10_000);
-    let calls = 0;
-    const error = await withRetry(
-      "a call",
-      async () => {
-        calls++;
-        throw apiError(429);
-      },
-      deadline,
-      fast,
-    ).catch((e: unknown) => e);
-    deadline.cancel();
+    const { calls, error } = await alwaysFailing(apiError(429));
     expect(calls).to.equal(5);
     expect(httpStatusOf(error)).to.equal(429);
   });

@@ -32,42 +32,27 @@ describe("serial port reading", () => {
   });
 
   it("parses the protocol's markers only at the start of a line", () => {
-    expect(parseBuildLine("BuildProtocol: 1 build=abc123")).to.deep.equal({
-      kind: "protocol",
-      version: 1,
-      buildId: "abc123",
-      stage: "provisioner",
-    });
+    const parsed: Array<[string, ReturnType<typeof parseBuildLine>]> = [
+      [
+        "BuildProtocol: 1 build=abc123",
+        { kind: "protocol", version: 1, buildId: "abc123", stage: "provisioner" },
+      ],
+      ["BuildStatus: step 1/2 runScript a.sh", { kind: "status", text: "step 1/2 runScript a.sh" }],
+      ["BuildSucceeded: all done", { kind: "succeeded", text: "all done" }],
+      [
+        "BuildFailed: step 2/3 runScript b.sh: exit status 7",
+        { kind: "failed", step: "step 2/3 runScript b.sh", reason: "exit status 7" },
+      ],
+      ["BuildFailed: oops", { kind: "failed", step: "unknown step", reason: "oops" }],
+      // A user script printing a marker is wrapped in BuildStatus by the provisioner.
+      ["BuildStatus: BuildFailed: fake", { kind: "status", text: "BuildFailed: fake" }],
+      ["[  OK  ] Started something", { kind: "other", text: "[  OK  ] Started something" }],
+    ];
+    for (const [line, expected] of parsed)
+      expect(parseBuildLine(line), line).to.deep.equal(expected);
     expect(parseBuildLine("BuildProtocol: 1 build=abc123 stage=boot")).to.deep.include({
       buildId: "abc123",
       stage: "boot",
-    });
-    expect(parseBuildLine("BuildStatus: step 1/2 runScript a.sh")).to.deep.equal({
-      kind: "status",
-      text: "step 1/2 runScript a.sh",
-    });
-    expect(parseBuildLine("BuildSucceeded: all done")).to.deep.equal({
-      kind: "succeeded",
-      text: "all done",
-    });
-    expect(parseBuildLine("BuildFailed: step 2/3 runScript b.sh: exit status 7")).to.deep.equal({
-      kind: "failed",
-      step: "step 2/3 runScript b.sh",
-      reason: "exit status 7",
-    });
-    expect(parseBuildLine("BuildFailed: oops")).to.deep.equal({
-      kind: "failed",
-      step: "unknown step",
-      reason: "oops",
-    });
-    // A user script printing a marker is wrapped in BuildStatus by the provisioner.
-    expect(parseBuildLine("BuildStatus: BuildFailed: fake")).to.deep.equal({
-      kind: "status",
-      text: "BuildFailed: fake",
-    });
-    expect(parseBuildLine("[  OK  ] Started something")).to.deep.equal({
-      kind: "other",
-      text: "[  OK  ] Started something",
     });
     expect(parseBuildLine("BuildProtocol: x").kind).to.equal("protocol");
   });

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CidataError, planCidata, type CidataSpec } from "../../../components/cidata";
+import type { CidataEntry } from "../../../components/cidata";
 import { makeTempDir, removeTempDirs } from "./debianTools";
 
 const GIB = 1024 ** 3;
@@ -22,6 +23,11 @@ async function expectPlanError(
   expect((error as CidataError).localPath).to.equal(location.localPath);
   expect((error as CidataError).destinationPath).to.equal(location.destinationPath);
 }
+
+/** A spec of these entries, each given as its destination path and its source. */
+const entriesSpec = (...entries: Array<[string, CidataEntry["source"]]>): CidataSpec => ({
+  entries: entries.map(([destination, source]) => ({ path: destination, source })),
+});
 
 describe("planCidata", () => {
   let dir: string;
@@ -145,30 +151,29 @@ describe("planCidata", () => {
   });
 
   describe("bad input, each reported before anything is written", () => {
-    it("a missing file", async () => {
-      const missing = path.join(dir, "nope.sh");
-      await expectPlanError(
-        { entries: [{ path: "context/run.sh", source: { file: missing } }] },
-        `"context/run.sh" (local path ${JSON.stringify(missing)}): does not exist (or is a symlink to nothing): create it or fix the path`,
-        { localPath: missing, destinationPath: "context/run.sh" },
-      );
-    });
-
-    it("a missing directory", async () => {
-      const missing = path.join(dir, "no-such-dir");
-      await expectPlanError(
-        { entries: [{ path: "context", source: { directory: missing } }] },
-        `"context" (local path ${JSON.stringify(missing)}): does not exist (or is a symlink to nothing): create it or fix the path`,
-        { localPath: missing, destinationPath: "context" },
-      );
-    });
+    const missingSources: Array<
+      [string, string, string, (local: string) => CidataEntry["source"]]
+    > = [
+      ["a missing file", "context/run.sh", "nope.sh", (local) => ({ file: local })],
+      ["a missing directory", "context", "no-such-dir", (local) => ({ directory: local })],
+    ];
+    for (const [title, destination, localName, sourceOf] of missingSources) {
+      it(title, async () => {
+        const missing = path.join(dir, localName);
+        await expectPlanError(
+          entriesSpec([destination, sourceOf(missing)]),
+          `${JSON.stringify(destination)} (local path ${JSON.stringify(missing)}): does not exist (or is a symlink to nothing): create it or fix the path`,
+          { localPath: missing, destinationPath: destination },
+        );
+      });
+    }
 
     it("a dangling symlink inside a directory", async () => {
       fs.mkdirSync(path.join(dir, "ctx"));
       const link = path.join(dir, "ctx", "gone");
       fs.symlinkSync(path.join(dir, "nowhere"), link);
       await expectPlanError(
-        { entries: [{ path: "context", source: { directory: path.join(dir, "ctx") } }] },
+        entriesSpec(["context", { directory: path.join(dir, "ctx") }]),
         `"context/gone" (local path ${JSON.stringify(link)}): does not exist (or is a symlink to nothing): create it or fix the path`,
         { localPath: link, destinationPath: "context/gone" },
       );
@@ -184,7 +189,7 @@ describe("planCidata", () => {
       const secret = file("secret.txt");
       fs.chmodSync(secret, 0o000);
       await expectPlanError(
-        { entries: [{ path: "secret.txt", source: { file: secret } }] },
+        entriesSpec(["secret.txt", { file: secret }]),
         `"secret.txt" (local path ${JSON.stringify(secret)}): cannot be read (permission denied): grant read access or leave it out`,
         { localPath: secret, destinationPath: "secret.txt" },
       );
@@ -194,7 +199,7 @@ describe("planCidata", () => {
       file("ctx/Run.sh");
       file("ctx/run.sh");
       await expectPlanError(
-        { entries: [{ path: "context", source: { directory: path.join(dir, "ctx") } }] },
+        entriesSpec(["context", { directory: path.join(dir, "ctx") }]),
         '"context/run.sh": collides with "context/Run.sh": FAT compares names case-insensitively, so one directory cannot hold both; rename one',
         { destinationPath: "context/run.sh" },
       );
@@ -203,12 +208,10 @@ describe("planCidata", () => {
     it("names that differ only in case, across entries, Unicode included", async () => {
       const readme = file("ctx/ÉTÉ.md");
       await expectPlanError(
-        {
-          entries: [
-            { path: "context", source: { directory: path.dirname(readme) } },
-            { path: "context/été.md", source: { content: "summer" } },
-          ],
-        },
+        entriesSpec(
+          ["context", { directory: path.dirname(readme) }],
+          ["context/été.md", { content: "summer" }],
+        ),
         '"context/été.md": collides with "context/ÉTÉ.md": FAT compares names case-insensitively, so one directory cannot hold both; rename one',
         { destinationPath: "context/été.md" },
       );
@@ -217,7 +220,7 @@ describe("planCidata", () => {
     it("a file of 4 GiB or more", async () => {
       const huge = sparseFile("huge.bin", 4 * GIB);
       await expectPlanError(
-        { entries: [{ path: "huge.bin", source: { file: huge } }] },
+        entriesSpec(["huge.bin", { file: huge }]),
         `"huge.bin" (local path ${JSON.stringify(huge)}): is 4294967296 bytes; FAT holds files up to 4 GiB - 1 (4294967295 bytes): split or compress it`,
         { localPath: huge, destinationPath: "huge.bin" },
       );
@@ -228,7 +231,7 @@ describe("planCidata", () => {
       const link = path.join(dir, "ctx", "sub", "back");
       fs.symlinkSync("..", link);
       await expectPlanError(
-        { entries: [{ path: "context", source: { directory: path.join(dir, "ctx") } }] },
+        entriesSpec(["context", { directory: path.join(dir, "ctx") }]),
         `"context/sub/back" (local path ${JSON.stringify(link)}): is a symlink loop: it leads back to ${JSON.stringify(path.join(dir, "ctx"))}, ` +
           "which contains it; remove or retarget the link",
         { localPath: link, destinationPath: "context/sub/back" },
@@ -239,7 +242,7 @@ describe("planCidata", () => {
       const link = path.join(dir, "self");
       fs.symlinkSync(link, link);
       await expectPlanError(
-        { entries: [{ path: "self", source: { file: link } }] },
+        entriesSpec(["self", { file: link }]),
         `"self" (local path ${JSON.stringify(link)}): is a symlink loop (a chain of links that never reaches a file): fix or remove the link`,
         { localPath: link, destinationPath: "self" },
       );
@@ -248,7 +251,7 @@ describe("planCidata", () => {
     it("a local name with a character FAT forbids", async () => {
       const bad = file("ctx/what?.txt");
       await expectPlanError(
-        { entries: [{ path: "context", source: { directory: path.join(dir, "ctx") } }] },
+        entriesSpec(["context", { directory: path.join(dir, "ctx") }]),
         `"context/what?.txt" (local path ${JSON.stringify(bad)}): the name "what?.txt" contains "?", which FAT names cannot hold ` +
           '(none of "*/:<>?\\|); rename it',
         { localPath: bad, destinationPath: "context/what?.txt" },
@@ -271,7 +274,7 @@ describe("planCidata", () => {
       ];
       for (const [destination, message] of cases) {
         await expectPlanError(
-          { entries: [{ path: destination, source: { content: "" } }] },
+          entriesSpec([destination, { content: "" }]),
           `${JSON.stringify(destination)}: ${message}`,
           {
             destinationPath: destination,
@@ -282,17 +285,17 @@ describe("planCidata", () => {
 
     it("malformed destination paths", async () => {
       await expectPlanError(
-        { entries: [{ path: "/etc/passwd", source: { content: "" } }] },
+        entriesSpec(["/etc/passwd", { content: "" }]),
         '"/etc/passwd": path must be relative to the volume root: remove the leading slash',
         { destinationPath: "/etc/passwd" },
       );
       await expectPlanError(
-        { entries: [{ path: "a//b", source: { content: "" } }] },
+        entriesSpec(["a//b", { content: "" }]),
         '"a//b": path has an empty segment (a doubled or trailing slash): remove it',
         { destinationPath: "a//b" },
       );
       await expectPlanError(
-        { entries: [{ path: "", source: { content: "" } }] },
+        entriesSpec(["", { content: "" }]),
         '"entries[0].path": path must be a non-empty "/"-separated string such as "context/run.sh"',
         { destinationPath: "entries[0].path" },
       );
@@ -318,12 +321,12 @@ describe("planCidata", () => {
     it("a file given as a directory, and a directory given as a file", async () => {
       const plain = file("plain.txt");
       await expectPlanError(
-        { entries: [{ path: "ctx", source: { directory: plain } }] },
+        entriesSpec(["ctx", { directory: plain }]),
         `"ctx" (local path ${JSON.stringify(plain)}): source.directory is not a directory; use { file: ... } to copy a file`,
         { localPath: plain, destinationPath: "ctx" },
       );
       await expectPlanError(
-        { entries: [{ path: "ctx", source: { file: dir } }] },
+        entriesSpec(["ctx", { file: dir }]),
         `"ctx" (local path ${JSON.stringify(dir)}): source.file is a directory; use { directory: ... } to copy a directory`,
         { localPath: dir, destinationPath: "ctx" },
       );
@@ -334,7 +337,7 @@ describe("planCidata", () => {
       const fifo = path.join(dir, "ctx", "pipe");
       execFileSync("mkfifo", [fifo]);
       await expectPlanError(
-        { entries: [{ path: "context", source: { directory: path.join(dir, "ctx") } }] },
+        entriesSpec(["context", { directory: path.join(dir, "ctx") }]),
         `"context/pipe" (local path ${JSON.stringify(fifo)}): is neither a regular file nor a directory (a socket, FIFO or device); leave it out`,
         { localPath: fifo, destinationPath: "context/pipe" },
       );
@@ -342,22 +345,12 @@ describe("planCidata", () => {
 
     it("the same destination twice, and a file where a directory is needed", async () => {
       await expectPlanError(
-        {
-          entries: [
-            { path: "user-data", source: { content: "a" } },
-            { path: "user-data", source: { content: "b" } },
-          ],
-        },
+        entriesSpec(["user-data", { content: "a" }], ["user-data", { content: "b" }]),
         '"user-data": is given twice; each destination may be filled once',
         { destinationPath: "user-data" },
       );
       await expectPlanError(
-        {
-          entries: [
-            { path: "config", source: { content: "a" } },
-            { path: "config/value", source: { content: "b" } },
-          ],
-        },
+        entriesSpec(["config", { content: "a" }], ["config/value", { content: "b" }]),
         '"config": is a file, but "config/value" needs it to be a directory',
         { destinationPath: "config" },
       );
