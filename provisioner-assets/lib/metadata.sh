@@ -31,7 +31,9 @@ header_value() {
 # Uses wait-for-change requests; last_etag=NONE makes the first one answer at once, later ones hang
 # until the value changes. 404 means "not set yet": try again a second later.
 wait_for_ack() {
-  local deadline=$((SECONDS + ACK_TIMEOUT_SECONDS)) etag=NONE remaining wait code value
+  # SECONDS counts whole seconds from an arbitrary fraction: one more makes the wait at least
+  # ACK_TIMEOUT_SECONDS long (and at most one second longer), never shorter.
+  local deadline=$((SECONDS + ACK_TIMEOUT_SECONDS + 1)) etag=NONE remaining wait code value
   local body="$RUN_DIR/ack.body" headers="$RUN_DIR/ack.headers"
   mkdir -p "$RUN_DIR"
   while ((remaining = deadline - SECONDS, remaining > 0)); do
