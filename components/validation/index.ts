@@ -1,5 +1,6 @@
 import { checkBuildContext } from "./buildContext";
 import type { ArgsUnderValidation, ValidationContext } from "./context";
+import { checkArgKeys } from "./keys";
 import { checkOutputImage } from "./outputImage";
 import type { Problem } from "./problems";
 import { ArgsReader } from "./reader";
@@ -10,6 +11,8 @@ import { checkVm } from "./vm";
 
 export type { ValidationContext } from "./context";
 export { InvalidArgumentsError, formatProblem, type Problem } from "./problems";
+export { ARG_KEYS } from "./keys";
+export { nearestKey, unknownKeyFix, unknownKeyProblems } from "./suggest";
 
 /**
  * Every rule of the component, over whatever part of the arguments is already known. Pure apart from
@@ -26,6 +29,8 @@ export function validateArgs(args: ArgsUnderValidation, ctx: ValidationContext):
     });
     return reader.problems;
   }
+  // Unknown keys first: a misspelt key explains the "is required" problems that may follow.
+  checkArgKeys(reader, args);
   checkSourceImage(reader, args);
   const context = checkBuildContext(reader, args, ctx);
   checkSteps(reader, args, context);

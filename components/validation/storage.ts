@@ -1,6 +1,8 @@
 import { isBucketName } from "../google/names";
 import type { ArgsUnderValidation } from "./context";
+import { API_ENDPOINT_KEYS } from "./keys";
 import type { ArgsReader } from "./reader";
+import { unknownKeyFix } from "./suggest";
 
 /** Longest bucket prefix we accept (object names are limited to 1024 bytes; the build adds its own parts). */
 export const MAX_BUCKET_PREFIX_LENGTH = 512;
@@ -50,11 +52,11 @@ export function checkStorageAndLimits(r: ArgsReader, args: ArgsUnderValidation):
   }
   for (const [key, value] of Object.entries(args.apiEndpoints as Record<string, unknown>)) {
     const field = `apiEndpoints.${key}`;
-    if (key !== "compute" && key !== "storage") {
+    if (!(API_ENDPOINT_KEYS as readonly string[]).includes(key)) {
       r.report({
         field,
         message: "is not an API endpoint this component uses",
-        fix: "set only compute and storage",
+        fix: unknownKeyFix(key, API_ENDPOINT_KEYS, "endpoints"),
       });
       continue;
     }

@@ -1,7 +1,9 @@
 import type { BuildStepArgs } from "../../args";
 import type { ContextView } from "../buildContext";
 import type { ArgsUnderValidation } from "../context";
+import type { EveryKeyListed } from "../keys";
 import type { ArgsReader } from "../reader";
+import { nearestKey } from "../suggest";
 import { checkDiskSizeForLayout, checkOemSize } from "./diskLayoutSteps";
 import { checkInstallGpuDriver } from "./installGpuDriver";
 import { type StepFields, checkNoOptions } from "./options";
@@ -18,6 +20,9 @@ export const STEP_KINDS = [
   "sealOemPartition",
   "reclaimRootPartition",
 ] as const satisfies ReadonlyArray<keyof BuildStepArgs>;
+
+/** Compile-time check that {@link STEP_KINDS} lists every kind of `BuildStepArgs`. */
+export const STEP_KINDS_COMPLETE: EveryKeyListed<BuildStepArgs, typeof STEP_KINDS> = true;
 
 /** Step kinds that are validated but cannot be built yet (they need the disk-layout work). */
 export const UNSUPPORTED_STEP_KINDS: ReadonlySet<string> = new Set([
@@ -79,7 +84,7 @@ function stepKind(r: ArgsReader, field: string, step: unknown): string | undefin
       field,
       value: unknownKinds,
       message: "has unknown step kinds",
-      fix: `use one of ${STEP_KINDS.join(", ")}`,
+      fix: `${unknownKindHints(unknownKinds)}use one of ${STEP_KINDS.join(", ")}`,
     });
     return undefined;
   }
@@ -95,6 +100,15 @@ function stepKind(r: ArgsReader, field: string, step: unknown): string | undefin
     return undefined;
   }
   return kinds[0];
+}
+
+/** "runScrpt: did you mean runScript? " for each unknown kind close to a real one. */
+function unknownKindHints(kinds: readonly string[]): string {
+  return kinds
+    .map((kind) => [kind, nearestKey(kind, STEP_KINDS)] as const)
+    .filter(([, nearest]) => nearest !== undefined)
+    .map(([kind, nearest]) => `${kind}: did you mean ${nearest}? `)
+    .join("");
 }
 
 /** The step's options object, or undefined (reported) when the step's value is not an object. */

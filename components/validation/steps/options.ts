@@ -1,9 +1,10 @@
 import type { ArgsReader } from "../reader";
+import { unknownKeyFix } from "../suggest";
 
 /** A step's options object (or the step object itself), as the user wrote it. */
 export type StepFields = Record<string, unknown>;
 
-/** Reports every option of the step that is not in `allowed`. */
+/** Reports every option of the step that is not in `allowed`, with the nearest allowed one. */
 export function checkKnownKeys(
   r: ArgsReader,
   field: string,
@@ -15,7 +16,7 @@ export function checkKnownKeys(
       r.report({
         field: `${field}.${key}`,
         message: "is not an option of this step",
-        fix: `use only ${allowed.join(", ")}`,
+        fix: unknownKeyFix(key, allowed, "options of this step"),
       });
     }
   }

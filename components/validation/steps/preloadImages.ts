@@ -1,4 +1,6 @@
+import { CREDENTIAL_KEYS } from "../keys";
 import type { ArgsReader } from "../reader";
+import { unknownKeyProblems } from "../suggest";
 import { type StepFields, checkKnownKeys } from "./options";
 
 // A container image reference: [host[:port]/]path[:tag][@algorithm:hex].
@@ -68,6 +70,15 @@ function checkCredentials(r: ArgsReader, field: string, input: unknown): void {
         fix: "give { registry, username, password }",
       });
       return;
+    }
+    for (const problem of unknownKeyProblems(
+      credentialField,
+      credential,
+      CREDENTIAL_KEYS,
+      "is not a field of a registry credential",
+      "fields",
+    )) {
+      r.report(problem);
     }
     const { registry, username, password } = credential as StepFields;
     const host = checkRegistry(r, `${credentialField}.registry`, registry, registries);
