@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PreloadedCosImage, type PreloadedCosImageArgs } from "../components";
+import { unknownKeyFix } from "../components/validation";
 
 /**
  * The repository's own Pulumi program: builds one image from stack configuration, so that the
@@ -14,12 +15,33 @@ import { PreloadedCosImage, type PreloadedCosImageArgs } from "../components";
  * to every runScript step; `name` (default "image") names the component.
  */
 const config = new pulumi.Config();
+checkStackKeys();
 const args = config.requireObject<PreloadedCosImageArgs>("image");
 const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv");
 
 const steps =
   secretEnv === undefined ? args.steps : args.steps?.map((step) => withSecretEnv(step, secretEnv));
 const image = new PreloadedCosImage(config.get("name") ?? "image", { ...args, steps });
+
+/**
+ * Strict stack configuration: a misspelt key of this program (`imag`) fails the preview naming the
+ * nearest valid key, instead of being ignored. Keys inside `image` are checked by the component.
+ */
+function checkStackKeys(): void {
+  const valid = ["name", "image", "secretEnv"];
+  const prefix = `${pulumi.getProject()}:`;
+  const unknown = Object.keys(pulumi.runtime.allConfig())
+    .filter((key) => key.startsWith(prefix))
+    .map((key) => key.slice(prefix.length))
+    .filter((key) => !valid.includes(key));
+  if (unknown.length > 0) {
+    const lines = unknown.map(
+      (key) =>
+        `- ${prefix}${key}: is not a setting of this program. Fix: ${unknownKeyFix(key, valid, "settings")}`,
+    );
+    throw new Error(`invalid stack configuration:\n${lines.join("\n")}`);
+  }
+}
 
 function withSecretEnv(
   step: NonNullable<PreloadedCosImageArgs["steps"]>[number],
