@@ -34,6 +34,7 @@ import {
   buildInputs,
   checkBuild,
   createBuild,
+  oneScriptTarget,
   type BuildTarget,
 } from "../tests/support/buildInputs";
 import { startEmulatorCloud, type EmulatorCloud } from "../tests/support/emulatorCloud";
@@ -86,16 +87,10 @@ function timedGuest(options: ScriptedGuestOptions, times: GuestTimes): GuestBack
 }
 
 function benchTarget(programDir: string, endpoint: string): BuildTarget {
-  return {
-    programDir,
-    endpoint,
-    project: PROJECT,
-    zone: ZONE,
-    bucket: BUCKET,
-    buildContext: "image",
-    steps: [{ runScript: { script: "build.sh" } }],
-    ownerId: (name) => `bench${name}`.slice(0, 16),
-  };
+  const place = { project: PROJECT, zone: ZONE, bucket: BUCKET };
+  return oneScriptTarget(programDir, endpoint, place, "build.sh", (name) =>
+    `bench${name}`.slice(0, 16),
+  );
 }
 
 async function build(endpoint: string, programDir: string, name: string): Promise<number> {

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
+import { OUTPUT_IMAGE_OPTIONS } from "../support/outputImageOptions";
 import {
   BUCKET,
   FAST_PIPELINE,
@@ -48,15 +49,7 @@ describe("the build, on the emulator", function () {
         imageFamily: "web-cos",
         imageDescription: "Web servers",
         imageLabels: { team: "web", tier: "frontend" },
-        inheritSourceLabels: true,
-        imageLicenses: [
-          "https://www.googleapis.com/compute/v1/projects/cos-cloud/global/licenses/cos-gpu",
-        ],
-        deprecateOlderImages: true,
-        deprecatedImageTtlDays: 30,
-        imageStorageLocations: ["eu"],
-        guestOsFeatures: ["UEFI_COMPATIBLE", "GVNIC"],
-        diskSizeGb: 20,
+        ...OUTPUT_IMAGE_OPTIONS,
         vmLabels: { cost: "builds" },
       });
       const { id, outs } = await f.build(inputs);

@@ -10,7 +10,8 @@ import type { ImageBuildInputs, ImageBuildOutputs } from "../../components/provi
 import * as runtime from "../../components/provider/runtime";
 import type { BuildSecrets } from "../../components/secrets";
 import type { Emulator, EmulatorOptions } from "../../emulator";
-import { buildInputs, checkAndCreate, type BuildTarget } from "../support/buildInputs";
+import { buildInputs, checkAndCreate, oneScriptTarget } from "../support/buildInputs";
+import type { BuildTarget } from "../support/buildInputs";
 import { startEmulatorCloud } from "../support/emulatorCloud";
 import "../support/noMetadataServer";
 
@@ -51,16 +52,10 @@ export const FAST_PIPELINE: PipelineOptions = {
 
 /** Where the fixture's builds go: a program directory whose context `image/` holds `setup.sh`. */
 export function buildTarget(programDir: string, endpoint: string): BuildTarget {
-  return {
-    programDir,
-    endpoint,
-    project: PROJECT,
-    zone: ZONE,
-    bucket: BUCKET,
-    buildContext: "image",
-    steps: [{ runScript: { script: "setup.sh" } }],
-    ownerId: (name) => ownerIdOf("infra", "dev", name),
-  };
+  const place = { project: PROJECT, zone: ZONE, bucket: BUCKET };
+  return oneScriptTarget(programDir, endpoint, place, "setup.sh", (name) =>
+    ownerIdOf("infra", "dev", name),
+  );
 }
 
 export async function buildFixture(

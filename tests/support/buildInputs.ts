@@ -32,6 +32,27 @@ export interface BuildTarget {
   ownerId(name: string): string;
 }
 
+/** Where in the cloud a build goes. */
+export type BuildPlace = Pick<BuildTarget, "project" | "zone" | "bucket">;
+
+/** A target whose build context is `image/` and whose one step runs `script` from it. */
+export function oneScriptTarget(
+  programDir: string,
+  endpoint: string,
+  place: BuildPlace,
+  script: string,
+  ownerId: BuildTarget["ownerId"],
+): BuildTarget {
+  return {
+    programDir,
+    endpoint,
+    ...place,
+    buildContext: "image",
+    steps: [{ runScript: { script } }],
+    ownerId,
+  };
+}
+
 /** Inputs of a build of `name` from `cos-stable`, with `args` and `secrets` merged over the defaults. */
 export function buildInputs(
   target: BuildTarget,

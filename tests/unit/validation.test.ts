@@ -11,6 +11,7 @@ import {
   type ValidationContext,
 } from "../../components/validation";
 import { minimumDiskSizeGb, parseOemSize } from "../../components/validation/diskLayout";
+import { OUTPUT_IMAGE_OPTIONS } from "../support/outputImageOptions";
 
 /** A build context with a script, a directory, a GPU deps dir with a .run file, and an extra file. */
 function makeFixture(): { root: string; context: string; extra: string } {
@@ -690,15 +691,7 @@ describe("validateArgs", () => {
       imageFamily: "web-cos",
       imageDescription: "Web servers",
       imageLabels: { team: "web" },
-      inheritSourceLabels: true,
-      imageLicenses: [
-        "https://www.googleapis.com/compute/v1/projects/cos-cloud/global/licenses/cos-gpu",
-      ],
-      deprecateOlderImages: true,
-      deprecatedImageTtlDays: 30,
-      imageStorageLocations: ["eu"],
-      guestOsFeatures: ["UEFI_COMPATIBLE", "GVNIC"],
-      diskSizeGb: 20,
+      ...OUTPUT_IMAGE_OPTIONS,
       project: "my-project",
       zone: "europe-west4-b",
       machineType: "n1-standard-4",
