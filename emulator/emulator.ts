@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ComputeDeps } from "./compute/deps";
 import { DiskFiles } from "./compute/diskFiles";
+import { registerAggregatedRoutes } from "./compute/aggregated";
 import { registerDiskRoutes } from "./compute/disks";
 import { registerImageRoutes } from "./compute/images";
 import { guestInstanceInfo, InstanceRuntime } from "./compute/instanceRuntime";
@@ -130,6 +131,7 @@ export class Emulator {
     registerImageRoutes(router, deps);
     registerDiskRoutes(router, deps);
     registerInstanceRoutes(router, deps);
+    registerAggregatedRoutes(router, deps);
     registerOperationRoutes(router, deps);
     registerStorageRoutes(router, store, () => endpoint);
 
