@@ -243,9 +243,10 @@ export interface PreloadedCosImageArgs {
   imageDescription?: pulumi.Input<string>;
   /**
    * Labels of the output image. Keys: 1 to 63 characters of lowercase letters, digits, `_` and `-`,
-   * starting with a letter; values: 0 to 63 of the same characters; at most 60 labels (the component
-   * uses up to 4 of GCE's 64). Changing labels updates the image in place. The component adds
-   * `managed-by=preloaded-cos-image`.
+   * starting with a letter; values: 0 to 63 of the same characters; at most 59 labels (the component
+   * uses up to 5 of GCE's 64). Changing labels updates the image in place. The component adds
+   * `managed-by=preloaded-cos-image` and `pci-content` (the start of the build's content hash: what
+   * the image was built from).
    */
   imageLabels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Copy the source image's labels onto the output image; {@link imageLabels} win. Default: false. */

@@ -19,6 +19,18 @@ export const TEMPORARY_LABEL_KEYS = {
 } as const;
 
 /**
+ * Label of the output image that records what it was built from: the start of the build's content
+ * hash (a label value holds at most 63 characters). Equal labels mean the same inputs, so a build
+ * whose fixed-name image already carries its label has nothing to do.
+ */
+export const CONTENT_LABEL_KEY = "pci-content";
+
+/** The {@link CONTENT_LABEL_KEY} value of a content hash: its first 40 hex digits (160 bits). */
+export function contentLabelOf(contentHash: string): string {
+  return contentHash.slice(0, 40);
+}
+
+/**
  * Turns any text into the start of a GCE name: lowercase, `[-a-z0-9]`, starting with a letter, at
  * most `maxLength` characters, no trailing hyphen. Falls back to `image`.
  */

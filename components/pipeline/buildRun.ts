@@ -59,6 +59,8 @@ export interface BuildRequest {
   spec: BuildSpec;
   /** Name of the output image. */
   imageName: string;
+  /** Content hash of the inputs (recorded on the image: `pci-content`). */
+  contentHash: string;
   source: ResolvedSource;
   clients: GcpClients;
   progress: Progress;
@@ -76,6 +78,7 @@ export interface BuildRun {
   readonly spec: BuildSpec;
   readonly source: ResolvedSource;
   readonly imageName: string;
+  readonly contentHash: string;
   readonly buildId: string;
   readonly api: ComputeApi;
   readonly deadline: Deadline;
@@ -102,6 +105,7 @@ export function startBuildRun(request: BuildRequest): BuildRun {
     spec: request.spec,
     source: request.source,
     imageName: request.imageName,
+    contentHash: request.contentHash,
     buildId,
     api: new ComputeApi(request.clients, deadline, request.progress, options.retry),
     deadline,

@@ -38,7 +38,13 @@ export async function imageBootDisk(
   const { api, spec, imageName } = run;
   run.progress.info(`creating the image ${imageName} from ${attempt.bootDisk.name}`);
   const ref: ImageRef = { project: spec.image.project, name: imageName };
-  const body = outputImageBody(spec.image, imageName, run.source, diskUrl(attempt.bootDisk));
+  const body = outputImageBody(
+    spec.image,
+    imageName,
+    run.source,
+    diskUrl(attempt.bootDisk),
+    run.contentHash,
+  );
   const [imageMade] = await Promise.allSettled([
     api.mutate(`creating the image ${imageName}`, { project: ref.project }, (requestId) =>
       api.clients.images.insert(

@@ -1,22 +1,27 @@
 import type { protos } from "@google-cloud/compute";
 import { COMPUTE_URL_PREFIX } from "../google/names";
 import { isNotFound, isStaleFingerprint } from "../google/errors";
-import { MANAGED_BY, TEMPORARY_LABEL_KEYS } from "../naming";
+import { CONTENT_LABEL_KEY, MANAGED_BY, TEMPORARY_LABEL_KEYS, contentLabelOf } from "../naming";
 import type { ComputeApi } from "../google/computeApi";
 import type { ResolvedSource } from "./sourceImage";
 import type { OutputImageSpec } from "./spec";
 
 type Image = protos.google.cloud.compute.v1.IImage;
 
-/** The labels the output image gets: inherited source labels, then the user's, then `managed-by`. */
+/**
+ * The labels the output image gets: inherited source labels, then the user's, then `managed-by` and
+ * the content label (what the image was built from).
+ */
 export function outputImageLabels(
   spec: OutputImageSpec,
   source: Pick<ResolvedSource, "labels">,
+  contentHash: string,
 ): Record<string, string> {
   return {
     ...(spec.inheritSourceLabels ? source.labels : {}),
     ...spec.labels,
     [TEMPORARY_LABEL_KEYS.managedBy]: spec.labels[TEMPORARY_LABEL_KEYS.managedBy] ?? MANAGED_BY,
+    [CONTENT_LABEL_KEY]: contentLabelOf(contentHash),
   };
 }
 
@@ -26,12 +31,13 @@ export function outputImageBody(
   name: string,
   source: ResolvedSource,
   bootDiskUrl: string,
+  contentHash: string,
 ): Image {
   return {
     name,
     sourceDisk: bootDiskUrl,
     description: spec.description ?? `Derivative of ${COMPUTE_URL_PREFIX}${source.partialUrl}.`,
-    labels: outputImageLabels(spec, source),
+    labels: outputImageLabels(spec, source, contentHash),
     ...(spec.family ? { family: spec.family } : {}),
     // GCE carries the source disk's licenses over by itself; these are added to them.
     ...(spec.licenses.length ? { licenses: spec.licenses } : {}),

@@ -84,6 +84,12 @@ export async function buildChecked(
   } finally {
     deadline.cancel();
   }
-  const result = await runBuild({ spec, imageName: inputs.imageName, source, ...environment });
+  const result = await runBuild({
+    spec,
+    imageName: inputs.imageName,
+    contentHash: inputs.contentHash,
+    source,
+    ...environment,
+  });
   return { ...result, source };
 }

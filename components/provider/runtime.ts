@@ -12,6 +12,7 @@ import { resolveSourceImage } from "../pipeline/sourceImage";
 import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
 import { sweep, sweepScopeOf } from "../pipeline/sweep";
 import { deleteImage } from "../pipeline/teardown";
+import { CONTENT_LABEL_KEY, TEMPORARY_LABEL_KEYS } from "../naming";
 import { mergeSecrets } from "../secrets";
 import { formatProblem, validateArgs } from "../validation";
 import type { CheckedImageBuildInputs, ImageBuildInputs, ImageBuildOutputs } from "./inputs";
@@ -167,9 +168,12 @@ export async function update(
 ): Promise<pulumi.dynamic.UpdateResult> {
   const spec = toBuildSpec(news);
   return withApi(spec, async (api, progress) => {
-    const labels = outputImageLabels(spec.image, {
-      labels: await inheritedLabels(api, olds, spec),
-    });
+    // A label change never changes the content: the image keeps the content label it was built with.
+    const labels = outputImageLabels(
+      spec.image,
+      { labels: await inheritedLabels(api, olds, spec) },
+      olds.contentHash,
+    );
     if (canonicalJson(labels) !== canonicalJson(olds.imageLabels)) {
       progress.info(`updating the labels of the image ${olds.imageName}`);
       await setImageLabels(api, spec.image.project, olds.imageName, labels);
@@ -209,7 +213,11 @@ async function inheritedLabels(
 ): Promise<Record<string, string>> {
   if (!spec.image.inheritSourceLabels) return {};
   if (olds.args.inheritSourceLabels) {
-    const own = new Set([...Object.keys(olds.args.imageLabels ?? {}), "managed-by"]);
+    const own = new Set([
+      ...Object.keys(olds.args.imageLabels ?? {}),
+      TEMPORARY_LABEL_KEYS.managedBy,
+      CONTENT_LABEL_KEY,
+    ]);
     return Object.fromEntries(Object.entries(olds.imageLabels).filter(([key]) => !own.has(key)));
   }
   return (await resolveSourceImage(api, { kind: "image", image: partsOf(olds.sourceImage) }))

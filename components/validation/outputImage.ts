@@ -15,9 +15,9 @@ import { COS_IMAGE_PROJECT } from "./source";
 /**
  * Labels the component puts on the output image: `managed-by` for good, and while the build is not
  * finished, the three labels of temporaries (build, owner, creation time), so that the image of a
- * build killed before it returned is swept like any temporary.
+ * build killed before it returned is swept like any temporary, and the content label.
  */
-export const IMAGE_LABELS_ADDED = 4;
+export const IMAGE_LABELS_ADDED = 5;
 /** Longest image description GCE accepts. */
 export const MAX_DESCRIPTION_LENGTH = 2048;
 

@@ -3,6 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
+import { contentLabelOf } from "../../components/naming";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
 import { OUTPUT_IMAGE_OPTIONS } from "../support/outputImageOptions";
@@ -66,6 +67,7 @@ describe("the build, on the emulator", function () {
         team: "web",
         tier: "frontend",
         "managed-by": "preloaded-cos-image",
+        "pci-content": contentLabelOf(result.contentHash),
         milestone: "121",
         channel: "stable",
       });
@@ -438,6 +440,7 @@ describe("the build, on the emulator", function () {
       milestone: "999",
       team: "web",
       "managed-by": "preloaded-cos-image",
+      "pci-content": contentLabelOf(outs.contentHash),
     });
     const { clients } = f;
     await clients.images.delete({ project: "cos-cloud", image: "cos-stable-999-1-0-0" });
@@ -451,6 +454,7 @@ describe("the build, on the emulator", function () {
       milestone: "999",
       team: "platform",
       "managed-by": "preloaded-cos-image",
+      "pci-content": contentLabelOf(outs.contentHash),
     });
   });
 

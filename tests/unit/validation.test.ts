@@ -483,7 +483,7 @@ const cases: Case[] = [
       ...base,
       imageLabels: Object.fromEntries(Array.from({ length: 61 }, (_, i) => [`k${i}`, "v"])),
     },
-    expect: ["imageLabels: has too many labels (GCE allows 64, and the component adds 4) (got 61)"],
+    expect: ["imageLabels: has too many labels (GCE allows 64, and the component adds 5) (got 61)"],
   },
   {
     name: "bad license",
