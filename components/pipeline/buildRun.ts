@@ -66,6 +66,12 @@ export interface BuildRequest {
   progress: Progress;
   /** Cancels the build: it stops, deletes everything it made, and rejects with `BuildCancelledError`. */
   signal?: AbortSignal;
+  /**
+   * Age from which temporaries of the owner's earlier builds are swept. 0 where a lock guarantees
+   * that no other build of the owner runs (Pulumi's stack lock): everything left is a killed
+   * build's. Default: the build timeout (no lock: a younger temporary may belong to a running build).
+   */
+  leftoverAgeMs?: number;
   /** @internal */
   options?: PipelineOptions;
 }
@@ -82,8 +88,10 @@ export interface BuildRun {
   readonly buildId: string;
   readonly api: ComputeApi;
   readonly deadline: Deadline;
-  /** The build's own deadline in milliseconds (the sweep's age limit too). */
+  /** The build's own deadline in milliseconds. */
   readonly timeoutMs: number;
+  /** Temporaries of earlier builds are swept from this age on. */
+  readonly leftoverAgeMs: number;
   readonly progress: Progress;
   /** Everything of this build that may exist now; teardown deletes what is left. */
   readonly temporaries: Temporaries;
@@ -110,6 +118,7 @@ export function startBuildRun(request: BuildRequest): BuildRun {
     api: new ComputeApi(request.clients, deadline, request.progress, options.retry),
     deadline,
     timeoutMs,
+    leftoverAgeMs: request.leftoverAgeMs ?? timeoutMs,
     progress: request.progress,
     temporaries: new Temporaries(),
     labels: temporaryLabels(buildId, request.spec.ownerId, now(), request.spec.vm.labels),

@@ -11,7 +11,7 @@ import type {
 import { ComputeApi } from "../google/computeApi";
 import { contentHashOf } from "./contentHash";
 import type { Progress } from "./progress";
-import { runBuild, type BuildResult, type PipelineOptions } from "./runBuild";
+import { runBuild, type BuildRequest, type BuildResult, type PipelineOptions } from "./runBuild";
 import { resolveSourceImage, type ResolvedSource } from "./sourceImage";
 import { toBuildSpec } from "./spec";
 
@@ -55,6 +55,8 @@ export interface BuildEnvironment {
   clients: GcpClients;
   progress: Progress;
   signal?: AbortSignal;
+  /** See {@link BuildRequest.leftoverAgeMs}. */
+  leftoverAgeMs?: number;
   /** @internal */
   options?: PipelineOptions;
 }

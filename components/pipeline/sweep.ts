@@ -113,12 +113,12 @@ export function sweepScopeOf(
 
 /**
  * Sweeps what earlier builds of this component left behind (a killed process, a cleanup that failed),
- * while this build runs: temporaries older than the build timeout, never this build's own.
+ * while this build runs: temporaries from the leftover age on, never this build's own.
  */
 export function sweepEarlierBuilds(run: BuildRun): Promise<number> {
   const scope = sweepScopeOf(run.spec, {
     currentBuildId: run.buildId,
-    createdBefore: run.now() - run.timeoutMs,
+    createdBefore: run.now() - run.leftoverAgeMs,
   });
   return sweep(run.api, scope, run.progress);
 }

@@ -125,7 +125,14 @@ export async function create(
   const clients = environment.clients(spec.endpoints, spec.vm.project);
   const progress = environment.progress(spec.namePrefix);
   try {
-    const result = await buildChecked(inputs, { clients, progress, options: environment.pipeline });
+    const result = await buildChecked(inputs, {
+      clients,
+      progress,
+      // Pulumi's stack lock: no other build of this component runs now, so whatever its earlier
+      // builds left is a killed build's, whatever its age.
+      leftoverAgeMs: 0,
+      options: environment.pipeline,
+    });
     const outs = outputsOf(inputs, result.buildId, result.image);
     if (result.deprecationError) {
       // The image exists: record it (with init errors); the next `up` retries the deprecation in update.
