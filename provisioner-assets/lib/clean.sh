@@ -29,6 +29,7 @@ clean_machine() {
   stop_services
   unmount_run_arrangements
   rm -rf "$STATE_DIR" "$RUN_DIR/docker-config"
+  remove_secrets
   remove_provisioner_unit
   remove_paths
   rm -f "$ROOT"/etc/ssh/ssh_host_*

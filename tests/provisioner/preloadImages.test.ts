@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProvisionerStep } from "../../components/guest/protocol";
 import { ASSETS_DIR } from "./harness/paths";
-import { BUILD_ID, testConfig } from "./harness/sandbox";
+import { BUILD_ID, type Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
 import { useSandboxes } from "./harness/useSandboxes";
 
@@ -25,6 +25,21 @@ const preload = (
   credentials: [{ registry: "ghcr.io", username: "robot", password: PASSWORD }],
   ...overrides,
 });
+
+/** Where the provisioner puts the hosts directory of a credentialed ctr pull. */
+const HOSTS_DIR = (box: Sandbox): string => box.machinePath("run/pci-secrets/containerd-hosts");
+
+/** The hosts.toml that gives containerd an Authorization header for one registry. */
+const hostsToml = (server: string, authorization: string): string =>
+  `server = "https://${server}"\ncapabilities = ["pull", "resolve"]\n\n[header]\n  Authorization = "${authorization}"\n`;
+
+/** The hosts.toml files the ctr stub found in its --hosts-dir, with their modes (parent, dir, file). */
+const hostsFilesSeen = (box: Sandbox): Array<{ host: string; modes: string[]; content: string }> =>
+  box.calls("ctr:hosts.toml").map(({ args: [host, parent, dir, file, content] }) => ({
+    host,
+    modes: [parent, dir, file],
+    content: Buffer.from(content, "base64").toString("utf8"),
+  }));
 
 /** The digest the ctr stub reports for a reference. */
 const stubDigest = (reference: string): string =>
@@ -48,8 +63,8 @@ describe("provisioner: preloadImages", function () {
         "k8s.io",
         "images",
         "pull",
-        "--user",
-        `oauth2accesstoken:${metadata.token}`,
+        "--hosts-dir",
+        HOSTS_DIR(box),
         "gcr.io/my-project/app@sha256:" + "a".repeat(64),
       ],
       [
@@ -57,10 +72,26 @@ describe("provisioner: preloadImages", function () {
         "k8s.io",
         "images",
         "pull",
-        "--user",
-        `robot:${PASSWORD}`,
+        "--hosts-dir",
+        HOSTS_DIR(box),
         "ghcr.io/org/private:v1",
       ],
+    ]);
+    // What ctr read: one hosts.toml per pull, for that registry only, 0600 in 0700 directories.
+    expect(hostsFilesSeen(box)).to.deep.equal([
+      {
+        host: "gcr.io",
+        modes: ["700", "700", "600"],
+        content: hostsToml("gcr.io", `Bearer ${metadata.token}`),
+      },
+      {
+        host: "ghcr.io",
+        modes: ["700", "700", "600"],
+        content: hostsToml(
+          "ghcr.io",
+          `Basic ${Buffer.from(`robot:${PASSWORD}`).toString("base64")}`,
+        ),
+      },
     ]);
     const docker = box
       .calls("docker")
@@ -100,6 +131,30 @@ describe("provisioner: preloadImages", function () {
     expect(result.serial).not.to.include("progress table");
   });
 
+  it("keeps every password and token off all command lines and environments while pulling, and removes the credential files", async () => {
+    const box = sandbox({
+      config: testConfig([preload({ images: ["gcr.io/p/a:1", "ghcr.io/org/private:v1"] })]),
+    });
+    const base64 = Buffer.from(`robot:${PASSWORD}`).toString("base64");
+    // The stubs read the needles from this file (outside the root; no environment names them).
+    fs.writeFileSync(
+      path.join(box.base, "secrets.txt"),
+      [PASSWORD, metadata.token, base64].join("\n"),
+    );
+    const scans = path.join(box.base, "secret-scans.log");
+    const result = await box.run();
+    expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+    const lines = fs.readFileSync(scans, "utf8").trim().split("\n");
+    // Two logins and two pulls in docker, two pulls in containerd: each looked while it ran.
+    expect(lines.filter((line) => line === "scan ctr")).to.have.length(2);
+    expect(lines.filter((line) => line === "scan docker")).to.have.length(4);
+    expect(lines.filter((line) => line.startsWith("hit "))).to.deep.equal([]);
+    expect(hostsFilesSeen(box).map((file) => file.host)).to.deep.equal(["gcr.io", "ghcr.io"]);
+    expect(fs.existsSync(box.machinePath("run/pci-secrets"))).to.equal(false);
+    expect(fs.existsSync(box.machinePath("run/preloaded-cos-image/docker-config"))).to.equal(false);
+    expect(box.filesContaining([PASSWORD, metadata.token, base64])).to.deep.equal([]);
+  });
+
   it("pulls anonymously when no credentials apply, and keeps the manifest across steps", async () => {
     const box = sandbox({
       config: testConfig([
@@ -120,6 +175,7 @@ describe("provisioner: preloadImages", function () {
     const result = await box.run();
     expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
     expect(box.calls("ctr").filter((call) => call.args.includes("--user"))).to.deep.equal([]);
+    expect(box.calls("ctr").filter((call) => call.args.includes("--hosts-dir"))).to.deep.equal([]);
     expect(box.calls("docker")).to.deep.equal([]);
     const manifest = JSON.parse(
       fs.readFileSync(box.machinePath("var/lib/preloaded-cos-image/images.json"), "utf8"),

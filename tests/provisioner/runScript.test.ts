@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import type { ProvisionerStep } from "../../components/guest/protocol";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectInOrder, expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
@@ -51,7 +52,7 @@ const counting = (name: string, tail = ""): string =>
 
 describe("provisioner: runScript", function () {
   this.timeout(30_000);
-  const { sandbox } = useSandboxes();
+  const { metadata, sandbox } = useSandboxes();
   const runs = (box: Sandbox): string[] =>
     fs.readFileSync(box.machinePath("var/lib/runs"), "utf8").trim().split("\n");
 
@@ -84,6 +85,64 @@ describe("provisioner: runScript", function () {
     const secrets = Object.values(TRICKY_ENV).filter((value) => value.length > 8);
     for (const secret of secrets) expect(result.serial).not.to.include(secret);
     expect(box.filesContaining(secrets)).to.deep.equal([]);
+  });
+
+  it("lets a script pull from Container Registry and Artifact Registry as the service account, for the build only", async () => {
+    const box = sandbox({
+      config: testConfig([script("pulls.sh")]),
+      context: {
+        "pulls.sh": [
+          'echo "docker config: ${DOCKER_CONFIG#"$PCI_ROOT"}"',
+          'echo "hosts dir: ${PCI_CONTAINERD_HOSTS_DIR#"$PCI_ROOT"}"',
+          'echo "config mode: $(stat -c %a "$DOCKER_CONFIG/config.json")"',
+          "for host in gcr.io eu.gcr.io asia.gcr.io us-docker.pkg.dev europe-west4-docker.pkg.dev; do",
+          '  grep -qF "\\"$host\\": \\"gcr\\"" "$DOCKER_CONFIG/config.json" && echo "helper for $host"',
+          "done",
+          "docker pull gcr.io/p/app:1",
+          "docker pull us-central1-docker.pkg.dev/p/r/app:1",
+          "docker pull nginx:1.27",
+          'ctr images pull --hosts-dir "$PCI_CONTAINERD_HOSTS_DIR" europe-west4-docker.pkg.dev/p/r/app:1',
+          "",
+        ].join("\n"),
+      },
+    });
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+    const lines = serialLines(result.serial);
+    expect(lines).to.include.members([
+      "BuildStatus: docker config: /run/pci-secrets/script-docker-config",
+      "BuildStatus: hosts dir: /run/pci-secrets/script-containerd-hosts",
+      "BuildStatus: config mode: 600",
+      ...[
+        "gcr.io",
+        "eu.gcr.io",
+        "asia.gcr.io",
+        "us-docker.pkg.dev",
+        "europe-west4-docker.pkg.dev",
+      ].map((host) => `BuildStatus: helper for ${host}`),
+    ]);
+    // docker asked the GCR helper for the Google registries, and nothing for Docker Hub.
+    expect(box.calls("docker-credential-gcr").map((call) => call.args)).to.deep.equal([
+      ["get", "gcr.io"],
+      ["get", "us-central1-docker.pkg.dev"],
+    ]);
+    // ctr got the service account's token as a bearer token, in a 0600 file.
+    const seen = box.calls("ctr:hosts.toml");
+    const europe = seen.find((call) => call.args[0] === "europe-west4-docker.pkg.dev");
+    expect(europe?.args.slice(1, 4)).to.deep.equal(["700", "700", "600"]);
+    expect(Buffer.from(europe?.args[4] ?? "", "base64").toString("utf8")).to.include(
+      `Authorization = "Bearer ${metadata.token}"`,
+    );
+    expect(seen.map((call) => call.args[0])).to.include.members(["gcr.io", "us-docker.pkg.dev"]);
+    // None of it is left on the machine that becomes the image.
+    expect(fs.existsSync(box.machinePath("run/pci-secrets"))).to.equal(false);
+    expect(box.filesContaining([metadata.token])).to.deep.equal([]);
+    const dockerConfigs = box
+      .filesContaining(['"credHelpers"'])
+      .filter((file) => path.basename(file) === "config.json");
+    expect(dockerConfigs).to.deep.equal([]);
+    expect(result.serial).not.to.include(metadata.token);
   });
 
   it("prefixes every line of a script's output, even forged markers, carriage returns and a last line without newline", async () => {

@@ -41,20 +41,25 @@ require_runtime() {
 }
 
 pull_with_containerd() {
-  local image=$1 reference host user password digest
+  local image=$1 reference host user password authorization digest pulled=true
   local auth=()
   reference=$(normalize_image_ref "$image")
   host=$(registry_of "$reference")
   if credentials_for "$host" user password; then
-    # ctr reads credentials only from --user (or a terminal prompt): they are on its command line
-    # while it runs. No other workload runs on the preload VM, and nothing logs the command line.
-    auth=(--user "$user:$password")
+    # ctr's --user would put the password on its command line. Instead a hosts.toml (0600, in a
+    # 0700 directory on tmpfs) gives the registry an Authorization header, and is removed as soon
+    # as the pull ends.
+    authorization_for authorization "$user" "$password"
+    auth=(--hosts-dir "$CONTAINERD_HOSTS_DIR")
+    secrets_dir containerd-hosts >/dev/null
+    write_containerd_hosts_file "$CONTAINERD_HOSTS_DIR" "$host" "$authorization" ||
+      fail "$CURRENT_LABEL" "the credentials for $host hold characters that cannot be sent in an HTTP header"
   fi
   status "pulling $reference into containerd (namespace k8s.io)"
   # ctr repaints a progress table on stdout: only its errors go to the serial port.
-  if ! ctr --namespace k8s.io images pull "${auth[@]}" "$reference" 2>&1 >/dev/null | prefix_lines; then
-    fail "$CURRENT_LABEL" "containerd could not pull $(one_line "$image")"
-  fi
+  ctr --namespace k8s.io images pull "${auth[@]}" "$reference" 2>&1 >/dev/null | prefix_lines || pulled=false
+  rm -rf "$CONTAINERD_HOSTS_DIR"
+  [[ $pulled == true ]] || fail "$CURRENT_LABEL" "containerd could not pull $(one_line "$image")"
   digest=$(containerd_digest "$reference")
   [[ -n $digest ]] || fail "$CURRENT_LABEL" "containerd does not list $(one_line "$reference") after pulling it"
   record_image "$image" containerd "$reference" "$digest"

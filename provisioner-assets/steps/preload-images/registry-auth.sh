@@ -1,7 +1,11 @@
 # shellcheck shell=bash
 # Registry credentials for preloadImages: the step's own credentials, or the VM's service account
-# token for Google's registries. Passwords and tokens stay in memory; docker's copy lives in a
-# config directory in tmpfs that is removed when the step ends (or fails).
+# token for Google's registries. Passwords and tokens stay in memory and never reach a command line
+# or an environment (lib/secrets.sh):
+#   docker      `docker login --password-stdin` (stdin); docker keeps its copy in config.json of a
+#               0700 config directory in /run (tmpfs), removed when the step ends (or fails)
+#   containerd  a hosts.toml with the Authorization header, 0600 in SECRETS_DIR, for one pull
+#               (`ctr images pull --hosts-dir`), removed right after it
 
 PI_USE_SERVICE_ACCOUNT=false
 PI_CRED_REGISTRIES=()
@@ -9,6 +13,7 @@ PI_CRED_USERNAMES=()
 PI_CRED_PASSWORDS=()
 SERVICE_ACCOUNT_TOKEN=""
 DOCKER_CONFIG_DIR="$RUN_DIR/docker-config"
+CONTAINERD_HOSTS_DIR="$SECRETS_DIR/containerd-hosts"
 DOCKER_LOGGED_IN=()
 
 # load_registry_credentials PATH: PATH/count entries of PATH/<n>/{registry,username,password}.
@@ -51,6 +56,17 @@ credentials_for() {
   return 1
 }
 
+# authorization_for VAR USER PASSWORD: the Authorization header value for a registry: the service
+# account's OAuth token as a bearer token (what Container Registry and Artifact Registry accept),
+# other credentials as HTTP basic authentication.
+authorization_for() {
+  if [[ $2 == oauth2accesstoken && -n $SERVICE_ACCOUNT_TOKEN && $3 == "$SERVICE_ACCOUNT_TOKEN" ]]; then
+    printf -v "$1" 'Bearer %s' "$3"
+  else
+    basic_auth "$1" "$2" "$3"
+  fi
+}
+
 # docker_login_once HOST USER PASSWORD: logs docker in to HOST in DOCKER_CONFIG_DIR; the password goes
 # through stdin, never on a command line.
 docker_login_once() {
@@ -69,14 +85,14 @@ docker_login_once() {
 # logins made here (and none that a script left behind).
 prepare_docker_config() {
   rm -rf "$DOCKER_CONFIG_DIR"
-  mkdir -p "$DOCKER_CONFIG_DIR"
+  (umask 077 && mkdir -p "$DOCKER_CONFIG_DIR")
   chmod 0700 "$DOCKER_CONFIG_DIR"
   add_cleanup_hook forget_registry_credentials
 }
 
 # forget_registry_credentials: removes docker's credential copy and every secret held in memory.
 forget_registry_credentials() {
-  rm -rf "$DOCKER_CONFIG_DIR"
+  rm -rf "$DOCKER_CONFIG_DIR" "$CONTAINERD_HOSTS_DIR"
   DOCKER_LOGGED_IN=()
   SERVICE_ACCOUNT_TOKEN=""
   PI_CRED_PASSWORDS=()

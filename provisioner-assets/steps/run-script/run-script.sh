@@ -4,6 +4,8 @@
 # The environment values are secrets as far as the provisioner knows: they are read from CIDATA into
 # memory, exported only in the subshell that becomes the script (never on a command line, so `ps`
 # does not show them), never printed and never written anywhere.
+# The script also gets access to Google's registries as the VM's service account (DOCKER_CONFIG,
+# PCI_CONTAINERD_HOSTS_DIR): see script-registry-auth.sh.
 
 RS_SCRIPT=""
 RS_ALLOW_REBOOT=false
@@ -31,11 +33,13 @@ step_run_script() {
   load_run_script "$1"
   local script="$CONTEXT_DIR/$RS_SCRIPT" statuses exit_status
   [[ -f $script ]] || fail "$CURRENT_LABEL" "the script is not in the build context"
+  prepare_script_registry_auth
   status "running bash $RS_SCRIPT with ${#RS_ENV_NAMES[@]} environment variable(s)"
   set +e
   run_user_script "$script" </dev/null 2>&1 | prefix_lines
   statuses=("${PIPESTATUS[@]}")
   set -e
+  forget_script_registry_auth
   exit_status=${statuses[0]}
   if ((exit_status == 0)); then
     return 0
@@ -53,6 +57,7 @@ step_run_script() {
 run_user_script() {
   (
     cd "$CONTEXT_DIR" || exit 1
+    export_script_registry_auth
     for index in "${!RS_ENV_NAMES[@]}"; do
       export "${RS_ENV_NAMES[index]}=${RS_ENV_VALUES[index]}"
     done
