@@ -9,6 +9,14 @@ import type * as pulumi from "@pulumi/pulumi";
  *
  * The script's working directory is a copy of the build context; its output goes to serial port 3
  * and is streamed to `pulumi up` as progress.
+ *
+ * As on COS Customizer, the script can pull private images from Container Registry (`gcr.io`,
+ * `*.gcr.io`) and Artifact Registry (`*-docker.pkg.dev`) as the preload VM's service account:
+ * `DOCKER_CONFIG` points at a docker config that sends those registries to docker's GCR credential
+ * helper (`docker-credential-gcr`), and for containerd `PCI_CONTAINERD_HOSTS_DIR` is a hosts directory
+ * carrying the service account's token (fetched when the step starts; it lasts about an hour):
+ * `ctr images pull --hosts-dir "$PCI_CONTAINERD_HOSTS_DIR" <image>`. Both live in a tmpfs for the
+ * step only and are not in the image.
  */
 export interface RunScriptStepArgs {
   /**
@@ -39,6 +47,21 @@ export interface RunScriptStepArgs {
  * At most one such step per build; requires {@link PreloadedCosImageArgs.gpuType}, so the preload VM
  * has a GPU to verify the installation with. The toolchain is kept on a temporary scratch disk, not
  * on the image.
+ *
+ * The driver's kernel modules must be loaded at every boot. The step writes into {@link installDir}
+ * a script, `setup_gpu.sh` (`cos-extensions install gpu` with the installed version, which finds the
+ * driver cached there and only loads it, then makes the directory executable and runs
+ * `nvidia-smi`), and a systemd unit that runs it, `preloaded-cos-image-gpu.service`. COS's `/etc` is
+ * a tmpfs, lost at every reboot, so the unit cannot be enabled in the image: have your instances'
+ * cloud-init link and start it at every boot (`bootcmd` runs at every boot), for the default
+ * `installDir`:
+ *
+ * ```yaml
+ * #cloud-config
+ * bootcmd:
+ *   - systemctl link /var/lib/nvidia/preloaded-cos-image-gpu.service
+ *   - systemctl start --no-block preloaded-cos-image-gpu.service
+ * ```
  */
 export interface InstallGpuDriverStepArgs {
   /**
@@ -47,8 +70,12 @@ export interface InstallGpuDriverStepArgs {
    */
   version?: string;
   /**
-   * Expected md5 checksum (32 hex digits) of the NVIDIA installer; checked against the installer the
-   * GPU installer leaves in {@link installDir}, failing the build on a mismatch. Default: not checked.
+   * Expected md5 checksum (32 hex digits) of the driver installer, failing the build on a mismatch.
+   * What is checked, after the installation: the `NVIDIA-Linux-*.run` file that COS's GPU installer
+   * downloaded and left in {@link installDir}. For the precompiled, signed drivers it installs, that
+   * is COS's build of the driver from Google's driver bucket, not the `.run` file NVIDIA publishes, so
+   * NVIDIA's published md5 does not match it. The installer file is then removed: it is not needed
+   * at boot and is not kept in the image. Default: not checked.
    */
   md5sum?: string;
   /**

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -81,6 +82,60 @@ describe("provisioner: installGpuDriver, disableAutoUpdate, disk steps", functio
     expect(fs.existsSync(cache)).to.equal(false);
     expect(fs.existsSync(path.join(box.base, "scratch-disk", "cos-extensions"))).to.equal(true);
     expect(result.serial).to.include(`BuildStatus: md5sum of ${INSTALLER} matches`);
+    // The installer is not kept in the image; the boot-time setup is, pinned to the version installed.
+    expect(fs.existsSync(box.machinePath(`var/lib/nvidia/${INSTALLER}`))).to.equal(false);
+    const setup = fs.readFileSync(box.machinePath("var/lib/nvidia/setup_gpu.sh"), "utf8");
+    expect(setup).to.include("readonly install_dir=/var/lib/nvidia\n");
+    expect(setup).to.include("readonly version=535.183.01\n");
+    expect(setup).not.to.include("{{");
+    expect(fs.statSync(box.machinePath("var/lib/nvidia/setup_gpu.sh")).mode & 0o777).to.equal(
+      0o755,
+    );
+    const unit = fs.readFileSync(
+      box.machinePath("var/lib/nvidia/preloaded-cos-image-gpu.service"),
+      "utf8",
+    );
+    expect(unit).to.include('ExecStart=/bin/bash "/var/lib/nvidia/setup_gpu.sh"\n');
+    expect(unit).to.include("WantedBy=multi-user.target");
+    const checked = spawnSync("shellcheck", ["--shell=bash", "-"], {
+      input: setup,
+      encoding: "utf8",
+    });
+    expect(checked.stdout + checked.stderr).to.equal("");
+    expect(checked.status).to.equal(0);
+  });
+
+  it("writes a boot-time setup that loads the cached driver with cos-extensions and runs nvidia-smi", async () => {
+    const box = sandbox({
+      config: testConfig([gpu({ version: "latest", installDir: "/home/gpu/drivers" })]),
+      env: { STUB_GPU_INSTALLER_FILE: "NVIDIA-Linux-x86_64-550.90.07.run" },
+    });
+    expect(finalLine((await box.run()).serial)).to.match(/^BuildSucceeded: /);
+    const dir = box.machinePath("home/gpu/drivers");
+    expect(fs.readdirSync(dir).sort()).to.deep.equal([
+      "preloaded-cos-image-gpu.service",
+      "setup_gpu.sh",
+    ]);
+    // At boot: the same stubs, and a driver whose nvidia-smi says it ran.
+    fs.mkdirSync(path.join(dir, "bin"));
+    fs.writeFileSync(path.join(dir, "bin", "nvidia-smi"), "#!/bin/bash\necho nvidia-smi ran\n", {
+      mode: 0o755,
+    });
+    fs.rmSync(box.callsFile);
+    const boot = spawnSync("bash", [path.join(dir, "setup_gpu.sh")], {
+      env: box.env(),
+      encoding: "utf8",
+    });
+    expect(boot.stderr).to.equal("");
+    expect(boot.status).to.equal(0);
+    expect(boot.stdout).to.include("nvidia-smi ran");
+    expect(box.calls("cos-extensions").map((call) => call.args)).to.deep.equal([
+      ["install", "gpu", "--", "-version=550.90.07", `-host-dir=${dir}`],
+    ]);
+    expect(box.calls("mount").map((call) => call.args)).to.deep.equal([
+      ["--bind", dir, dir],
+      ["-o", "remount,exec", dir],
+    ]);
   });
 
   it("leaves out -version for the default driver, honours installDir, and skips a missing scratch disk", async () => {
