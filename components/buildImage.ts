@@ -6,7 +6,9 @@ import { BuildCancelledError, Deadline } from "./google/deadline";
 import { parseBuildLine, parsePulledImage, type PulledImage } from "./guest/serialLines";
 import { ownerIdOf } from "./naming";
 import { isOutputOrPromise } from "./pendingValues";
-import { buildChecked, checkedInputs } from "./pipeline/prepareBuild";
+import type { protos } from "@google-cloud/compute";
+import { ImageNameTakenError } from "./pipeline/errors";
+import { buildChecked, checkedInputs, nameStatus, type NameStatus } from "./pipeline/prepareBuild";
 import type { Progress } from "./pipeline/progress";
 import type { BuildPhase, PipelineOptions } from "./pipeline/runBuild";
 import { toBuildSpec } from "./pipeline/spec";
@@ -119,7 +121,18 @@ export async function buildImage(
       projectId: spec.vm.project,
     });
   try {
-    const checked = await preview(inputs, clients, progress, options);
+    const { checked, name: status } = await preview(inputs, clients, progress, options);
+    if (status.kind === "taken") throw new ImageNameTakenError(status.message);
+    if (status.kind === "built") {
+      // COS Customizer skips a build whose output image exists, silently; this says so.
+      progress.info(
+        `the image ${checked.imageName} exists and was built from these same inputs (label pci-content): nothing to build`,
+      );
+      return builtImageOf(checked, status.image, spec.image.project, {
+        buildId: "",
+        deprecated: [],
+      });
+    }
     const result = await buildChecked(checked, {
       clients,
       progress,
@@ -127,35 +140,53 @@ export async function buildImage(
       options: options.pipeline,
     });
     if (result.deprecationError) progress.warn(result.deprecationError.message);
-    return {
-      imageName: checked.imageName,
-      selfLink: result.image.selfLink ?? "",
-      id: result.image.id != null ? String(result.image.id) : "",
-      project: spec.image.project,
-      family: result.image.family ?? undefined,
-      sourceImage: checked.sourceImage,
-      contentHash: checked.contentHash,
+    return builtImageOf(checked, result.image, spec.image.project, {
       buildId: result.buildId,
       preloadedImages: pulled,
       deprecated: result.deprecated,
       deprecationError: result.deprecationError?.message,
-    };
+    });
   } finally {
     if (!options.clients) await clients.close();
   }
 }
 
-/** The preview half: source image, content hash, image name. */
-async function preview(
+function builtImageOf(
+  checked: CheckedImageBuildInputs,
+  image: protos.google.cloud.compute.v1.IImage,
+  project: string,
+  build: Pick<BuiltImage, "buildId" | "deprecated" | "deprecationError"> &
+    Partial<Pick<BuiltImage, "preloadedImages">>,
+): BuiltImage {
+  return {
+    imageName: checked.imageName,
+    selfLink: image.selfLink ?? "",
+    id: image.id != null ? String(image.id) : "",
+    project,
+    family: image.family ?? undefined,
+    sourceImage: checked.sourceImage,
+    contentHash: checked.contentHash,
+    preloadedImages: [],
+    ...build,
+  };
+}
+
+/**
+ * The preview half: source image, content hash, image name, and what stands at a fixed name.
+ *
+ * @internal Also the command's `plan`.
+ */
+export async function preview(
   inputs: ImageBuildInputs,
   clients: GcpClients,
   progress: Progress,
-  options: BuildImageOptions,
-): Promise<CheckedImageBuildInputs> {
+  options: Pick<BuildImageOptions, "signal" | "pipeline">,
+): Promise<{ checked: CheckedImageBuildInputs; name: NameStatus }> {
   const deadline = new Deadline(CHECK_DEADLINE_MS, Date.now(), options.signal);
   try {
     const api = new ComputeApi(clients, deadline, progress, options.pipeline?.retry);
-    return await checkedInputs(api, inputs);
+    const checked = await checkedInputs(api, inputs);
+    return { checked, name: await nameStatus(api, checked) };
   } finally {
     deadline.cancel();
   }

@@ -12,7 +12,7 @@ export {
   type BuiltImage,
 } from "./buildImage";
 export type { PulledImage } from "./guest/serialLines";
-export { BuildFailedError } from "./pipeline/errors";
+export { BuildFailedError, ImageNameTakenError } from "./pipeline/errors";
 export { BuildCancelledError, DeadlineExceededError } from "./google/deadline";
 export {
   InvalidArgumentsError,

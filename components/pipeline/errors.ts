@@ -46,3 +46,11 @@ function adviceFor(code: string): string {
     return " (raise the quota named above, or use a smaller machineType / gpuCount)";
   return "";
 }
+
+/** The fixed output name is taken by an image this component did not make; found before any build. */
+export class ImageNameTakenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ImageNameTakenError";
+  }
+}

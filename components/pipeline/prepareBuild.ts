@@ -2,16 +2,24 @@ import { hashCidataInputs } from "../cidata";
 import type { GcpClients } from "../google/clients";
 import { Deadline } from "../google/deadline";
 import { contextEntries } from "../guest/cidataTree";
-import { generateImageName } from "../naming";
+import {
+  CONTENT_LABEL_KEY,
+  MANAGED_BY,
+  TEMPORARY_LABEL_KEYS,
+  contentLabelOf,
+  generateImageName,
+} from "../naming";
 import type {
   CheckedImageBuildInputs,
   ImageBuildInputs,
   ImageBuildOutputs,
 } from "../provider/inputs";
 import { ComputeApi } from "../google/computeApi";
+import type { protos } from "@google-cloud/compute";
 import { contentHashOf } from "./contentHash";
+import { readImage } from "./outputImage";
 import type { Progress } from "./progress";
-import { runBuild, type BuildRequest, type BuildResult, type PipelineOptions } from "./runBuild";
+import { runBuild, type BuildResult, type PipelineOptions } from "./runBuild";
 import { resolveSourceImage, type ResolvedSource } from "./sourceImage";
 import { toBuildSpec } from "./spec";
 
@@ -50,12 +58,53 @@ export async function checkedInputs(
   return { ...news, imageName, sourceImage: source.partialUrl, contentHash };
 }
 
+/** What stands at the output image's fixed name before a build. */
+export type NameStatus =
+  | { kind: "free" }
+  /** An image built from the same inputs: nothing to build (`pci-content` matches). */
+  | { kind: "built"; image: protos.google.cloud.compute.v1.IImage }
+  /** Someone else's image: the build would fail on its insert after running for its whole length. */
+  | { kind: "taken"; message: string };
+
+/**
+ * Looks at the fixed output name (`imageName`, or source name plus suffix) before anything is made.
+ * Generated names are fresh; the image this resource already has (`olds`) and a half-made image of
+ * the owner's own killed build (swept at the build's start) are not in the way.
+ */
+export async function nameStatus(
+  api: ComputeApi,
+  checked: CheckedImageBuildInputs,
+  olds: Partial<ImageBuildOutputs> = {},
+): Promise<NameStatus> {
+  const spec = toBuildSpec(checked);
+  const fixed = spec.image.name !== undefined || spec.image.nameSuffix !== undefined;
+  if (!fixed || olds.imageName === checked.imageName) return { kind: "free" };
+  const image = await readImage(api, spec.image.project, checked.imageName);
+  const labels = image?.labels ?? {};
+  if (!image || labels[TEMPORARY_LABEL_KEYS.owner] === spec.ownerId) return { kind: "free" };
+  if (labels[CONTENT_LABEL_KEY] === contentLabelOf(checked.contentHash)) {
+    return { kind: "built", image };
+  }
+  const field = spec.image.name !== undefined ? "imageName" : "imageNameSuffix";
+  const maker =
+    labels[TEMPORARY_LABEL_KEYS.managedBy] === MANAGED_BY
+      ? "another build of preloaded-cos-image, from other inputs"
+      : "someone else (it has no managed-by=preloaded-cos-image label)";
+  return {
+    kind: "taken",
+    message:
+      `${field}: the image "${checked.imageName}" already exists in project "${spec.image.project}" ` +
+      `(created ${image.creationTimestamp ?? "at an unknown time"} by ${maker}). Fix: choose another ` +
+      `${field}, or delete that image if it may go`,
+  };
+}
+
 /** What one build of checked inputs needs besides them. */
 export interface BuildEnvironment {
   clients: GcpClients;
   progress: Progress;
   signal?: AbortSignal;
-  /** See {@link BuildRequest.leftoverAgeMs}. */
+  /** Age from which leftovers of earlier builds are swept (see `BuildRequest.leftoverAgeMs`). */
   leftoverAgeMs?: number;
   /** @internal */
   options?: PipelineOptions;

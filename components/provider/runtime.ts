@@ -4,8 +4,9 @@ import { ComputeApi } from "../google/computeApi";
 import { Deadline } from "../google/deadline";
 import { canonicalJson } from "../pipeline/contentHash";
 import { deprecateOlderImages } from "../pipeline/deprecateOlderImages";
+import { ImageNameTakenError } from "../pipeline/errors";
 import { outputImageLabels, readImage, setImageLabels } from "../pipeline/outputImage";
-import { buildChecked, checkedInputs } from "../pipeline/prepareBuild";
+import { buildChecked, checkedInputs, nameStatus } from "../pipeline/prepareBuild";
 import { streamProgress, type Progress } from "../pipeline/progress";
 import type { PipelineOptions } from "../pipeline/runBuild";
 import { resolveSourceImage } from "../pipeline/sourceImage";
@@ -105,7 +106,19 @@ export async function check(
     };
   }
   const spec = toBuildSpec(news);
-  return { inputs: await withApi(spec, (api) => checkedInputs(api, news, olds)) };
+  return withApi(spec, async (api) => {
+    const checked = await checkedInputs(api, news, olds);
+    // A name taken by another image fails here, at preview, not after a whole build.
+    const status = await nameStatus(api, checked, olds);
+    if (status.kind !== "free") {
+      throw new ImageNameTakenError(
+        status.kind === "taken"
+          ? status.message
+          : `imageName: the image "${checked.imageName}" already exists, built from these same inputs, but this stack does not hold it. Fix: import it (pulumi import), or delete it and run again`,
+      );
+    }
+    return { inputs: checked };
+  });
 }
 
 /** Replace on content or name changes; update in place for labels and build settings. */

@@ -485,6 +485,31 @@ describe("the build, on the emulator", function () {
     expectNoTemporaries(f.emulator);
   });
 
+  for (const [field, extra, name] of [
+    ["imageName", { imageName: "taken" }, "taken"],
+    ["imageNameSuffix", { imageNameSuffix: "-web" }, "cos-stable-121-18867-199-1-web"],
+  ] as const) {
+    it(`fails check when the fixed name (${field}) is taken by an image it did not make, with no mutating call`, async () => {
+      f = await buildFixture();
+      f.emulator.seedImage({ project: PROJECT, name, labels: { owner: "someone-else" } });
+      f.emulator.requestLog.clear();
+      const error = await runtime.check({}, f.inputs(extra)).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.name).to.equal("ImageNameTakenError");
+      expect(error?.message).to.contain(
+        `${field}: the image "${name}" already exists in project "${PROJECT}"`,
+      );
+      expect(error?.message).to.contain("by someone else");
+      expect(error?.message).to.contain(`Fix: choose another ${field}`);
+      const mutating = f.emulator.requestLog
+        .entries()
+        .filter((e) => !/\.(get|list|getFromFamily)$/.test(e.method));
+      expect(mutating).to.deep.equal([]);
+    });
+  }
+
   it("names the image after the source with imageNameSuffix", async () => {
     f = await buildFixture();
     const checked = (await runtime.check({}, f.inputs({ imageNameSuffix: "-web" })))

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import {
   BuildCancelledError,
   BuildFailedError,
+  ImageNameTakenError,
   InvalidArgumentsError,
   buildImage,
   type BuildImageArgs,
@@ -146,5 +147,66 @@ describe("buildImage(): the build without Pulumi", () => {
     const error = await rejection(buildImage(args(), { baseDir: dir, signal: controller.signal }));
     expect(error).to.be.instanceOf(BuildCancelledError);
     expect(cloud.emulator.requestLog.count("*")).to.equal(0);
+  });
+});
+
+describe("a fixed output name, looked at before any build", () => {
+  let cloud: EmulatorCloud;
+  let dir: string;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pci-fixed-name-"));
+    fs.mkdirSync(path.join(dir, "image"));
+    fs.writeFileSync(path.join(dir, "image", "setup.sh"), "echo hi\n");
+    cloud = await startEmulatorCloud({
+      project: PROJECT,
+      bucket: BUCKET,
+      emulator: { guestShutdownGraceMs: 2_000 },
+    });
+  });
+  afterEach(async () => {
+    await cloud.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const fixed = (): BuildImageArgs => ({
+    project: PROJECT,
+    zone: ZONE,
+    bucket: BUCKET,
+    sourceImageFamily: "cos-stable",
+    buildContext: "image",
+    steps: [{ runScript: { script: "setup.sh" } }],
+    apiEndpoints: cloud.endpoints,
+    imageName: "web-fixed",
+  });
+  const mutations = (): string[] =>
+    cloud.emulator.requestLog
+      .entries()
+      .map((e) => e.method)
+      .filter((m) => !/\.(get|list|getFromFamily|getSerialPortOutput|wait)$/.test(m));
+
+  it("re-running the same inputs is a no-op that says so and returns the image", async () => {
+    const first = await buildImage(fixed(), { baseDir: dir, pipeline: FAST_PIPELINE });
+    cloud.emulator.requestLog.clear();
+    const messages: string[] = [];
+    const again = await buildImage(fixed(), {
+      baseDir: dir,
+      pipeline: FAST_PIPELINE,
+      onEvent: (e) => e.type === "progress" && messages.push(e.message),
+    });
+    expect(again.selfLink).to.equal(first.selfLink);
+    expect(again.contentHash).to.equal(first.contentHash);
+    expect(mutations()).to.deep.equal([]);
+    expect(messages.join("\n")).to.contain("built from these same inputs");
+  });
+
+  it("a name taken by someone else's image fails before any VM, naming the image, who has it and the fix", async () => {
+    cloud.emulator.seedImage({ project: PROJECT, name: "web-fixed", labels: { team: "other" } });
+    cloud.emulator.requestLog.clear();
+    const error = await rejection(buildImage(fixed(), { baseDir: dir, pipeline: FAST_PIPELINE }));
+    expect(error).to.be.instanceOf(ImageNameTakenError);
+    expect(error.message).to.match(
+      /^imageName: the image "web-fixed" already exists in project "build-project" \(created .* by someone else .*\)\. Fix: choose another imageName/,
+    );
+    expect(mutations()).to.deep.equal([]);
+    expectNoTemporaries(cloud.emulator); // the seeded image stays, untouched
   });
 });
