@@ -20,7 +20,7 @@ import { expectSuccess, watchProvisioner } from "./watchProvisioner";
 /** The temporaries of one attempt at the build VM. */
 export interface VmAttempt {
   vm: ZonalRef;
-  /** Kept when the VM is deleted: the output image is made from it. */
+  /** Deleted with the VM, until imaging: then kept, since the output image is made from it. */
   bootDisk: ZonalRef;
   /** Present when a step needs a scratch disk (GPU drivers); deleted with the VM. */
   scratchDisk?: ZonalRef;
@@ -124,8 +124,11 @@ async function createVm(run: BuildRun, payload: GuestPayload, attempt: VmAttempt
   );
 }
 
-/** Deletes the VM; its boot disk stays (for the image), the auto-delete disks go with it. */
-export async function deleteVmKeepingBootDisk(run: BuildRun, attempt: VmAttempt): Promise<void> {
+/**
+ * Deletes the VM, and with it the disks attached with autoDelete: the CIDATA and scratch disks, and
+ * the boot disk unless imaging turned that off.
+ */
+export async function deleteVm(run: BuildRun, attempt: VmAttempt): Promise<void> {
   await deleteInstance(run.api, attempt.vm);
   run.temporaries.forget("instances", attempt.vm);
   // Attached with autoDelete: GCE deleted them with the VM.
@@ -135,7 +138,7 @@ export async function deleteVmKeepingBootDisk(run: BuildRun, attempt: VmAttempt)
 
 /** Deletes the VM and every disk of the attempt (a preempted VM's work is lost anyway). */
 async function discardVm(run: BuildRun, attempt: VmAttempt): Promise<void> {
-  await deleteVmKeepingBootDisk(run, attempt);
-  await deleteDisk(run.api, attempt.bootDisk);
+  await deleteVm(run, attempt);
+  await deleteDisk(run.api, attempt.bootDisk); // gone with the VM already: "not found" is fine
   run.temporaries.forget("disks", attempt.bootDisk);
 }

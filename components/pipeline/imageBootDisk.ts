@@ -1,8 +1,9 @@
 import type { protos } from "@google-cloud/compute";
 import { Deadline } from "../google/deadline";
+import { DEVICE_NAMES } from "../guest/protocol";
 import { TEMPORARY_LABEL_KEYS } from "../naming";
 import { enterPhase, type BuildRun } from "./buildRun";
-import { deleteVmKeepingBootDisk, type VmAttempt } from "./bootVm";
+import { deleteVm, type VmAttempt } from "./bootVm";
 import { deleteCidataImage, type GuestPayload } from "./deliverCidata";
 import { diskUrl } from "./instanceBody";
 import { outputImageBody, readImage, setImageLabels } from "./outputImage";
@@ -38,6 +39,7 @@ export async function imageBootDisk(
   const { api, spec, imageName } = run;
   run.progress.info(`creating the image ${imageName} from ${attempt.bootDisk.name}`);
   const ref: ImageRef = { project: spec.image.project, name: imageName };
+  await keepBootDisk(run, attempt);
   const body = outputImageBody(
     spec.image,
     imageName,
@@ -59,7 +61,7 @@ export async function imageBootDisk(
         api.callOptions(),
       ),
     ),
-    deleteVmKeepingBootDisk(run, attempt),
+    deleteVm(run, attempt),
     payload.delivery.kind === "disk" ? deleteCidataImage(run) : Promise.resolve(),
   ]);
   if (imageMade.status === "rejected") {
@@ -75,6 +77,24 @@ export async function imageBootDisk(
   }
   run.progress.info(`image ${image.selfLink} is ${image.status ?? "READY"}`);
   return { ref, image, selfLink: image.selfLink, finalLabels: body.labels ?? {} };
+}
+
+/** The boot disk stops going with the VM: the image is made from it while the VM is deleted. */
+async function keepBootDisk(run: BuildRun, attempt: VmAttempt): Promise<void> {
+  const { vm } = attempt;
+  await run.api.mutate(`keeping the boot disk of ${vm.name}`, vm, (requestId) =>
+    run.api.clients.instances.setDiskAutoDelete(
+      {
+        project: vm.project,
+        zone: vm.zone,
+        instance: vm.name,
+        deviceName: DEVICE_NAMES.boot,
+        autoDelete: false,
+        requestId,
+      },
+      run.api.callOptions(),
+    ),
+  );
 }
 
 /**

@@ -94,7 +94,9 @@ function attachedDisks(
   const disks: protos.google.cloud.compute.v1.IAttachedDisk[] = [
     {
       boot: true,
-      autoDelete: false,
+      // Goes with the VM, so that the VM's run-time limit (the guard for a dead orchestrator) takes
+      // the disk along; the build turns this off just before it images the disk.
+      autoDelete: true,
       deviceName: DEVICE_NAMES.boot,
       initializeParams: {
         diskName: plan.bootDisk.name,

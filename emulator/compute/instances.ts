@@ -88,6 +88,9 @@ export function registerInstanceRoutes(router: Router, deps: ComputeDeps): void 
   router.add("POST", `${one}/detachDisk`, "compute.instances.detachDisk", (ctx) =>
     detachDisk(ctx, deps),
   );
+  router.add("POST", `${one}/setDiskAutoDelete`, "compute.instances.setDiskAutoDelete", (ctx) =>
+    setDiskAutoDelete(ctx, deps),
+  );
   router.add("GET", `${one}/serialPort`, "compute.instances.getSerialPortOutput", (ctx) =>
     getSerialPortOutput(ctx, deps),
   );
@@ -535,6 +538,34 @@ function detachDisk(ctx: RequestContext, deps: ComputeDeps): void {
     async () => {
       await deps.latency.wait("diskAttach");
       runtime.detach(deviceName);
+    },
+    ctx.url.searchParams.get("requestId"),
+  );
+  sendOperation(ctx, op);
+}
+
+/** `setDiskAutoDelete?autoDelete=<bool>&deviceName=<name>`: whether the disk goes with the instance. */
+function setDiskAutoDelete(ctx: RequestContext, deps: ComputeDeps): void {
+  const { project, zone } = ctx.params;
+  if (replayed(ctx, deps, project)) return;
+  const runtime = runtimeOf(ctx, deps);
+  const query = ctx.url.searchParams;
+  const deviceName = query.get("deviceName");
+  if (!deviceName) throw required("deviceName");
+  const autoDelete = query.get("autoDelete");
+  if (autoDelete !== "true" && autoDelete !== "false") throw required("autoDelete");
+  const attached = runtime.record.disks.find((d) => d.deviceName === deviceName);
+  if (!attached)
+    throw invalid(
+      `Invalid value for field 'deviceName': '${deviceName}'. No attached disk found with that device name.`,
+    );
+  const op = deps.operations.start(
+    { project, zone },
+    "setDiskAutoDelete",
+    runtime.record,
+    () => {
+      attached.autoDelete = autoDelete === "true";
+      return Promise.resolve();
     },
     ctx.url.searchParams.get("requestId"),
   );

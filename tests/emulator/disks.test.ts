@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { PROJECT, rejection, startHarness, ZONE, type Harness } from "./harness";
 import { cosBootDisk, deleteDisk, deleteInstance, deprecateImage, getDisk } from "./harness";
 import { COS_FAMILY, insertDisk, insertImage, insertInstance, requestDisk } from "./harness";
+import { waitDone } from "./harness";
 
 describe("emulator: disks through the real Compute Engine client", () => {
   let h: Harness;
@@ -73,6 +74,42 @@ describe("emulator: disks through the real Compute Engine client", () => {
 
     const dup = await rejection(requestDisk(h, { name: "scratch-1", sizeGb: "10" }));
     expect(dup.httpStatusCode).to.equal(409);
+  });
+
+  it("setDiskAutoDelete decides whether a disk goes with its instance; an unknown device is refused", async () => {
+    await insertInstance(h, {
+      name: "kept-vm",
+      machineType: "e2-small",
+      disks: [cosBootDisk({}, { autoDelete: true, deviceName: "boot" })],
+    });
+    const unknown = await rejection(
+      h.clients.instances.setDiskAutoDelete({
+        project: PROJECT,
+        zone: ZONE,
+        instance: "kept-vm",
+        deviceName: "nope",
+        autoDelete: false,
+      }),
+    );
+    expect(unknown.httpStatusCode).to.equal(400);
+    await waitDone(
+      h,
+      await h.clients.instances.setDiskAutoDelete({
+        project: PROJECT,
+        zone: ZONE,
+        instance: "kept-vm",
+        deviceName: "boot",
+        autoDelete: false,
+      }),
+    );
+    const [instance] = await h.clients.instances.get({
+      project: PROJECT,
+      zone: ZONE,
+      instance: "kept-vm",
+    });
+    expect(instance.disks?.[0].autoDelete).to.equal(false);
+    await deleteInstance(h, "kept-vm");
+    expect((await getDisk(h, "kept-vm")).users ?? []).to.deep.equal([]);
   });
 
   it("refuses to delete a disk attached to an instance (resourceInUseByAnotherResource), deletes it once free", async () => {

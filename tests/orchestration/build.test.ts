@@ -575,6 +575,21 @@ describe("the build, on the emulator", function () {
     expect(instance.machineType).to.match(/machineTypes\/n1-standard-4$/);
     expect(instance.guestAccelerators).to.have.length(1);
   });
+
+  it("lets the VM's run-time limit take the boot disk along: it goes with the VM until imaging", async () => {
+    f = await buildFixture({ defaultGuest: { statusLines: 20, lineIntervalMs: 30 } });
+    const instances = (await instancesDuring(f, f.build(f.inputs()))) as Array<{
+      status: string;
+      disks: Array<{ boot?: boolean; autoDelete?: boolean }>;
+    }>;
+    const bootWhileRunning = instances
+      .filter((i) => i.status === "RUNNING")
+      .map((i) => i.disks.find((d) => d.boot)?.autoDelete);
+    expect(bootWhileRunning).to.include(true);
+    expect(bootWhileRunning.every((autoDelete) => autoDelete === true)).to.equal(true);
+    expect(f.emulator.requestLog.count("compute.instances.setDiskAutoDelete")).to.equal(1);
+    // The emulator's tier checks that deleting an instance deletes its autoDelete disks, as GCE does.
+  });
 });
 
 /** Every instance body the API shows while `work` runs (metadata included). */
