@@ -31,7 +31,9 @@ async function main(): Promise<void> {
       dataDir,
       write: (line) => console.log(`  ${line}`),
       onMachineRun: (run) => machineRuns.push(run),
-      onDynamicCreate: (_registration, startedAt, endedAt) => (buildMs = endedAt - startedAt),
+      onDynamicCreate: (registration, startedAt, endedAt) => {
+        if (registration.type.endsWith(":ImageBuild")) buildMs = endedAt - startedAt;
+      },
     });
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import type { PreloadedCosImageArgs } from "./args";
 import { regionOfZone } from "./google/names";
 import { MANAGED_BY, ownerIdOf } from "./naming";
 import { ImageBuild, type ImageBuildResourceInputs } from "./provider/imageBuild";
+import { LeftoverSweeper } from "./provider/leftoverSweeper";
 import { splitSecrets } from "./secrets";
 import { InvalidArgumentsError, validateArgs, type ValidationContext } from "./validation";
 
@@ -66,16 +67,33 @@ export class PreloadedCosImage extends pulumi.ComponentResource {
       ? pulumi.output(args.bucket)
       : createScratchBucket(name, project, zone, this).name;
 
+    const ownerId = ownerIdOf(pulumi.getProject(), pulumi.getStack(), name);
+    // Before the build and deleted after it: destroy sweeps every place its builds ran.
+    const leftovers = new LeftoverSweeper(
+      `${name}-leftovers`,
+      {
+        ownerId,
+        namePrefix: name,
+        project,
+        zone,
+        imageProject: args.imageProject,
+        bucket: this.bucketName,
+        bucketPrefix: args.bucketPrefix,
+        endpoints: args.apiEndpoints ?? {},
+      },
+      { parent: this },
+    );
     const { args: shownArgs, secrets } = splitSecrets(args);
     const inputs: ImageBuildResourceInputs = {
       namePrefix: name,
-      ownerId: ownerIdOf(pulumi.getProject(), pulumi.getStack(), name),
+      ownerId,
       programDir: process.cwd(),
       args: { ...shownArgs, project, zone, bucket: this.bucketName },
       secrets: pulumi.secret(secrets),
     };
     const build = new ImageBuild(name, inputs, {
       parent: this,
+      dependsOn: [leftovers],
       additionalSecretOutputs: ["secrets"],
     });
 

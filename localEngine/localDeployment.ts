@@ -99,6 +99,9 @@ export function describePlanned(registration: HandledRegistration): string {
   const state = registration.state ?? registration.inputs;
   const what = `${type} "${name}"`;
   if (!registration.custom) return `${what} (component)`;
+  if (type.endsWith(":LeftoverSweeper")) {
+    return `${what}: remembers where builds run; its delete sweeps their leftovers`;
+  }
   if (type.startsWith("pulumi-nodejs:dynamic/")) {
     const args = (state.args ?? {}) as { steps?: unknown[] };
     return `${what}: builds an image from ${String(state.sourceImage)} with ${args.steps?.length ?? 0} step(s)`;

@@ -11,8 +11,11 @@ import { Temporaries } from "./temporaries";
 export interface SweepScope {
   project: string;
   zone: string;
-  /** Projects whose images may hold temporaries (the build project). */
-  imageProject: string;
+  /**
+   * Projects whose images may hold temporaries: the build project (CIDATA images) and the output
+   * image's project (an output image is a temporary until its build has finished).
+   */
+  imageProjects: string[];
   bucket: string;
   /** Object prefix of builds (`<bucketPrefix>/`). */
   prefix: string;
@@ -45,7 +48,7 @@ export async function sweep(
   };
   const found = new Temporaries();
   try {
-    const [[instances], [disks], [images], [objects]] = await Promise.all([
+    const [[instances], [disks], imageLists, [objects]] = await Promise.all([
       api.read("listing leftover instances", () =>
         api.clients.instances.list(
           { project: scope.project, zone: scope.zone, filter },
@@ -58,10 +61,16 @@ export async function sweep(
           { ...api.callOptions(), autoPaginate: true },
         ),
       ),
-      api.read("listing leftover images", () =>
-        api.clients.images.list(
-          { project: scope.imageProject, filter },
-          { ...api.callOptions(), autoPaginate: true },
+      Promise.all(
+        scope.imageProjects.map((project) =>
+          api
+            .read(`listing leftover images in ${project}`, () =>
+              api.clients.images.list(
+                { project, filter },
+                { ...api.callOptions(), autoPaginate: true },
+              ),
+            )
+            .then(([images]) => images.map((image) => ({ project, image }))),
         ),
       ),
       api.read("listing leftover objects", () =>
@@ -76,9 +85,8 @@ export async function sweep(
     for (const d of disks)
       if (d.name && stale(d.labels))
         found.add("disks", { project: scope.project, zone: scope.zone, name: d.name });
-    for (const i of images)
-      if (i.name && stale(i.labels))
-        found.add("images", { project: scope.imageProject, name: i.name });
+    for (const { project, image } of imageLists.flat())
+      if (image.name && stale(image.labels)) found.add("images", { project, name: image.name });
     for (const o of objects) {
       const metadata = (o.metadata.metadata ?? {}) as Record<string, string>;
       if (metadata[TEMPORARY_LABEL_KEYS.owner] === scope.ownerId && stale(metadata))
@@ -97,13 +105,13 @@ export async function sweep(
 
 /** Where the leftovers of a component's builds are: its build project, zone, bucket prefix and owner. */
 export function sweepScopeOf(
-  spec: Pick<BuildSpec, "vm" | "storage" | "ownerId">,
+  spec: Pick<BuildSpec, "vm" | "image" | "storage" | "ownerId">,
   limits: Pick<SweepScope, "currentBuildId" | "createdBefore">,
 ): SweepScope {
   return {
     project: spec.vm.project,
     zone: spec.vm.zone,
-    imageProject: spec.vm.project,
+    imageProjects: [...new Set([spec.vm.project, spec.image.project])],
     bucket: spec.storage.bucket,
     prefix: `${spec.storage.prefix}/`,
     ownerId: spec.ownerId,

@@ -1,14 +1,10 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
-import { ComputeApi } from "../google/computeApi";
-import { Deadline } from "../google/deadline";
+import type { ComputeApi } from "../google/computeApi";
 import { canonicalJson } from "../pipeline/contentHash";
 import { deprecateOlderImages } from "../pipeline/deprecateOlderImages";
 import { ImageNameTakenError } from "../pipeline/errors";
 import { outputImageLabels, readImage, setImageLabels } from "../pipeline/outputImage";
 import { buildChecked, checkedInputs, nameStatus } from "../pipeline/prepareBuild";
-import { streamProgress, type Progress } from "../pipeline/progress";
-import type { PipelineOptions } from "../pipeline/runBuild";
 import { resolveSourceImage } from "../pipeline/sourceImage";
 import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
 import { sweep, sweepScopeOf } from "../pipeline/sweep";
@@ -18,6 +14,7 @@ import { mergeSecrets } from "../secrets";
 import { formatProblem, validateArgs } from "../validation";
 import type { CheckedImageBuildInputs, ImageBuildInputs, ImageBuildOutputs } from "./inputs";
 import { classifyDiff } from "./diff";
+import { environment, withApi } from "./environment";
 
 /**
  * The build resource's provider implementation, loaded by package name from the serialized provider
@@ -25,64 +22,8 @@ import { classifyDiff } from "./diff";
  * {@link configureRuntime} lets tests and the local engine inject clients, progress and timing.
  */
 
-/**
- * What the methods use; production builds them from the inputs.
- *
- * @internal
- */
-export interface RuntimeEnvironment {
-  /** Clients for the given endpoints (default: the real Google clients). */
-  clients(endpoints: BuildSpec["endpoints"], project: string): GcpClients;
-  /** Where progress goes (default: standard output). */
-  progress(name: string): Progress;
-  /** Pipeline knobs (default: none). */
-  pipeline?: PipelineOptions;
-}
-
-const defaultEnvironment: RuntimeEnvironment = {
-  // Endpoints given as inputs win; PCI_COMPUTE_ENDPOINT / PCI_STORAGE_ENDPOINT point a whole
-  // program at the local emulator without changing it.
-  clients: (endpoints, project) =>
-    createGcpClients({ endpoints: { ...endpointsFromEnv(), ...endpoints }, projectId: project }),
-  progress: (name) => streamProgress(name),
-};
-
-let environment: RuntimeEnvironment = defaultEnvironment;
-
-/**
- * Replaces parts of the environment (tests, benchmarks, the local engine); returns a function that
- * restores it. A test seam, not an API: left out of the published type declarations.
- *
- * @internal
- */
-export function configureRuntime(overrides: Partial<RuntimeEnvironment>): () => void {
-  const previous = environment;
-  environment = { ...environment, ...overrides };
-  return () => {
-    environment = previous;
-  };
-}
-
-/** How long reads in check/read/update/delete may take in all. */
-const SHORT_DEADLINE_MS = 5 * 60_000;
-
-async function withApi<T>(
-  spec: Pick<BuildSpec, "endpoints" | "vm" | "namePrefix">,
-  work: (api: ComputeApi, progress: Progress) => Promise<T>,
-): Promise<T> {
-  const clients = environment.clients(spec.endpoints, spec.vm.project);
-  const progress = environment.progress(spec.namePrefix);
-  const deadline = new Deadline(SHORT_DEADLINE_MS);
-  try {
-    return await work(
-      new ComputeApi(clients, deadline, progress, environment.pipeline?.retry),
-      progress,
-    );
-  } finally {
-    deadline.cancel();
-    await clients.close();
-  }
-}
+export { configureRuntime } from "./environment";
+export * as leftovers from "./leftoversRuntime";
 
 /**
  * Validates the resolved inputs (the same rules as the component, now that every Output is known),
@@ -135,8 +76,8 @@ export async function create(
   inputs: CheckedImageBuildInputs,
 ): Promise<pulumi.dynamic.CreateResult> {
   const spec = toBuildSpec(inputs);
-  const clients = environment.clients(spec.endpoints, spec.vm.project);
-  const progress = environment.progress(spec.namePrefix);
+  const clients = environment().clients(spec.endpoints, spec.vm.project);
+  const progress = environment().progress(spec.namePrefix);
   try {
     const result = await buildChecked(inputs, {
       clients,
@@ -144,7 +85,7 @@ export async function create(
       // Pulumi's stack lock: no other build of this component runs now, so whatever its earlier
       // builds left is a killed build's, whatever its age.
       leftoverAgeMs: 0,
-      options: environment.pipeline,
+      options: environment().pipeline,
     });
     const outs = outputsOf(inputs, result.buildId, result.image);
     if (result.deprecationError) {

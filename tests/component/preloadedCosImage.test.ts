@@ -15,6 +15,7 @@ interface Registration {
 
 const registrations: Registration[] = [];
 const DYNAMIC_TYPE = "pulumi-nodejs:dynamic/preloaded-cos-image:ImageBuild";
+const SWEEPER_TYPE = "pulumi-nodejs:dynamic/preloaded-cos-image:LeftoverSweeper";
 
 /** What the build resource reports once built, derived from its inputs the way the provider would. */
 function builtState(inputs: Record<string, unknown>): Record<string, unknown> {
@@ -94,15 +95,19 @@ describe("PreloadedCosImage (under Pulumi mocks)", function () {
     steps: [{ runScript: { script: "setup.sh" } }],
   });
 
-  it("registers the component, a scratch bucket and the build, in that order", async () => {
+  it("registers the component, a scratch bucket, the leftover sweeper and the build, in that order", async () => {
     const image = new lib.PreloadedCosImage("web", minimal());
     await unwrap(image.urn);
     await unwrap(image.imageName);
     expect(registrations.map((r) => [r.type, r.name])).to.deep.equal([
       ["preloaded-cos-image:index:PreloadedCosImage", "web"],
       ["gcp:storage/bucket:Bucket", "web-scratch"],
+      [SWEEPER_TYPE, "web-leftovers"],
       [DYNAMIC_TYPE, "web"],
     ]);
+    // The build depends on the sweeper: created after it, deleted before it (destroy sweeps last).
+    const sweeper = registrations.find((r) => r.type === SWEEPER_TYPE);
+    expect(sweeper?.inputs).to.deep.include({ project: "stack-project", zone: "europe-west4-b" });
   });
 
   it("parents every child to the component", async () => {

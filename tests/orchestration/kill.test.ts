@@ -5,8 +5,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { ImageBuildInputs } from "../../components/provider/inputs";
 import * as runtime from "../../components/provider/runtime";
+import type {
+  LeftoverSweeperInputs,
+  LeftoverSweeperOutputs,
+} from "../../components/provider/leftoverSweeper";
 import {
+  BUCKET,
   FAST_PIPELINE,
+  PROJECT,
+  ZONE,
   buildFixture,
   expectNoTemporaries,
   type BuildFixture,
@@ -138,4 +145,61 @@ describe("a build killed at any moment", function () {
         .map((i) => i.name),
     );
   });
+
+  it("a build killed during its first create, in another zone and with the image in another project: destroy (the leftover sweeper) removes it all", async () => {
+    f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
+    const inZone = (zone: string) => f.inputs({ zone, imageProject: "image-project" });
+    const sweeperInputs = (zone: string): LeftoverSweeperInputs => ({
+      ownerId: inZone(zone).ownerId,
+      namePrefix: "web",
+      project: PROJECT,
+      zone,
+      imageProject: "image-project",
+      bucket: BUCKET,
+      endpoints: inZone(zone).args.apiEndpoints ?? {},
+    });
+    // The component first records where it builds, then the build starts and is killed: no build
+    // resource reaches the state.
+    const created = await runtime.leftovers.create(sweeperInputs(ZONE));
+    const requestsPerBuild = await (async () => {
+      const before = f.emulator.requestLog.count();
+      await buildAndKill(f, await checkedInputsFile(inZone(ZONE)), Number.MAX_SAFE_INTEGER);
+      return f.emulator.requestLog.count() - before;
+    })();
+    // The finished build's image is ordinary state-less output here; later kills leave temporaries.
+    for (const share of [0.3, 0.6, 0.9]) {
+      await buildAndKill(
+        f,
+        await checkedInputsFile(inZone(ZONE)),
+        Math.floor(share * requestsPerBuild),
+      );
+    }
+    // The component moves to another zone: the move sweeps the old zone at once.
+    const moved = await runtime.leftovers.update(
+      created.id,
+      created.outs as LeftoverSweeperOutputs,
+      sweeperInputs("europe-west4-c"),
+    );
+    expect(temporariesIn(f)).to.deep.equal([]);
+    await buildAndKill(
+      f,
+      await checkedInputsFile(inZone("europe-west4-c")),
+      Math.floor(0.9 * requestsPerBuild),
+    );
+    expect(temporariesIn(f).length, "the killed build left temporaries").to.be.greaterThan(0);
+    // pulumi destroy: only the sweeper is in state.
+    await runtime.leftovers.delete(created.id, moved.outs as LeftoverSweeperOutputs);
+    expect(temporariesIn(f)).to.deep.equal([]);
+  });
 });
+
+/** Names of every temporary left (images: those still labelled as temporaries, in any project). */
+function temporariesIn(f: BuildFixture): string[] {
+  const inventory = f.emulator.inventory();
+  return [
+    ...inventory.instances.map((i) => i.name),
+    ...inventory.disks.map((d) => d.name),
+    ...inventory.objects.map((o) => o.name),
+    ...inventory.images.filter((i) => i.labels["pci-owner"]).map((i) => i.name),
+  ];
+}

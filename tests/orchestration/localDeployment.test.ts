@@ -50,9 +50,13 @@ describe("local deployment of a program (the engine of npm start)", function () 
       ["pulumi:pulumi:Stack", "hello-preloaded-cos-local"],
       ["preloaded-cos-image:index:PreloadedCosImage", "hello"],
       ["gcp:storage/bucket:Bucket", "hello-scratch"],
+      ["pulumi-nodejs:dynamic/preloaded-cos-image:LeftoverSweeper", "hello-leftovers"],
       ["pulumi-nodejs:dynamic/preloaded-cos-image:ImageBuild", "hello"],
       ["gcp:compute/instanceTemplate:InstanceTemplate", "hello"],
     ]);
+    expect(lines).to.include(
+      '  + pulumi-nodejs:dynamic/preloaded-cos-image:LeftoverSweeper "hello-leftovers": remembers where builds run; its delete sweeps their leftovers',
+    );
     expect(lines).to.include(
       '  + pulumi-nodejs:dynamic/preloaded-cos-image:ImageBuild "hello": builds an image from projects/cos-cloud/global/images/cos-stable-121-18867-199-1 with 1 step(s)',
     );
