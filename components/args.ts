@@ -141,7 +141,8 @@ export interface ExtendOemPartitionStepArgs {
 
 /**
  * Disables COS auto-update on the image by masking `update-engine.service` on the kernel command line,
- * as COS Customizer's `disable-auto-update` does.
+ * as COS Customizer's `disable-auto-update` does. Unlike it, this step does not (yet) reclaim the
+ * unused ROOT-A partition for the stateful partition: the disk layout is left as it is.
  */
 export type DisableAutoUpdateStepArgs = Record<string, never>;
 
@@ -220,7 +221,9 @@ export interface PreloadedCosImageArgs {
    */
   sourceImageFamily?: pulumi.Input<string>;
   /**
-   * COS milestone (such as 117): the newest image of that milestone in `cos-cloud`. Only allowed when
+   * COS milestone (such as 117): the newest non-deprecated image of that milestone in `cos-cloud`;
+   * when the milestone has none left (past its end of life), its newest deprecated image, with a
+   * warning, as COS Customizer does. Only allowed when
    * {@link sourceImageProject} is `cos-cloud`. Conflicts with `sourceImage` and `sourceImageFamily`.
    */
   sourceImageMilestone?: pulumi.Input<number>;
@@ -358,11 +361,15 @@ export interface PreloadedCosImageArgs {
   gpuCount?: pulumi.Input<number>;
   /**
    * Provisioning model of the preload VM: `STANDARD`, `SPOT` or `PREEMPTIBLE`. Spot and preemptible
-   * VMs are cheaper but may be stopped by GCE; a build whose VM is preempted is retried from a fresh
-   * VM (see {@link preemptionRetries}). Default: `STANDARD`.
+   * VMs are cheaper but may be stopped by GCE; a build whose VM stops without a verdict is retried
+   * from a fresh VM (see {@link preemptionRetries}). Any such stop counts, preemption or not (a guest
+   * crash too): GCE's preemption record is not read. Default: `STANDARD`.
    */
   vmProvisioningModel?: pulumi.Input<VmProvisioningModel>;
-  /** How many times a preempted build is retried. 0 to 5. Default: 2. */
+  /**
+   * How many times a Spot or preemptible build whose VM stopped without a verdict is retried. 0 to 5.
+   * Default: 2.
+   */
   preemptionRetries?: pulumi.Input<number>;
   /** Extra labels on the temporary VM and disks (same rules as {@link imageLabels}). Default: none. */
   vmLabels?: pulumi.Input<Record<string, pulumi.Input<string>>>;

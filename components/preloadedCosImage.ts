@@ -20,8 +20,9 @@ export const SCRATCH_OBJECT_TTL_DAYS = 1;
  * The component boots a temporary VM from the source image, runs the build steps in it with
  * cloud-init, and turns its boot disk into a new image. Every temporary VM, disk, image and object
  * lives only inside the build and is deleted when it ends, whether it succeeds, fails or times out.
- * A change of any input that shapes the image builds a new image (under a new name, before the old
- * one is deleted); label changes update the image in place.
+ * A change of any input that shapes the image builds a new image: with a generated name, the new one
+ * is made before the old one is deleted; with a fixed name (`imageName`, `imageNameSuffix`), the old
+ * one is deleted first. Label changes update the image in place.
  *
  * ```ts
  * const image = new PreloadedCosImage("web", {

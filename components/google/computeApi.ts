@@ -29,7 +29,8 @@ export class ComputeApi {
   constructor(
     readonly clients: GcpClients,
     readonly deadline: Deadline,
-    private readonly progress: Progress,
+    /** Where retries and warnings of the calls are reported. */
+    readonly progress: Progress,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {}
 

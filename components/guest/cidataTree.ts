@@ -66,6 +66,20 @@ export function provisionerEntries(assetsDir = PROVISIONER_ASSETS_DIR): CidataEn
     });
 }
 
+/**
+ * Everything of this package that runs in the guest: the provisioner's files and what travels in
+ * user-data (the cloud-config template and the start script). What the content hash reads of it.
+ */
+export function guestCodeEntries(assetsDir = PROVISIONER_ASSETS_DIR): CidataEntry[] {
+  return fs.readdirSync(assetsDir, { withFileTypes: true }).map((entry) => {
+    const source = path.join(assetsDir, entry.name);
+    return {
+      path: `guest-code/${entry.name}`,
+      source: entry.isDirectory() ? { directory: source } : { file: source },
+    };
+  });
+}
+
 /** The whole CIDATA disk of a build. `userData` is the rendered cloud-config (also the VM's `user-data`). */
 export function cidataSpecFor(spec: BuildSpec, buildId: string, userData: string): CidataSpec {
   const config = renderProvisionerConfig(provisionerConfigFor(spec, buildId));

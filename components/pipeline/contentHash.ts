@@ -19,6 +19,11 @@ export interface HashedFacts {
   sourceImageId: string;
   /** Content hash of the build context and extra files (`hashCidataInputs`). */
   contextHash: string;
+  /**
+   * Content hash of the code that runs in the guest (the provisioner, the cloud-config template,
+   * the start script): a package upgrade that changes them rebuilds the images at the next `up`.
+   */
+  guestCodeHash: string;
 }
 
 /** JSON with object keys sorted, so equal values always give equal text. */
@@ -73,6 +78,7 @@ export function contentHashOf(spec: BuildSpec, facts: HashedFacts): string {
     protocol: PROTOCOL_VERSION,
     source: { image: facts.sourceImage, id: facts.sourceImageId },
     context: facts.contextHash,
+    guestCode: facts.guestCodeHash,
     steps: redactedSteps(spec),
     secrets: secretsDigest(spec),
     image: {

@@ -1,7 +1,7 @@
 import { hashCidataInputs } from "../cidata";
 import type { GcpClients } from "../google/clients";
 import { Deadline } from "../google/deadline";
-import { contextEntries } from "../guest/cidataTree";
+import { contextEntries, guestCodeEntries } from "../guest/cidataTree";
 import {
   CONTENT_LABEL_KEY,
   MANAGED_BY,
@@ -20,7 +20,7 @@ import { contentHashOf } from "./contentHash";
 import { readImage } from "./outputImage";
 import type { Progress } from "./progress";
 import { runBuild, type BuildResult, type PipelineOptions } from "./runBuild";
-import { resolveSourceImage, type ResolvedSource } from "./sourceImage";
+import { SourceImageError, resolveSourceImage, type ResolvedSource } from "./sourceImage";
 import { toBuildSpec } from "./spec";
 
 /**
@@ -42,11 +42,22 @@ export async function checkedInputs(
 ): Promise<CheckedImageBuildInputs> {
   const spec = toBuildSpec(news);
   const source = await resolveSourceImage(api, spec.source);
-  const contextHash = await hashCidataInputs({ entries: contextEntries(spec) });
+  if (source.warning) api.progress.warn(source.warning);
+  // GCE refuses a disk smaller than its image; say so now rather than when the VM is made.
+  if (spec.image.diskSizeGb < source.diskSizeGb) {
+    throw new SourceImageError(
+      `diskSizeGb: is ${spec.image.diskSizeGb}, but the source image ${source.name} is ${source.diskSizeGb} GB. Fix: set diskSizeGb to at least ${source.diskSizeGb}`,
+    );
+  }
+  const [contextHash, guestCodeHash] = await Promise.all([
+    hashCidataInputs({ entries: contextEntries(spec) }),
+    hashCidataInputs({ entries: guestCodeEntries() }),
+  ]);
   const contentHash = contentHashOf(spec, {
     sourceImage: source.partialUrl,
     sourceImageId: source.id,
     contextHash,
+    guestCodeHash,
   });
   const imageName =
     spec.image.name ??

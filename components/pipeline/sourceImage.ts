@@ -15,13 +15,15 @@ export interface ResolvedSource {
   labels: Record<string, string>;
   licenses: string[];
   diskSizeGb: number;
+  /** Something the user should know about the choice (a deprecated image), for progress. */
+  warning?: string;
 }
 
-/** Thrown when the selector matches no image; the message says what was looked for. */
-export class SourceImageNotFoundError extends Error {
+/** Thrown when the selector matches no image, or the image does not fit the build; the message names the field. */
+export class SourceImageError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "SourceImageNotFoundError";
+    this.name = "SourceImageError";
   }
 }
 
@@ -47,7 +49,7 @@ export async function resolveSourceImage(
       return toResolved(image);
     } catch (error) {
       if (isNotFound(error))
-        throw new SourceImageNotFoundError(
+        throw new SourceImageError(
           `sourceImage: there is no image "${name}" in project "${project}"`,
         );
       throw error;
@@ -62,7 +64,7 @@ export async function resolveSourceImage(
       return toResolved(image);
     } catch (error) {
       if (isNotFound(error)) {
-        throw new SourceImageNotFoundError(
+        throw new SourceImageError(
           `sourceImageFamily: the family "${family}" has no usable image in project "${project}"`,
         );
       }
@@ -76,24 +78,35 @@ export async function resolveSourceImage(
       { ...api.callOptions(), autoPaginate: true },
     ),
   );
-  const best = newestOfMilestone(images, milestone);
+  // An end-of-life milestone has only deprecated images left: COS Customizer takes them, so do we.
+  const best = newestOfMilestone(images, milestone) ?? newestOfMilestone(images, milestone, true);
   if (!best)
-    throw new SourceImageNotFoundError(
+    throw new SourceImageError(
       `sourceImageMilestone: no image of COS milestone ${milestone} in project "${project}"`,
     );
-  return toResolved(best);
+  const resolved = toResolved(best);
+  if (best.deprecated?.state === "DEPRECATED") {
+    resolved.warning = `sourceImageMilestone: COS milestone ${milestone} has no current image; using ${resolved.name}, which is deprecated (the milestone may be past its end of life)`;
+  }
+  return resolved;
 }
 
-/** The non-deprecated COS image of the milestone with the highest build number. */
+/**
+ * The COS image of the milestone with the highest build number: among the non-deprecated ones, or
+ * with `deprecatedToo`, among those deprecated as well (never obsolete or deleted ones, which GCE
+ * refuses to make disks from).
+ */
 export function newestOfMilestone(
   images: protos.google.cloud.compute.v1.IImage[],
   milestone: number,
+  deprecatedToo = false,
 ): protos.google.cloud.compute.v1.IImage | undefined {
+  const usable = new Set(deprecatedToo ? ["ACTIVE", "DEPRECATED"] : ["ACTIVE"]);
   let best: { image: protos.google.cloud.compute.v1.IImage; build: number[] } | undefined;
   for (const image of images) {
     const match = COS_IMAGE_NAME.exec(image.name ?? "");
     if (!match || Number(match[2]) !== milestone) continue;
-    if (image.deprecated?.state && image.deprecated.state !== "ACTIVE") continue;
+    if (image.deprecated?.state && !usable.has(image.deprecated.state)) continue;
     if (image.status && image.status !== "READY") continue;
     const build = [Number(match[3]), Number(match[4]), Number(match[5])];
     if (!best || compareBuilds(build, best.build) > 0) best = { image, build };

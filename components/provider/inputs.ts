@@ -37,7 +37,10 @@ export interface CheckedImageBuildInputs extends ImageBuildInputs {
 
 /** The build resource's state: the checked inputs (secrets redacted) plus what the build produced. */
 export interface ImageBuildOutputs extends CheckedImageBuildInputs {
-  /** Id of the build that produced the image (also in the image's `pci-build` label). */
+  /**
+   * Id of the build that produced the image: the `pci-build` label of its temporaries (the image
+   * carries it only until the build has finished).
+   */
   buildId: string;
   /** Full URL of the output image. */
   imageSelfLink: string;

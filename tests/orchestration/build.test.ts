@@ -510,6 +510,39 @@ describe("the build, on the emulator", function () {
     });
   }
 
+  it("fails check when diskSizeGb is smaller than the source image, naming both sizes", async () => {
+    f = await buildFixture();
+    f.emulator.seedImage({ project: "cos-cloud", name: "cos-big-1", diskSizeGb: 20 });
+    const error = await runtime
+      .check(
+        {},
+        f.inputs({ sourceImageFamily: undefined, sourceImage: "cos-big-1", diskSizeGb: 12 }),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    expect(error?.message).to.equal(
+      "diskSizeGb: is 12, but the source image cos-big-1 is 20 GB. Fix: set diskSizeGb to at least 20",
+    );
+  });
+
+  it("falls back to the newest deprecated image of an end-of-life milestone, with a warning", async () => {
+    f = await buildFixture();
+    f.emulator.seedImage({
+      project: "cos-cloud",
+      name: "cos-stable-77-12371-1-1",
+      deprecated: { state: "DEPRECATED" },
+    });
+    const checked = (
+      await runtime.check({}, f.inputs({ sourceImageFamily: undefined, sourceImageMilestone: 77 }))
+    ).inputs as CheckedImageBuildInputs;
+    expect(checked.sourceImage).to.equal(
+      "projects/cos-cloud/global/images/cos-stable-77-12371-1-1",
+    );
+    expect(f.progress.join("\n")).to.contain("COS milestone 77 has no current image");
+  });
+
   it("names the image after the source with imageNameSuffix", async () => {
     f = await buildFixture();
     const checked = (await runtime.check({}, f.inputs({ imageNameSuffix: "-web" })))

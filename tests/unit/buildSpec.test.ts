@@ -28,6 +28,7 @@ const facts = {
   sourceImage: "projects/cos-cloud/global/images/cos-stable-1",
   sourceImageId: "1",
   contextHash: "c0ffee",
+  guestCodeHash: "9e57c0de",
 };
 
 describe("build spec", () => {
@@ -173,6 +174,7 @@ describe("content hash", () => {
       ],
       ["source id", contentHashOf(base(), { ...facts, sourceImageId: "2" })],
       ["context", contentHashOf(base(), { ...facts, contextHash: "c0ffef" })],
+      ["guest code", contentHashOf(base(), { ...facts, guestCodeHash: "9e57c0df" })],
       [
         "env value",
         contentHashOf(
