@@ -41,17 +41,20 @@ basic_auth() {
   printf -v "$1" 'Basic %s' "$__basic_value"
 }
 
-# write_containerd_hosts_file DIR HOST AUTHORIZATION: DIR/HOST/hosts.toml (0600) for `ctr images
-# pull --hosts-dir DIR`: the registry HOST, with AUTHORIZATION ("Basic ...", "Bearer ...") as the
-# Authorization header of every request to it (containerd's hosts.toml: docs/hosts.md, the root
-# `server` and `[header]` fields). Fails when the value could break out of its TOML string.
+# write_containerd_hosts_file DIR HOST AUTHORIZATION [SERVER]: DIR/HOST/hosts.toml (0600) for `ctr
+# images pull --hosts-dir DIR`: the registry HOST, reached at SERVER (a scheme and a host; default
+# https://HOST, https://registry-1.docker.io for docker.io), with AUTHORIZATION ("Basic ...",
+# "Bearer ...") as the Authorization header of every request to it (containerd's hosts.toml:
+# docs/hosts.md, the root `server` and `[header]` fields). Fails when a value could break out of its
+# TOML string.
 write_containerd_hosts_file() {
-  local dir=$1 host=$2 authorization=$3 server=$2
+  local dir=$1 host=$2 authorization=$3 server=${4:-https://$2}
   [[ $authorization =~ ^(Basic|Bearer)\ [A-Za-z0-9+/=._~-]+$ ]] || return 1
   [[ $host =~ ^[A-Za-z0-9.-]+(:[0-9]+)?$ ]] || return 1
   # Docker Hub's namespace is docker.io; its registry API is registry-1.docker.io.
-  [[ $host == docker.io ]] && server=registry-1.docker.io
-  write_secret_file "$dir/$host/hosts.toml" "server = \"https://$server\"
+  [[ -z ${4:-} && $host == docker.io ]] && server=https://registry-1.docker.io
+  [[ $server =~ ^https?://[A-Za-z0-9.-]+(:[0-9]+)?$ ]] || return 1
+  write_secret_file "$dir/$host/hosts.toml" "server = \"$server\"
 capabilities = [\"pull\", \"resolve\"]
 
 [header]

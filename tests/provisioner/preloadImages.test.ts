@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProvisionerStep } from "../../components/guest/protocol";
+import { FakeRegistry, type RegistryFlavor } from "./harness/fakeRegistry";
 import { ASSETS_DIR } from "./harness/paths";
 import { BUILD_ID, type Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
@@ -30,8 +31,11 @@ const preload = (
 const HOSTS_DIR = (box: Sandbox): string => box.machinePath("run/pci-secrets/containerd-hosts");
 
 /** The hosts.toml that gives containerd an Authorization header for one registry. */
-const hostsToml = (server: string, authorization: string): string =>
-  `server = "https://${server}"\ncapabilities = ["pull", "resolve"]\n\n[header]\n  Authorization = "${authorization}"\n`;
+const hostsToml = (server: string, authorization: string, scheme = "https"): string =>
+  `server = "${scheme}://${server}"\ncapabilities = ["pull", "resolve"]\n\n[header]\n  Authorization = "${authorization}"\n`;
+
+/** A password with what a curl config or a URL must escape: quotes, a backslash, a colon, spaces. */
+const TOKEN_FLOW_PASSWORD = 'p"a\\ss:w,o rd';
 
 /** The hosts.toml files the ctr stub found in its --hosts-dir, with their modes (parent, dir, file). */
 const hostsFilesSeen = (box: Sandbox): Array<{ host: string; modes: string[]; content: string }> =>
@@ -48,6 +52,28 @@ const stubDigest = (reference: string): string =>
 describe("provisioner: preloadImages", function () {
   this.timeout(30_000);
   const { metadata, sandbox } = useSandboxes();
+  const registries: FakeRegistry[] = [];
+  afterEach(() => Promise.all(registries.splice(0).map((registry) => registry.stop())));
+
+  /** A started fake registry, stopped after the test. */
+  const fakeRegistry = async (
+    flavor: RegistryFlavor,
+    secrets: string[] = [],
+  ): Promise<FakeRegistry> => {
+    const registry = new FakeRegistry(flavor, `robot:${TOKEN_FLOW_PASSWORD}`, secrets);
+    await registry.start();
+    registries.push(registry);
+    return registry;
+  };
+
+  /** A containerd-only step pulling one image of `registry` with the robot's credentials. */
+  const registryStep = (registry: FakeRegistry): ProvisionerStep =>
+    preload({
+      images: [`${registry.host}/org/private:v1`],
+      runtimes: ["containerd"],
+      useServiceAccount: false,
+      credentials: [{ registry: registry.host, username: "robot", password: TOKEN_FLOW_PASSWORD }],
+    });
 
   it("pulls into containerd's k8s.io namespace and docker, with the right credentials, and records digests", async () => {
     const box = sandbox({ config: testConfig([preload()]) });
@@ -153,6 +179,76 @@ describe("provisioner: preloadImages", function () {
     expect(fs.existsSync(box.machinePath("run/pci-secrets"))).to.equal(false);
     expect(fs.existsSync(box.machinePath("run/preloaded-cos-image/docker-config"))).to.equal(false);
     expect(box.filesContaining([PASSWORD, metadata.token, base64])).to.deep.equal([]);
+  });
+
+  it("exchanges the credentials for a pull token when the registry challenges with a token realm, keeping the password off every command line (curl's included)", async () => {
+    const basic = Buffer.from(`robot:${TOKEN_FLOW_PASSWORD}`).toString("base64");
+    const registry = await fakeRegistry("token", [TOKEN_FLOW_PASSWORD, basic]);
+    const box = sandbox({ config: testConfig([registryStep(registry)]) });
+    fs.writeFileSync(path.join(box.base, "secrets.txt"), [TOKEN_FLOW_PASSWORD, basic].join("\n"));
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+
+    // The probe went without credentials; the token request carried them as basic authentication,
+    // for the image's repository and the challenge's service.
+    expect(registry.requests.map((request) => request.path)).to.deep.equal(["/v2/", "/token"]);
+    expect(registry.requests[0].authorization).to.equal(undefined);
+    const [tokenRequest] = registry.requests.slice(1);
+    expect(tokenRequest.authorization).to.equal(`Basic ${basic}`);
+    expect(Object.fromEntries(tokenRequest.query)).to.deep.equal({
+      service: registry.service,
+      scope: "repository:org/private:pull",
+    });
+    // containerd got the issued token, for the registry's plain http server.
+    expect(hostsFilesSeen(box)).to.deep.equal([
+      {
+        host: registry.host,
+        modes: ["700", "700", "600"],
+        content: hostsToml(registry.host, `Bearer ${registry.token}`, "http"),
+      },
+    ]);
+
+    // No process showed the password, while curl talked to the registry or while ctr pulled.
+    expect(registry.scans).to.equal(2);
+    expect(registry.hits).to.deep.equal([]);
+    const scans = fs
+      .readFileSync(path.join(box.base, "secret-scans.log"), "utf8")
+      .trim()
+      .split("\n");
+    expect(scans).to.deep.equal(["scan ctr"]);
+    const secrets = [TOKEN_FLOW_PASSWORD, basic, registry.token];
+    for (const secret of secrets) expect(result.serial).not.to.include(secret);
+    expect(box.filesContaining(secrets)).to.deep.equal([]);
+    expect(fs.existsSync(box.machinePath("run/pci-secrets"))).to.equal(false);
+  });
+
+  it("keeps the Basic header for a registry that challenges with Basic, and asks no token", async () => {
+    const registry = await fakeRegistry("basic");
+    const box = sandbox({ config: testConfig([registryStep(registry)]) });
+    const result = await box.run();
+    expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+    expect(registry.requests.map((request) => [request.path, request.authorization])).to.deep.equal(
+      [["/v2/", undefined]],
+    );
+    const basic = Buffer.from(`robot:${TOKEN_FLOW_PASSWORD}`).toString("base64");
+    expect(hostsFilesSeen(box).map((file) => file.content)).to.deep.equal([
+      hostsToml(registry.host, `Basic ${basic}`, "http"),
+    ]);
+  });
+
+  it("fails the step naming the registry when its token service refuses the credentials, and pulls nothing", async () => {
+    const registry = await fakeRegistry("refusing");
+    const box = sandbox({ config: testConfig([registryStep(registry)]) });
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(finalLine(result.serial)).to.equal(
+      `BuildFailed: step 1/1 preloadImages: registry ${registry.host}: the token service ${registry.realm} refused the credentials (HTTP 401)`,
+    );
+    expect(registry.requests.map((request) => request.path)).to.deep.equal(["/v2/", "/token"]);
+    expect(box.calls("ctr").filter((call) => call.args.includes("pull"))).to.deep.equal([]);
+    expect(result.serial).not.to.include(TOKEN_FLOW_PASSWORD);
+    expect(fs.existsSync(box.machinePath("run/pci-secrets/containerd-hosts"))).to.equal(false);
   });
 
   it("pulls anonymously when no credentials apply, and keeps the manifest across steps", async () => {

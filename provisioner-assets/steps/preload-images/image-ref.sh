@@ -41,3 +41,30 @@ registry_of() {
 is_google_registry() {
   [[ $1 == gcr.io || $1 == *.gcr.io || $1 == *-docker.pkg.dev ]]
 }
+
+# repository_of REF: the repository of a normalized reference, without registry, tag or digest
+# ("ghcr.io/org/app:v1" gives "org/app"), as token scopes name it.
+repository_of() {
+  local repository=${1#*/}
+  repository=${repository%%@*}
+  if [[ ${repository##*/} == *:* ]]; then
+    repository=${repository%:*}
+  fi
+  printf '%s' "$repository"
+}
+
+# registry_server HOST: the scheme and host at which containerd reaches registry HOST, for the
+# hosts.toml and the authentication probe: Docker Hub's registry API for docker.io; plain http for
+# a loopback host with a port other than 443 (what containerd does for those without a hosts.toml:
+# local test registries); https otherwise.
+registry_server() {
+  local host=$1 name=${1%:*} port=""
+  [[ $host == *:* ]] && port=${host##*:}
+  if [[ $host == docker.io ]]; then
+    printf 'https://registry-1.docker.io'
+  elif [[ -n $port && $port != 443 && ($name == localhost || $name =~ ^127\.[0-9.]+$) ]]; then
+    printf 'http://%s' "$host"
+  else
+    printf 'https://%s' "$host"
+  fi
+}

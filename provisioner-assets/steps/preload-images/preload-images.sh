@@ -48,11 +48,11 @@ pull_with_containerd() {
   if credentials_for "$host" user password; then
     # ctr's --user would put the password on its command line. Instead a hosts.toml (0600, in a
     # 0700 directory on tmpfs) gives the registry an Authorization header, and is removed as soon
-    # as the pull ends.
-    authorization_for authorization "$user" "$password"
+    # as the pull ends. Registries with a token service get a pull token (registry-auth.sh).
+    registry_authorization authorization "$host" "$(repository_of "$reference")" "$user" "$password"
     auth=(--hosts-dir "$CONTAINERD_HOSTS_DIR")
     secrets_dir containerd-hosts >/dev/null
-    write_containerd_hosts_file "$CONTAINERD_HOSTS_DIR" "$host" "$authorization" ||
+    write_containerd_hosts_file "$CONTAINERD_HOSTS_DIR" "$host" "$authorization" "$(registry_server "$host")" ||
       fail "$CURRENT_LABEL" "the credentials for $host hold characters that cannot be sent in an HTTP header"
   fi
   status "pulling $reference into containerd (namespace k8s.io)"

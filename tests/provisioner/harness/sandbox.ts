@@ -13,6 +13,9 @@ import { provisionerEntries } from "../../../components/guest/cidataTree";
 import type { FakeMetadataServer } from "./metadataServer";
 import { ASSETS_DIR, STUBS_DIR } from "./paths";
 
+/** A proxy that refuses every connection (nothing listens on port 1). */
+const UNREACHABLE_PROXY = "http://127.0.0.1:1";
+
 /** Build id used by the sandboxes. */
 export const BUILD_ID = "build-0001";
 
@@ -206,10 +209,17 @@ export class Sandbox {
     fs.rmSync(this.base, { recursive: true, force: true });
   }
 
-  /** The environment of the unit, with the sandbox's overrides and stubs. */
+  /**
+   * The environment of the unit, with the sandbox's overrides and stubs. The real curl the
+   * provisioner runs reaches loopback servers only: every other host goes through a proxy on a
+   * loopback port nothing listens on, so that it fails at once (preloadImages probes registries).
+   */
   env(): NodeJS.ProcessEnv {
     return {
       PATH: `${path.join(this.base, "bin")}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      http_proxy: UNREACHABLE_PROXY,
+      https_proxy: UNREACHABLE_PROXY,
+      no_proxy: "127.0.0.1,localhost",
       HOME: path.join(this.root, "root"),
       LANG: "C.UTF-8",
       PCI_ROOT: this.root,
