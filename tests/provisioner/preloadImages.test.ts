@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import type { ProvisionerStep } from "../../components/guest/protocol";
 import { FakeRegistry, type RegistryFlavor } from "./harness/fakeRegistry";
 import { ASSETS_DIR } from "./harness/paths";
@@ -249,6 +250,39 @@ describe("provisioner: preloadImages", function () {
     expect(box.calls("ctr").filter((call) => call.args.includes("pull"))).to.deep.equal([]);
     expect(result.serial).not.to.include(TOKEN_FLOW_PASSWORD);
     expect(fs.existsSync(box.machinePath("run/pci-secrets/containerd-hosts"))).to.equal(false);
+  });
+
+  it("exchanges the service account token at a token realm (as oauth2accesstoken), and sends it as it is otherwise", async () => {
+    const accessToken = "ya29.service-account/token";
+    /** registry_authorization for `host`, the way pull_with_containerd calls it for gcr.io. */
+    const authorization = async (host: string): Promise<string> => {
+      const script = [
+        "set -euo pipefail; ROOT=/nonexistent RUN_DIR=/nonexistent CURRENT_LABEL=test",
+        'status() { :; }; one_line() { printf "%s" "$1"; }; fail() { printf "failed: %s" "$2"; exit 1; }',
+        'source "$0/lib/secrets.sh"',
+        'source "$0/steps/preload-images/image-ref.sh"',
+        'source "$0/steps/preload-images/registry-auth.sh"',
+        "SERVICE_ACCOUNT_TOKEN=$(cat)",
+        'registry_authorization value "$1" org/app oauth2accesstoken "$SERVICE_ACCOUNT_TOKEN"',
+        'printf "%s" "$value"',
+      ].join("\n");
+      const child = promisify(execFile)("bash", ["-c", script, ASSETS_DIR, host], {
+        env: { PATH: process.env.PATH, no_proxy: "127.0.0.1" },
+      });
+      child.child.stdin?.end(accessToken);
+      return (await child).stdout;
+    };
+    const tokenRegistry = new FakeRegistry("token", `oauth2accesstoken:${accessToken}`);
+    const basicRegistry = new FakeRegistry("basic", "");
+    for (const registry of [tokenRegistry, basicRegistry]) {
+      await registry.start();
+      registries.push(registry);
+    }
+    expect(await authorization(tokenRegistry.host)).to.equal(`Bearer ${tokenRegistry.token}`);
+    expect(tokenRegistry.requests[1].authorization).to.equal(
+      "Basic " + Buffer.from(`oauth2accesstoken:${accessToken}`).toString("base64"),
+    );
+    expect(await authorization(basicRegistry.host)).to.equal(`Bearer ${accessToken}`);
   });
 
   it("pulls anonymously when no credentials apply, and keeps the manifest across steps", async () => {
