@@ -31,6 +31,8 @@ export type BuildImageArgs = PreloadedCosImageArgs;
 /** What happens during a build, for progress displays and CI logs. `elapsedMs` counts from the call. */
 export type BuildImageEvent =
   | { type: "progress"; level: "info" | "warning"; message: string; elapsedMs: number }
+  /** The build drew its id: its temporaries carry it (`pci-build`), and `sweep --build` takes it. */
+  | { type: "started"; buildId: string; elapsedMs: number }
   | { type: "phase"; phase: BuildPhase; elapsedMs: number }
   | { type: "serial"; line: string; elapsedMs: number };
 
@@ -69,7 +71,12 @@ export interface BuiltImage {
   sourceImage: string;
   /** Content hash of everything that shapes the image: equal hashes, equal images. */
   contentHash: string;
-  /** Id of the build (the `pci-build` label of its temporaries). */
+  /**
+   * True when nothing was built: the fixed-name image exists and carries these inputs' content label
+   * (`pci-content`). COS Customizer skips such a build silently; this says so.
+   */
+  upToDate: boolean;
+  /** Id of the build (the `pci-build` label of its temporaries); empty when `upToDate`. */
   buildId: string;
   /** Every image the `preloadImages` steps pulled, with the digest pulled. */
   preloadedImages: PulledImage[];
@@ -102,6 +109,7 @@ export async function buildImage(
   const progress: Progress = {
     info: (message) => emit({ type: "progress", level: "info", message }),
     warn: (message) => emit({ type: "progress", level: "warning", message }),
+    started: (buildId) => emit({ type: "started", buildId }),
     phase: (phase) => emit({ type: "phase", phase: phase as BuildPhase }),
     serialLine: (line) => {
       emit({ type: "serial", line });
@@ -122,13 +130,14 @@ export async function buildImage(
     });
   try {
     const { checked, name: status } = await preview(inputs, clients, progress, options);
-    if (status.kind === "taken") throw new ImageNameTakenError(status.message);
+    if (status.kind === "taken") throw new ImageNameTakenError(status.problem);
     if (status.kind === "built") {
       // COS Customizer skips a build whose output image exists, silently; this says so.
       progress.info(
         `the image ${checked.imageName} exists and was built from these same inputs (label pci-content): nothing to build`,
       );
       return builtImageOf(checked, status.image, spec.image.project, {
+        upToDate: true,
         buildId: "",
         deprecated: [],
       });
@@ -141,6 +150,7 @@ export async function buildImage(
     });
     if (result.deprecationError) progress.warn(result.deprecationError.message);
     return builtImageOf(checked, result.image, spec.image.project, {
+      upToDate: false,
       buildId: result.buildId,
       preloadedImages: pulled,
       deprecated: result.deprecated,
@@ -155,7 +165,7 @@ function builtImageOf(
   checked: CheckedImageBuildInputs,
   image: protos.google.cloud.compute.v1.IImage,
   project: string,
-  build: Pick<BuiltImage, "buildId" | "deprecated" | "deprecationError"> &
+  build: Pick<BuiltImage, "upToDate" | "buildId" | "deprecated" | "deprecationError"> &
     Partial<Pick<BuiltImage, "preloadedImages">>,
 ): BuiltImage {
   return {

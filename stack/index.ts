@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PreloadedCosImage, type PreloadedCosImageArgs } from "../components";
-import { unknownKeyFix } from "../components/validation";
+import { stackKeyProblems } from "./stackKeys";
 
 /**
  * The repository's own Pulumi program: builds one image from stack configuration, so that the
@@ -23,23 +23,10 @@ const steps =
   secretEnv === undefined ? args.steps : args.steps?.map((step) => withSecretEnv(step, secretEnv));
 const image = new PreloadedCosImage(config.get("name") ?? "image", { ...args, steps });
 
-/**
- * Strict stack configuration: a misspelt key of this program (`imag`) fails the preview naming the
- * nearest valid key, instead of being ignored. Keys inside `image` are checked by the component.
- */
 function checkStackKeys(): void {
-  const valid = ["name", "image", "secretEnv"];
-  const prefix = `${pulumi.getProject()}:`;
-  const unknown = Object.keys(pulumi.runtime.allConfig())
-    .filter((key) => key.startsWith(prefix))
-    .map((key) => key.slice(prefix.length))
-    .filter((key) => !valid.includes(key));
-  if (unknown.length > 0) {
-    const lines = unknown.map(
-      (key) =>
-        `- ${prefix}${key}: is not a setting of this program. Fix: ${unknownKeyFix(key, valid, "settings")}`,
-    );
-    throw new Error(`invalid stack configuration:\n${lines.join("\n")}`);
+  const problems = stackKeyProblems(pulumi.runtime.allConfig(), pulumi.getProject());
+  if (problems.length > 0) {
+    throw new Error(`invalid stack configuration:\n${problems.join("\n")}`);
   }
 }
 

@@ -40,6 +40,7 @@ export class Reporter {
   /** A build event, as it happens. */
   event(event: BuildImageEvent): void {
     if (this.json) return this.line(event);
+    if (event.type === "started") return; // the progress line "build <id>: ..." follows at once
     const text =
       event.type === "phase"
         ? `phase: ${event.phase}`

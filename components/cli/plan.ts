@@ -5,7 +5,10 @@ import { inlineCidata } from "../guest/inlineCidata";
 import { CONTENT_LABEL_KEY, contentLabelOf, temporaryName } from "../naming";
 import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
 import type { ParsedFlags } from "./args";
-import { clientsFor, inspect, reporterProgress, validated, type Inspection } from "./cloud";
+import { preview } from "../buildImage";
+import type { NameStatus } from "../pipeline/prepareBuild";
+import type { CheckedImageBuildInputs } from "../provider/inputs";
+import { clientsFor, reporterProgress, validated } from "./cloud";
 import { loadConfig } from "./configFile";
 import { EXIT } from "./errors";
 import type { Reporter } from "./output";
@@ -42,13 +45,10 @@ export async function runPlan(flags: ParsedFlags, reporter: Reporter): Promise<n
   const inputs = await validated(config);
   const clients = clientsFor(inputs);
   try {
-    const inspection = await inspect(
-      inputs,
-      clients,
-      reporterProgress(reporter),
-      pipelineOptions(),
-    );
-    const plan = await planOf(config.name, inspection);
+    const looked = await preview(inputs, clients, reporterProgress(reporter), {
+      pipeline: pipelineOptions(),
+    });
+    const plan = await planOf(config.name, looked.checked, looked.name);
     reporter.info(
       plan.action === "build"
         ? `a build would create: ${plan.wouldCreate.join("; ")}`
@@ -63,16 +63,20 @@ export async function runPlan(flags: ParsedFlags, reporter: Reporter): Promise<n
   }
 }
 
-async function planOf(name: string, inspection: Inspection): Promise<Plan> {
-  const { checked, existing, fixedName } = inspection;
+async function planOf(
+  name: string,
+  checked: CheckedImageBuildInputs,
+  status: NameStatus,
+): Promise<Plan> {
   const spec = toBuildSpec(checked);
+  const fixedName = spec.image.name !== undefined || spec.image.nameSuffix !== undefined;
   const existingImage = !fixedName
     ? "generated-name"
-    : existing === undefined
-      ? "absent"
-      : existing.sameContent
-        ? "same-content"
-        : "other-content";
+    : status.kind === "built"
+      ? "same-content"
+      : status.kind === "taken"
+        ? "other-content"
+        : "absent";
   const action =
     existingImage === "same-content"
       ? "nothing"

@@ -1,3 +1,5 @@
+import type { Problem } from "../validation";
+
 /**
  * Why a build failed, in terms the user can act on. Every message names the phase or step, and
  * provisioner failures carry the last lines of serial port 3.
@@ -49,8 +51,11 @@ function adviceFor(code: string): string {
 
 /** The fixed output name is taken by an image this component did not make; found before any build. */
 export class ImageNameTakenError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(
+    /** The field (`imageName` or `imageNameSuffix`), what holds the name, and the fix. */
+    readonly problem: Problem,
+  ) {
+    super(`${problem.field}: ${problem.message}. Fix: ${problem.fix}`);
     this.name = "ImageNameTakenError";
   }
 }

@@ -16,6 +16,7 @@ import type {
 } from "../provider/inputs";
 import { ComputeApi } from "../google/computeApi";
 import type { protos } from "@google-cloud/compute";
+import type { Problem } from "../validation";
 import { contentHashOf } from "./contentHash";
 import { readImage } from "./outputImage";
 import type { Progress } from "./progress";
@@ -75,7 +76,7 @@ export type NameStatus =
   /** An image built from the same inputs: nothing to build (`pci-content` matches). */
   | { kind: "built"; image: protos.google.cloud.compute.v1.IImage }
   /** Someone else's image: the build would fail on its insert after running for its whole length. */
-  | { kind: "taken"; message: string };
+  | { kind: "taken"; problem: Problem };
 
 /**
  * Looks at the fixed output name (`imageName`, or source name plus suffix) before anything is made.
@@ -103,10 +104,11 @@ export async function nameStatus(
       : "someone else (it has no managed-by=preloaded-cos-image label)";
   return {
     kind: "taken",
-    message:
-      `${field}: the image "${checked.imageName}" already exists in project "${spec.image.project}" ` +
-      `(created ${image.creationTimestamp ?? "at an unknown time"} by ${maker}). Fix: choose another ` +
-      `${field}, or delete that image if it may go`,
+    problem: {
+      field,
+      message: `the image "${checked.imageName}" already exists in project "${spec.image.project}" (created ${image.creationTimestamp ?? "at an unknown time"} by ${maker})`,
+      fix: `choose another ${field}, or delete that image if it may go`,
+    },
   };
 }
 

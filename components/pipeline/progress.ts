@@ -8,7 +8,9 @@ export interface Progress {
   info(message: string): void;
   /** Something the user should look at, though the build goes on (a cleanup that failed, say). */
   warn(message: string): void;
-  /** A phase of the build starts (optional: `buildImage`'s event stream uses it). */
+  /** The build drew its id (optional: `buildImage`'s event stream uses it). */
+  started?(buildId: string): void;
+  /** A phase of the build starts (optional: the event stream). */
   phase?(phase: string): void;
   /** One line the guest wrote on serial port 3, as it was (optional: the event stream). */
   serialLine?(line: string): void;

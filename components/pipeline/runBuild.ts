@@ -27,6 +27,7 @@ export interface BuildResult {
  */
 export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   const run = startBuildRun(request);
+  run.progress.started?.(run.buildId);
   const { spec, source, imageName } = run;
   // Local work first: a bad build context fails here, before any cloud call.
   const payload = await planGuestPayload(run);

@@ -54,8 +54,12 @@ export async function check(
     if (status.kind !== "free") {
       throw new ImageNameTakenError(
         status.kind === "taken"
-          ? status.message
-          : `imageName: the image "${checked.imageName}" already exists, built from these same inputs, but this stack does not hold it. Fix: import it (pulumi import), or delete it and run again`,
+          ? status.problem
+          : {
+              field: "imageName",
+              message: `the image "${checked.imageName}" already exists, built from these same inputs, but this stack does not hold it`,
+              fix: "import it (pulumi import), or delete it and run again",
+            },
       );
     }
     return { inputs: checked };
