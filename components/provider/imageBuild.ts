@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { imageBuildProvider } from "./imageBuildProvider";
+import { providerLoadedByName } from "./serializedProvider";
 import type { PreloadedCosImageArgs } from "../args";
 import type { BuildSecrets } from "../secrets";
 import type { ImageBuildInputs } from "./inputs";
@@ -43,7 +43,7 @@ export class ImageBuild extends pulumi.dynamic.Resource {
 
   constructor(name: string, inputs: ImageBuildResourceInputs, opts?: pulumi.CustomResourceOptions) {
     super(
-      imageBuildProvider,
+      providerLoadedByName("build"),
       name,
       {
         ...inputs,

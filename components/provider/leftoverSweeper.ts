@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGE_BUILD_MODULE } from "./imageBuild";
+import { providerLoadedByName } from "./serializedProvider";
 
 /**
  * The component's record of where its builds run. It is created before the build resource (which
@@ -40,29 +41,6 @@ export interface LeftoverSweeperOutputs extends LeftoverSweeperInputs {
 /** Type of the sweeper resource: `pulumi-nodejs:dynamic/preloaded-cos-image:LeftoverSweeper`. */
 export const LEFTOVER_SWEEPER_TYPE = "LeftoverSweeper";
 
-/** The serialized provider: methods load the implementation by package name (see imageBuildProvider.ts). */
-function loadLeftovers(): Required<pulumi.dynamic.ResourceProvider> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const nodeModule = require("node:module") as typeof import("node:module");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const nodePath = require("node:path") as typeof import("node:path");
-  const requireFromProgram = nodeModule.createRequire(nodePath.join(process.cwd(), "package.json"));
-  return (
-    requireFromProgram("preloaded-cos-image/provider-runtime") as {
-      leftovers: Required<pulumi.dynamic.ResourceProvider>;
-    }
-  ).leftovers;
-}
-
-const leftoverSweeperProvider: pulumi.dynamic.ResourceProvider = {
-  check: (olds, news) => loadLeftovers().check(olds, news),
-  diff: (id, olds, news) => loadLeftovers().diff(id, olds, news),
-  create: (inputs) => loadLeftovers().create(inputs),
-  read: (id, props) => loadLeftovers().read(id, props),
-  update: (id, olds, news) => loadLeftovers().update(id, olds, news),
-  delete: (id, props) => loadLeftovers().delete(id, props),
-};
-
 /** See the module's comment. */
 export class LeftoverSweeper extends pulumi.dynamic.Resource {
   constructor(
@@ -71,7 +49,7 @@ export class LeftoverSweeper extends pulumi.dynamic.Resource {
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(
-      leftoverSweeperProvider,
+      providerLoadedByName("leftovers"),
       name,
       { ...inputs, places: undefined },
       opts,

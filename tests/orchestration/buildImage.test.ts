@@ -18,6 +18,20 @@ import { startEmulatorCloud, type EmulatorCloud } from "../support/emulatorCloud
 import { BUCKET, FAST_PIPELINE, PROJECT, ZONE, expectNoTemporaries } from "./buildHarness";
 import "../support/noMetadataServer";
 
+/** Arguments of a one-script build from the test's context `image/`, against `cloud`. */
+function argsFor(cloud: EmulatorCloud, extra: Partial<BuildImageArgs> = {}): BuildImageArgs {
+  return {
+    project: PROJECT,
+    zone: ZONE,
+    bucket: BUCKET,
+    sourceImageFamily: "cos-stable",
+    buildContext: "image",
+    steps: [{ runScript: { script: "setup.sh" } }],
+    apiEndpoints: cloud.endpoints,
+    ...extra,
+  };
+}
+
 /** `buildImage()`, the pipeline without Pulumi, against the emulator with scripted guests. */
 describe("buildImage(): the build without Pulumi", () => {
   let cloud: EmulatorCloud;
@@ -42,18 +56,7 @@ describe("buildImage(): the build without Pulumi", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function args(extra: Partial<BuildImageArgs> = {}): BuildImageArgs {
-    return {
-      project: PROJECT,
-      zone: ZONE,
-      bucket: BUCKET,
-      sourceImageFamily: "cos-stable",
-      buildContext: "image",
-      steps: [{ runScript: { script: "setup.sh" } }],
-      apiEndpoints: cloud.endpoints,
-      ...extra,
-    };
-  }
+  const args = (extra: Partial<BuildImageArgs> = {}): BuildImageArgs => argsFor(cloud, extra);
 
   it("builds the image and reports it, with phases, progress and serial lines as events, leaving only the image", async () => {
     await start();
@@ -167,16 +170,7 @@ describe("a fixed output name, looked at before any build", () => {
     await cloud.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const fixed = (): BuildImageArgs => ({
-    project: PROJECT,
-    zone: ZONE,
-    bucket: BUCKET,
-    sourceImageFamily: "cos-stable",
-    buildContext: "image",
-    steps: [{ runScript: { script: "setup.sh" } }],
-    apiEndpoints: cloud.endpoints,
-    imageName: "web-fixed",
-  });
+  const fixed = (): BuildImageArgs => argsFor(cloud, { imageName: "web-fixed" });
   const mutations = (): string[] =>
     cloud.emulator.requestLog
       .entries()
