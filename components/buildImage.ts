@@ -1,8 +1,8 @@
 import * as path from "node:path";
 import type { PreloadedCosImageArgs } from "./args";
 import { createGcpClients, endpointsFromEnv, type GcpClients } from "./google/clients";
-import { ComputeApi } from "./google/computeApi";
-import { BuildCancelledError, Deadline } from "./google/deadline";
+import { withBoundedApi } from "./google/computeApi";
+import { BuildCancelledError } from "./google/deadline";
 import { parseBuildLine, parsePulledImage, type PulledImage } from "./guest/serialLines";
 import { ownerIdOf } from "./naming";
 import { isOutputOrPromise } from "./pendingValues";
@@ -192,14 +192,15 @@ export async function preview(
   progress: Progress,
   options: Pick<BuildImageOptions, "signal" | "pipeline">,
 ): Promise<{ checked: CheckedImageBuildInputs; name: NameStatus }> {
-  const deadline = new Deadline(CHECK_DEADLINE_MS, Date.now(), options.signal);
-  try {
-    const api = new ComputeApi(clients, deadline, progress, options.pipeline?.retry);
+  const bounds = {
+    timeoutMs: CHECK_DEADLINE_MS,
+    signal: options.signal,
+    retry: options.pipeline?.retry,
+  };
+  return withBoundedApi(clients, progress, bounds, async (api) => {
     const checked = await checkedInputs(api, inputs);
     return { checked, name: await nameStatus(api, checked) };
-  } finally {
-    deadline.cancel();
-  }
+  });
 }
 
 /**

@@ -4,7 +4,7 @@ import { Deadline } from "../google/deadline";
 import { isBucketName, isProjectId, isZone } from "../google/names";
 import { MANAGED_BY, TEMPORARY_LABEL_KEYS } from "../naming";
 import { teardown } from "../pipeline/teardown";
-import { Temporaries } from "../pipeline/temporaries";
+import { Temporaries, createdBefore } from "../pipeline/temporaries";
 import type { Problem } from "../validation";
 import type { ParsedFlags } from "./args";
 import { reporterProgress } from "./cloud";
@@ -135,13 +135,12 @@ async function findLeftovers(
   const filter = `labels.${TEMPORARY_LABEL_KEYS.managedBy} = "${MANAGED_BY}"`;
   const taken = (labels: Record<string, string> | null | undefined): boolean => {
     const build = labels?.[TEMPORARY_LABEL_KEYS.build];
-    const created = Number(labels?.[TEMPORARY_LABEL_KEYS.createdAt]);
     return (
       labels?.[TEMPORARY_LABEL_KEYS.managedBy] === MANAGED_BY &&
       build !== undefined &&
       (request.build === undefined || build === request.build) &&
-      Number.isFinite(created) &&
-      created * 1000 <= now - request.olderThanMs
+      // At the cutoff itself too: `--older-than 0s` takes what was made this very second.
+      createdBefore(labels, now - request.olderThanMs + 1)
     );
   };
   const { project } = request;

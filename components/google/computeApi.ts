@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { protos } from "@google-cloud/compute";
 import type { GcpClients } from "./clients";
-import type { Deadline } from "./deadline";
-import { apiMessage } from "./errors";
+import { Deadline } from "./deadline";
+import { OperationError, apiMessage } from "./errors";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
-import { OperationError } from "../pipeline/errors";
 import type { Progress } from "../pipeline/progress";
 
 /** A Compute Engine operation. */
@@ -110,4 +109,27 @@ export function operationOf(answer: unknown): Operation {
   const operation = wrapped ?? (first as Operation | undefined);
   if (!operation || typeof operation !== "object") throw new Error("the API returned no operation");
   return operation;
+}
+
+/** Bounds of {@link withBoundedApi}. */
+export interface ApiBounds {
+  timeoutMs: number;
+  /** Cancels the calls (they then throw `BuildCancelledError`). */
+  signal?: AbortSignal;
+  retry?: RetryPolicy;
+}
+
+/** Runs `work` with an API under a deadline of its own, which is cancelled when `work` ends. */
+export async function withBoundedApi<T>(
+  clients: GcpClients,
+  progress: Progress,
+  bounds: ApiBounds,
+  work: (api: ComputeApi) => Promise<T>,
+): Promise<T> {
+  const deadline = new Deadline(bounds.timeoutMs, Date.now(), bounds.signal);
+  try {
+    return await work(new ComputeApi(clients, deadline, progress, bounds.retry));
+  } finally {
+    deadline.cancel();
+  }
 }

@@ -70,3 +70,26 @@ export function apiMessage(error: unknown): string {
   const status = httpStatusOf(error);
   return status ? `${message} (HTTP ${status})` : message;
 }
+
+/** A Compute Engine operation ended with an error. */
+export class OperationError extends Error {
+  constructor(
+    /** What the operation was for (`creating the build VM pci-x-vm`). */
+    readonly what: string,
+    /** GCE's error code, such as `ZONE_RESOURCE_POOL_EXHAUSTED` or `QUOTA_EXCEEDED`. */
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`${what} failed: ${code}: ${detail}${adviceFor(code)}`);
+    this.name = "OperationError";
+  }
+}
+
+function adviceFor(code: string): string {
+  if (code.startsWith("ZONE_RESOURCE_POOL_EXHAUSTED")) {
+    return " (the zone has no capacity for this machine type right now: retry later, or set another zone or machineType)";
+  }
+  if (code === "QUOTA_EXCEEDED")
+    return " (raise the quota named above, or use a smaller machineType / gpuCount)";
+  return "";
+}

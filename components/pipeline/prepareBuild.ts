@@ -1,6 +1,5 @@
 import { hashCidataInputs } from "../cidata";
 import type { GcpClients } from "../google/clients";
-import { Deadline } from "../google/deadline";
 import { contextEntries, guestCodeEntries } from "../guest/cidataTree";
 import {
   CONTENT_LABEL_KEY,
@@ -14,7 +13,7 @@ import type {
   ImageBuildInputs,
   ImageBuildOutputs,
 } from "../provider/inputs";
-import { ComputeApi } from "../google/computeApi";
+import { withBoundedApi, type ComputeApi } from "../google/computeApi";
 import type { protos } from "@google-cloud/compute";
 import type { Problem } from "../validation";
 import { contentHashOf } from "./contentHash";
@@ -132,22 +131,15 @@ export async function buildChecked(
   environment: BuildEnvironment,
 ): Promise<BuildResult & { source: ResolvedSource }> {
   const spec = toBuildSpec(inputs);
-  const deadline = new Deadline(RESOLVE_DEADLINE_MS, Date.now(), environment.signal);
-  let source: ResolvedSource;
-  try {
-    const [, project, , , name] = inputs.sourceImage.split("/");
-    source = await resolveSourceImage(
-      new ComputeApi(
-        environment.clients,
-        deadline,
-        environment.progress,
-        environment.options?.retry,
-      ),
-      { kind: "image", image: { project, name } },
-    );
-  } finally {
-    deadline.cancel();
-  }
+  const [, project, , , name] = inputs.sourceImage.split("/");
+  const bounds = {
+    timeoutMs: RESOLVE_DEADLINE_MS,
+    signal: environment.signal,
+    retry: environment.options?.retry,
+  };
+  const source = await withBoundedApi(environment.clients, environment.progress, bounds, (api) =>
+    resolveSourceImage(api, { kind: "image", image: { project, name } }),
+  );
   const result = await runBuild({
     spec,
     imageName: inputs.imageName,

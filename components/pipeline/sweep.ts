@@ -5,7 +5,7 @@ import type { Progress } from "./progress";
 import type { BuildRun } from "./buildRun";
 import type { BuildSpec } from "./spec";
 import { teardown } from "./teardown";
-import { Temporaries } from "./temporaries";
+import { Temporaries, createdBefore } from "./temporaries";
 
 /** Where a sweep looks, and what it takes. */
 export interface SweepScope {
@@ -37,15 +37,9 @@ export async function sweep(
   progress: Progress,
 ): Promise<number> {
   const filter = `labels.${TEMPORARY_LABEL_KEYS.owner} = "${scope.ownerId}"`;
-  const stale = (labels: Record<string, string> | null | undefined): boolean => {
-    const created = Number(labels?.[TEMPORARY_LABEL_KEYS.createdAt]);
-    const build = labels?.[TEMPORARY_LABEL_KEYS.build];
-    return (
-      build !== scope.currentBuildId &&
-      Number.isFinite(created) &&
-      created * 1000 < scope.createdBefore
-    );
-  };
+  const stale = (labels: Record<string, string> | null | undefined): boolean =>
+    labels?.[TEMPORARY_LABEL_KEYS.build] !== scope.currentBuildId &&
+    createdBefore(labels, scope.createdBefore);
   const found = new Temporaries();
   try {
     const [[instances], [disks], imageLists, [objects]] = await Promise.all([

@@ -23,6 +23,15 @@ export function temporaryLabels(
   };
 }
 
+/** True when the labels are a temporary's and say it was created before `cutoffMs` (ms since epoch). */
+export function createdBefore(
+  labels: Record<string, string> | null | undefined,
+  cutoffMs: number,
+): boolean {
+  const created = Number(labels?.[TEMPORARY_LABEL_KEYS.createdAt]);
+  return Number.isFinite(created) && created * 1000 < cutoffMs;
+}
+
 /** A zonal resource (instance, disk). */
 export interface ZonalRef {
   project: string;

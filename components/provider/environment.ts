@@ -1,6 +1,5 @@
 import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
-import { ComputeApi } from "../google/computeApi";
-import { Deadline } from "../google/deadline";
+import { withBoundedApi, type ComputeApi } from "../google/computeApi";
 import { streamProgress, type Progress } from "../pipeline/progress";
 import type { PipelineOptions } from "../pipeline/runBuild";
 import type { BuildSpec } from "../pipeline/spec";
@@ -63,14 +62,10 @@ export async function withApi<T>(
 ): Promise<T> {
   const clients = current.clients(spec.endpoints, spec.vm.project);
   const progress = current.progress(spec.namePrefix);
-  const deadline = new Deadline(SHORT_DEADLINE_MS);
+  const bounds = { timeoutMs: SHORT_DEADLINE_MS, retry: current.pipeline?.retry };
   try {
-    return await work(
-      new ComputeApi(clients, deadline, progress, current.pipeline?.retry),
-      progress,
-    );
+    return await withBoundedApi(clients, progress, bounds, (api) => work(api, progress));
   } finally {
-    deadline.cancel();
     await clients.close();
   }
 }

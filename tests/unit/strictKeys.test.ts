@@ -6,6 +6,7 @@ import type { PreloadedCosImageArgs } from "../../components/args";
 import { formatProblem, validateArgs } from "../../components/validation";
 import { ARG_KEYS } from "../../components/validation/keys";
 import { editDistance, nearestKey } from "../../components/validation/suggest";
+import { MINIMAL_ARGS } from "../support/minimalArgs";
 
 /** Strict configuration: a misspelt key is an error naming it and the nearest valid key. */
 describe("strict keys: unknown arguments are errors with a suggestion", () => {
@@ -14,13 +15,7 @@ describe("strict keys: unknown arguments are errors with a suggestion", () => {
   fs.writeFileSync(path.join(root, "context", "setup.sh"), "echo hi\n");
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  const base: PreloadedCosImageArgs = {
-    sourceImageFamily: "cos-stable",
-    project: "my-project",
-    zone: "us-central1-a",
-    buildContext: "context",
-    steps: [{ runScript: { script: "setup.sh" } }],
-  };
+  const base: PreloadedCosImageArgs = MINIMAL_ARGS;
   const problemsOf = (args: object): string[] =>
     validateArgs(args as PreloadedCosImageArgs, { baseDir: root }).map(formatProblem);
 

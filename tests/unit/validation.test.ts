@@ -12,6 +12,7 @@ import {
 } from "../../components/validation";
 import { minimumDiskSizeGb, parseOemSize } from "../../components/validation/diskLayout";
 import { OUTPUT_IMAGE_OPTIONS } from "../support/outputImageOptions";
+import { MINIMAL_ARGS } from "../support/minimalArgs";
 
 /** A build context with a script, a directory, a GPU deps dir with a .run file, and an extra file. */
 function makeFixture(): { root: string; context: string; extra: string } {
@@ -30,13 +31,7 @@ function makeFixture(): { root: string; context: string; extra: string } {
 const fixture = makeFixture();
 const ctx: ValidationContext = { baseDir: fixture.root };
 
-const base: PreloadedCosImageArgs = {
-  sourceImageFamily: "cos-stable",
-  project: "my-project",
-  zone: "us-central1-a",
-  buildContext: "context",
-  steps: [{ runScript: { script: "setup.sh" } }],
-};
+const base: PreloadedCosImageArgs = MINIMAL_ARGS;
 
 type Case = {
   name: string;
