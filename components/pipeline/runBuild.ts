@@ -8,7 +8,9 @@ import { finalizeImage, imageBootDisk } from "./imageBootDisk";
 import { sweepEarlierBuilds } from "./sweep";
 import { teardown } from "./teardown";
 
-export type { BuildPhase, BuildRequest, PipelineOptions } from "./buildRun";
+export type { BuildPhase, BuildRequest } from "./buildRun";
+/** @internal */
+export type { PipelineOptions } from "./buildRun";
 
 /** What a build made. */
 export interface BuildResult {

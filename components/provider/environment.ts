@@ -33,7 +33,11 @@ const defaultEnvironment: RuntimeEnvironment = {
 
 let current: RuntimeEnvironment = defaultEnvironment;
 
-/** The environment the methods run with now. */
+/**
+ * The environment the methods run with now.
+ *
+ * @internal
+ */
 export function environment(): RuntimeEnvironment {
   return current;
 }

@@ -22,6 +22,7 @@ import { environment, withApi } from "./environment";
  * {@link configureRuntime} lets tests and the local engine inject clients, progress and timing.
  */
 
+/** @internal */
 export { configureRuntime } from "./environment";
 export * as leftovers from "./leftoversRuntime";
 
