@@ -98,6 +98,12 @@ export function parseImageRef(text: string, defaultProject: string): ImageRef | 
   return isResourceName(text) ? { project: defaultProject, name: text } : undefined;
 }
 
+/** The project and name of an image's partial URL (`projects/<p>/global/images/<name>`), as resolved. */
+export function imageRefOfPartialUrl(partialUrl: string): ImageRef {
+  const [, project, , , name] = partialUrl.split("/");
+  return { project, name };
+}
+
 const LICENSE_URL = /^projects\/([^/]+)\/global\/licenses\/([^/]+)$/;
 
 /**

@@ -14,6 +14,7 @@ import type {
   ImageBuildOutputs,
 } from "../provider/inputs";
 import { withBoundedApi, type ComputeApi } from "../google/computeApi";
+import { imageRefOfPartialUrl } from "../google/names";
 import type { protos } from "@google-cloud/compute";
 import type { Problem } from "../validation";
 import { contentHashOf } from "./contentHash";
@@ -131,14 +132,13 @@ export async function buildChecked(
   environment: BuildEnvironment,
 ): Promise<BuildResult & { source: ResolvedSource }> {
   const spec = toBuildSpec(inputs);
-  const [, project, , , name] = inputs.sourceImage.split("/");
   const bounds = {
     timeoutMs: RESOLVE_DEADLINE_MS,
     signal: environment.signal,
     retry: environment.options?.retry,
   };
   const source = await withBoundedApi(environment.clients, environment.progress, bounds, (api) =>
-    resolveSourceImage(api, { kind: "image", image: { project, name } }),
+    resolveSourceImage(api, { kind: "image", image: imageRefOfPartialUrl(inputs.sourceImage) }),
   );
   const result = await runBuild({
     spec,

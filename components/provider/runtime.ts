@@ -10,6 +10,7 @@ import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
 import { sweep, sweepScopeOf } from "../pipeline/sweep";
 import { deleteImage } from "../pipeline/teardown";
 import { CONTENT_LABEL_KEY, TEMPORARY_LABEL_KEYS } from "../naming";
+import { imageRefOfPartialUrl } from "../google/names";
 import { mergeSecrets } from "../secrets";
 import { formatProblem, validateArgs } from "../validation";
 import type { CheckedImageBuildInputs, ImageBuildInputs, ImageBuildOutputs } from "./inputs";
@@ -186,8 +187,9 @@ async function inheritedLabels(
     ]);
     return Object.fromEntries(Object.entries(olds.imageLabels).filter(([key]) => !own.has(key)));
   }
-  return (await resolveSourceImage(api, { kind: "image", image: partsOf(olds.sourceImage) }))
-    .labels;
+  return (
+    await resolveSourceImage(api, { kind: "image", image: imageRefOfPartialUrl(olds.sourceImage) })
+  ).labels;
 }
 
 /** Deletes the image ("not found" is fine) and every leftover temporary of this component. */
@@ -200,11 +202,6 @@ async function deleteBuild(_id: string, props: ImageBuildOutputs): Promise<void>
   });
 }
 export { deleteBuild as delete };
-
-function partsOf(partialUrl: string): { project: string; name: string } {
-  const [, project, , , name] = partialUrl.split("/");
-  return { project, name };
-}
 
 /** The resource's state: checked inputs with secrets removed, plus what the build produced. */
 function outputsOf(
