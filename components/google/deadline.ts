@@ -4,9 +4,16 @@ export class DeadlineExceededError extends Error {
     readonly what: string,
     readonly timeoutMs: number,
   ) {
-    super(`the build timed out after ${Math.round(timeoutMs / 60_000)} minutes while ${what}`);
+    super(`the build timed out after ${spanOf(timeoutMs)} while ${what}`);
     this.name = "DeadlineExceededError";
   }
+}
+
+/** A timeout in words: whole minutes, or seconds below one minute (only tests set such short ones). */
+function spanOf(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} seconds`;
+  const minutes = Math.round(ms / 60_000);
+  return minutes === 1 ? "1 minute" : `${minutes} minutes`;
 }
 
 /** Thrown when the caller cancels a build (an AbortSignal, Ctrl-C in the command); names what was under way. */
