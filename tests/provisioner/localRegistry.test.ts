@@ -4,7 +4,7 @@
  * has some, and leaves nothing behind when stopped.
  */
 import { expect } from "chai";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { findCommand } from "../../emulator/qemu/prerequisites";
-import { rejection } from "../support/async";
+import { eventually, rejection } from "../support/async";
 import { IMAGE_MARKER_PATH, OCI_MEDIA_TYPES, sha256Digest } from "../support/ociImage";
 import {
   LocalRegistry,
@@ -233,6 +233,35 @@ describe("test registry harness (docker-registry on 127.0.0.1)", function () {
       expect(registry.running).to.equal(false);
       expect(fs.existsSync(path.join(os.tmpdir(), dirs[0]))).to.equal(false);
       expect(await rejection(fetch(`${registry.baseUrl}/v2/`))).to.be.instanceOf(Error);
+    });
+
+    it("leaves no registry behind when the test process is killed outright (SIGKILL)", async () => {
+      const script = [
+        `const { LocalRegistry } = require(${JSON.stringify(path.join(__dirname, "..", "support", "registry.js"))});`,
+        "LocalRegistry.start({ busybox: false }).then((registry) => {",
+        "  console.log(JSON.stringify({ pid: registry.pid, directory: registry.directory }));",
+        "  setInterval(() => {}, 1000);",
+        "});",
+      ].join("\n");
+      const child = spawn(process.execPath, ["-e", script], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const started = await new Promise<{ pid: number; directory: string }>((resolve, reject) => {
+        let output = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          output += chunk.toString("utf8");
+          if (output.includes("\n"))
+            resolve(JSON.parse(output) as { pid: number; directory: string });
+        });
+        child.once("exit", (code) => reject(new Error(`the test process exited (${code}) first`)));
+      });
+      try {
+        expect(processExists(started.pid)).to.equal(true);
+        child.kill("SIGKILL");
+        await eventually(() => (processExists(started.pid) ? undefined : true), 20_000);
+      } finally {
+        fs.rmSync(started.directory, { recursive: true, force: true });
+      }
     });
 
     it("fails the start with the registry's log when it cannot come up", async () => {

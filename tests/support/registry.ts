@@ -137,7 +137,8 @@ export class LocalRegistry {
     readonly port: number,
     /** The credentials required, if any. */
     readonly credentials: RegistryCredentials | undefined,
-    private readonly dir: string,
+    /** The registry's temporary directory (config, storage, htpasswd, log); `stop()` removes it. */
+    readonly directory: string,
     private readonly child: ChildProcess,
   ) {
     this.host = `127.0.0.1:${port}`;
@@ -230,7 +231,7 @@ export class LocalRegistry {
   /** The registry's log so far (it never holds a password: the registry logs user names only). */
   log(): string {
     try {
-      return fs.readFileSync(path.join(this.dir, "registry.log"), "utf8");
+      return fs.readFileSync(path.join(this.directory, "registry.log"), "utf8");
     } catch {
       return "";
     }
@@ -259,7 +260,7 @@ export class LocalRegistry {
         clearTimeout(killer);
       }
       process.removeListener("exit", this.killOnExit);
-      fs.rmSync(this.dir, { recursive: true, force: true });
+      fs.rmSync(this.directory, { recursive: true, force: true });
     })();
     return this.stopped;
   }
