@@ -291,7 +291,7 @@ describe("test registry harness (docker-registry on 127.0.0.1)", function () {
         fs.rmSync(empty, { recursive: true, force: true });
       }
       expect(error.message).to.contain(
-        "the test registry needs docker-registry, htpasswd, setpriv, busybox, missing on this machine. " +
+        "missing host commands: docker-registry, htpasswd, setpriv, busybox. " +
           "On Debian/Ubuntu: apt-get install docker-registry apache2-utils util-linux busybox-static",
       );
     });

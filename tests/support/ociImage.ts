@@ -121,7 +121,7 @@ function layerEntries(content: OciImageContent): TarEntry[] {
   if (content.busybox !== false) {
     directories.add("bin");
     entries.push(
-      { kind: "file", path: "bin/busybox", content: fs.readFileSync(BUSYBOX_STATIC), mode: 0o755 },
+      { kind: "file", path: "bin/busybox", content: staticBusybox(), mode: 0o755 },
       { kind: "symlink", path: "bin/sh", target: "busybox" },
     );
   }
@@ -129,4 +129,42 @@ function layerEntries(content: OciImageContent): TarEntry[] {
   for (const dir of directories) entries.push({ kind: "directory", path: dir });
   // Sorting by path puts every directory before its contents ("bin" < "bin/busybox").
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * The bytes of {@link BUSYBOX_STATIC}, checked to be a statically linked ELF: Debian's `busybox`
+ * package (which conflicts with `busybox-static`) installs a dynamically linked one at the same
+ * path, which could not run in an image without a C library.
+ */
+function staticBusybox(): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(BUSYBOX_STATIC);
+  } catch {
+    throw new Error(
+      `${BUSYBOX_STATIC} is missing. On Debian/Ubuntu: apt-get install busybox-static`,
+    );
+  }
+  if (hasInterpreter(bytes)) {
+    throw new Error(
+      `${BUSYBOX_STATIC} is dynamically linked (Debian's busybox package); the test images need a static one. On Debian/Ubuntu: apt-get install busybox-static`,
+    );
+  }
+  return bytes;
+}
+
+/** Whether a 64-bit little-endian ELF file names a program interpreter (PT_INTERP): dynamic linking. */
+function hasInterpreter(elf: Buffer): boolean {
+  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) {
+    throw new Error(`${BUSYBOX_STATIC} is not a 64-bit little-endian ELF executable`);
+  }
+  const programHeaders = Number(elf.readBigUInt64LE(32));
+  const entrySize = elf.readUInt16LE(54);
+  const count = elf.readUInt16LE(56);
+  for (let index = 0; index < count; index++) {
+    const offset = programHeaders + index * entrySize;
+    if (offset + 4 > elf.length) break;
+    if (elf.readUInt32LE(offset) === 3) return true;
+  }
+  return false;
 }

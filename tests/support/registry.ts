@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findCommand } from "../../emulator/qemu/prerequisites";
+import { requireCommands } from "../../emulator/qemu/prerequisites";
 import { buildOciImage } from "./ociImage";
 import { pushOciImage } from "./registryPush";
 
@@ -98,26 +98,13 @@ const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const PORT_ATTEMPTS = 3;
 
 /**
- * Throws one error naming every missing host command and the `apt-get install` line that fixes it,
- * before anything starts.
+ * The full paths of the harness's host commands (busybox only when `busybox` is true); rejects with
+ * one error naming every missing one and the `apt-get install` line that fixes it, before anything
+ * starts.
  */
-export async function requireRegistryTools(busybox = true): Promise<Record<string, string>> {
+export function requireRegistryTools(busybox = true): Promise<Record<string, string>> {
   const commands = ["docker-registry", "htpasswd", "setpriv", ...(busybox ? ["busybox"] : [])];
-  const found: Record<string, string> = {};
-  const missing: string[] = [];
-  for (const command of commands) {
-    const location = await findCommand(command);
-    if (location) found[command] = location;
-    else missing.push(command);
-  }
-  if (missing.length > 0) {
-    const packages = [...new Set(missing.map((command) => REGISTRY_PACKAGE_OF_COMMAND[command]))];
-    throw new Error(
-      `the test registry needs ${missing.join(", ")}, missing on this machine. ` +
-        `On Debian/Ubuntu: apt-get install ${packages.join(" ")}`,
-    );
-  }
-  return found;
+  return requireCommands(commands, REGISTRY_PACKAGE_OF_COMMAND);
 }
 
 /** A running distribution registry on 127.0.0.1. */
