@@ -116,9 +116,9 @@ forget_registry_credentials() {
 # registry_authorization VAR HOST REPOSITORY USER PASSWORD [IMAGE]: sets VAR to the Authorization
 # header value for pulling REPOSITORY from HOST with these credentials: a pull token of the
 # registry's token service when the probe shows one, else what authorization_for gives (checked at
-# /v2/ when the registry challenged with Basic and the header is Basic). Fails the step, naming the registry, the image
-# (IMAGE, default HOST/REPOSITORY) and the reason, when the registry or its token service refuses
-# the credentials or gives no usable token.
+# /v2/ when the registry challenged with Basic and the header is Basic). Fails the step, naming the
+# registry, the image (IMAGE, default HOST/REPOSITORY) and the reason, when the registry or its
+# token service refuses the credentials or gives no usable token.
 registry_authorization() {
   local host=$2 repository=$3 user=$4 password=$5 image=${6:-$2/$3} server realm service token reason
   local header code
