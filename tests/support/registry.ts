@@ -79,7 +79,12 @@ export interface SeededImage {
   repository: string;
   /** Tag (`1.0`). */
   tag: string;
-  /** `127.0.0.1:<port>/<repository>:<tag>`, the reference to pull from the host. */
+  /**
+   * `127.0.0.1:<port>/<repository>:<tag>`, the reference to pull from the host. A guest that
+   * reaches the registry through a port-forward names it `<its address>/<repository>:<tag>` (or,
+   * with the registry as its Docker Hub mirror, `<name>` for a `library/<name>` repository); the
+   * digest is the same.
+   */
   reference: string;
   /** The manifest's digest, `sha256:<hex>`: what `ctr images ls` and docker's RepoDigests show. */
   digest: string;
