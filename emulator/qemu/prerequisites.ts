@@ -40,20 +40,29 @@ export async function findCommand(command: string): Promise<string | undefined> 
   return undefined;
 }
 
-/** The error for missing host commands: names each command and the `apt-get install` line that fixes it. */
-export function missingCommandsMessage(missing: readonly string[]): string {
-  const packages = [
-    ...new Set(missing.map((command) => DEBIAN_PACKAGE_OF_COMMAND[command] ?? command)),
-  ];
+/**
+ * The error for missing host commands: names each command and the `apt-get install` line that fixes
+ * it. `packageOf` maps a command to its Debian package (default: {@link DEBIAN_PACKAGE_OF_COMMAND});
+ * a command it does not name is taken as its own package.
+ */
+export function missingCommandsMessage(
+  missing: readonly string[],
+  packageOf: Readonly<Record<string, string>> = DEBIAN_PACKAGE_OF_COMMAND,
+): string {
+  const packages = [...new Set(missing.map((command) => packageOf[command] ?? command))];
   return (
     `missing host command${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}. ` +
     `On Debian/Ubuntu: apt-get install ${packages.join(" ")}`
   );
 }
 
-/** Resolves the full paths of `commands`; throws one error naming every missing one and its package. */
+/**
+ * Resolves the full paths of `commands`; throws one error naming every missing one and its package
+ * (`packageOf` as in {@link missingCommandsMessage}).
+ */
 export async function requireCommands(
   commands: readonly string[],
+  packageOf: Readonly<Record<string, string>> = DEBIAN_PACKAGE_OF_COMMAND,
 ): Promise<Record<string, string>> {
   const found: Record<string, string> = {};
   const missing: string[] = [];
@@ -62,7 +71,7 @@ export async function requireCommands(
     if (location) found[command] = location;
     else missing.push(command);
   }
-  if (missing.length > 0) throw new Error(missingCommandsMessage(missing));
+  if (missing.length > 0) throw new Error(missingCommandsMessage(missing, packageOf));
   return found;
 }
 

@@ -224,15 +224,18 @@ describe("provisioner: preloadImages", function () {
     expect(fs.existsSync(box.machinePath("run/pci-secrets"))).to.equal(false);
   });
 
-  it("keeps the Basic header for a registry that challenges with Basic, and asks no token", async () => {
+  it("keeps the Basic header for a registry that challenges with Basic, checks it at /v2/, and asks no token", async () => {
     const registry = await fakeRegistry("basic");
     const box = sandbox({ config: testConfig([registryStep(registry)]) });
     const result = await box.run();
     expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
-    expect(registry.requests.map((request) => [request.path, request.authorization])).to.deep.equal(
-      [["/v2/", undefined]],
-    );
     const basic = Buffer.from(`robot:${TOKEN_FLOW_PASSWORD}`).toString("base64");
+    expect(registry.requests.map((request) => [request.path, request.authorization])).to.deep.equal(
+      [
+        ["/v2/", undefined],
+        ["/v2/", `Basic ${basic}`],
+      ],
+    );
     expect(hostsFilesSeen(box).map((file) => file.content)).to.deep.equal([
       hostsToml(registry.host, `Basic ${basic}`, "http"),
     ]);
@@ -244,7 +247,7 @@ describe("provisioner: preloadImages", function () {
     const result = await box.run();
     expectWellFormedRun(result.serial, BUILD_ID);
     expect(finalLine(result.serial)).to.equal(
-      `BuildFailed: step 1/1 preloadImages: registry ${registry.host}: the token service ${registry.realm} refused the credentials (HTTP 401)`,
+      `BuildFailed: step 1/1 preloadImages: registry ${registry.host}: the token service ${registry.realm} refused the credentials (HTTP 401), for ${registry.host}/org/private:v1`,
     );
     expect(registry.requests.map((request) => request.path)).to.deep.equal(["/v2/", "/token"]);
     expect(box.calls("ctr").filter((call) => call.args.includes("pull"))).to.deep.equal([]);

@@ -49,7 +49,7 @@ pull_with_containerd() {
     # ctr's --user would put the password on its command line. Instead a hosts.toml (0600, in a
     # 0700 directory on tmpfs) gives the registry an Authorization header, and is removed as soon
     # as the pull ends. Registries with a token service get a pull token (registry-auth.sh).
-    registry_authorization authorization "$host" "$(repository_of "$reference")" "$user" "$password"
+    registry_authorization authorization "$host" "$(repository_of "$reference")" "$user" "$password" "$image"
     auth=(--hosts-dir "$CONTAINERD_HOSTS_DIR")
     secrets_dir containerd-hosts >/dev/null
     write_containerd_hosts_file "$CONTAINERD_HOSTS_DIR" "$host" "$authorization" "$(registry_server "$host")" ||
@@ -81,7 +81,7 @@ pull_with_docker() {
   local image=$1 host user password repo_digest
   host=$(registry_of "$(normalize_image_ref "$image")")
   if credentials_for "$host" user password; then
-    docker_login_once "$host" "$user" "$password"
+    docker_login_once "$host" "$user" "$password" "$image"
   fi
   status "pulling $image into docker"
   if ! docker --config "$DOCKER_CONFIG_DIR" pull --quiet "$image" 2>&1 >/dev/null | prefix_lines; then

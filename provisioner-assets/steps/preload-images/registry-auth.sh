@@ -12,7 +12,9 @@
 #               pull token of the image's repository, sent as "Bearer <token>" (a static Basic header
 #               would only get containerd an anonymous token); a Basic challenge, no challenge, or a
 #               probe that fails keeps "Basic <base64 user:password>" (the service account's token:
-#               "Bearer <access token>"). curl gets its URL and the credentials in a config on its
+#               "Bearer <access token>"). After a Basic challenge that header is tried once at /v2/,
+#               so that a wrong password fails the step naming the registry and the image, instead
+#               of as a bare pull failure. curl gets its URL and the credentials in a config on its
 #               stdin (`--config -`), and reads no ~/.curlrc (-q).
 
 PI_USE_SERVICE_ACCOUNT=false
@@ -79,8 +81,8 @@ authorization_for() {
   fi
 }
 
-# docker_login_once HOST USER PASSWORD: logs docker in to HOST in DOCKER_CONFIG_DIR; the password goes
-# through stdin, never on a command line.
+# docker_login_once HOST USER PASSWORD IMAGE: logs docker in to HOST in DOCKER_CONFIG_DIR, to pull
+# IMAGE (named in the failure); the password goes through stdin, never on a command line.
 docker_login_once() {
   local host=$1 done_host
   for done_host in "${DOCKER_LOGGED_IN[@]}"; do
@@ -88,7 +90,7 @@ docker_login_once() {
   done
   if ! printf '%s' "$3" | docker --config "$DOCKER_CONFIG_DIR" login --username "$2" --password-stdin "$host" \
     2>&1 >/dev/null | prefix_lines; then
-    fail "$CURRENT_LABEL" "docker could not log in to $host"
+    fail "$CURRENT_LABEL" "docker could not log in to $host to pull $(one_line "$4"): check the credentials given for $host"
   fi
   DOCKER_LOGGED_IN+=("$host")
 }
@@ -111,19 +113,33 @@ forget_registry_credentials() {
   remove_cleanup_hook forget_registry_credentials
 }
 
-# registry_authorization VAR HOST REPOSITORY USER PASSWORD: sets VAR to the Authorization header
-# value for pulling REPOSITORY from HOST with these credentials: a pull token of the registry's
-# token service when the probe shows one, else what authorization_for gives. Fails the step,
-# naming the registry and the reason, when the token service refuses or gives no usable token.
+# registry_authorization VAR HOST REPOSITORY USER PASSWORD [IMAGE]: sets VAR to the Authorization
+# header value for pulling REPOSITORY from HOST with these credentials: a pull token of the
+# registry's token service when the probe shows one, else what authorization_for gives (checked at
+# /v2/ when the registry challenged with Basic and the header is Basic). Fails the step, naming the
+# registry, the image (IMAGE, default HOST/REPOSITORY) and the reason, when the registry or its
+# token service refuses the credentials or gives no usable token.
 registry_authorization() {
-  local host=$2 repository=$3 user=$4 password=$5 server realm service token reason
+  local host=$2 repository=$3 user=$4 password=$5 image=${6:-$2/$3} server realm service token reason
+  local header code
   server=$(registry_server "$host")
   probe_registry "$server"
   if [[ -n $PROBE_ERROR ]]; then
     status "could not probe how $host authenticates ($PROBE_ERROR): sending its credentials without a token exchange"
   fi
   if [[ $PROBE_CODE != 401 || $PROBE_CHALLENGE != [Bb]earer\ * ]]; then
-    authorization_for "$1" "$user" "$password"
+    authorization_for header "$user" "$password"
+    # Only credentials given for the registry are checked (the service account's token goes to
+    # Google's registries, which challenge with Bearer).
+    if [[ $PROBE_CODE == 401 && $header == Basic\ * ]]; then
+      registry_answer code "$server/v2/" "$header"
+      if [[ $code == 401 || $code == 403 ]]; then
+        header=""
+        fail "$CURRENT_LABEL" "registry $host refused the credentials for $(one_line "$image") (HTTP $code): check the username and password given for $host"
+      fi
+    fi
+    printf -v "$1" '%s' "$header"
+    header=""
     return 0
   fi
   challenge_param realm "$PROBE_CHALLENGE" realm || realm=""
@@ -135,8 +151,23 @@ registry_authorization() {
   fi
   status "getting a pull token for $host/$repository from $(one_line "${realm%%\?*}")"
   request_registry_token token reason "$realm" "$service" "repository:$repository:pull" "$user" "$password" ||
-    fail "$CURRENT_LABEL" "registry $host: the token service $(one_line "${realm%%\?*}") $reason"
+    fail "$CURRENT_LABEL" "registry $host: the token service $(one_line "${realm%%\?*}") $reason, for $(one_line "$image")"
   printf -v "$1" 'Bearer %s' "$token"
+}
+
+# registry_answer VAR URL AUTHORIZATION: sets VAR to the HTTP status of GET URL with AUTHORIZATION as
+# its Authorization header (given to curl in its config on stdin), or to "000" when there was no
+# answer (the pull then fails with its own error).
+registry_answer() {
+  local url config
+  curl_config_value url "$2"
+  curl_config_value config "Authorization: $3"
+  config="url = $url"$'\n'"header = $config"$'\n'
+  printf -v "$1" '%s' "$(printf '%s' "$config" |
+    curl -q --config - --proto =http,https --silent --connect-timeout 10 --max-time 30 \
+      --output /dev/null --write-out '%{http_code}' 2>/dev/null || true)"
+  config=""
+  [[ -n ${!1} ]] || printf -v "$1" '000'
 }
 
 # probe_registry SERVER: GET SERVER/v2/ without credentials. Sets PROBE_CODE to the final HTTP

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 export type RegistryFlavor =
   /** 401 with a Docker token flow challenge; the token service issues tokens for the credentials. */
   | "token"
-  /** 401 with `WWW-Authenticate: Basic`. */
+  /** 401 with `WWW-Authenticate: Basic`, except to `/v2/` with the credentials as basic authentication. */
   | "basic"
   /** Token flow challenge; the token service refuses every request (401). */
   | "refusing";
@@ -78,6 +78,17 @@ export class FakeRegistry {
       authorization: request.headers.authorization,
     });
     this.scan();
+    const basic = "Basic " + Buffer.from(this.credentials, "utf8").toString("base64");
+    if (
+      url.pathname === "/v2/" &&
+      this.flavor === "basic" &&
+      request.headers.authorization === basic
+    ) {
+      // A Basic registry lets in the right credentials.
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.end("{}");
+      return;
+    }
     if (url.pathname === "/v2/") {
       response.writeHead(401, {
         "Content-Type": "application/json",
@@ -90,8 +101,7 @@ export class FakeRegistry {
       return;
     }
     if (url.pathname === "/token" && this.flavor !== "basic") {
-      const expected = "Basic " + Buffer.from(this.credentials, "utf8").toString("base64");
-      if (this.flavor === "refusing" || request.headers.authorization !== expected) {
+      if (this.flavor === "refusing" || request.headers.authorization !== basic) {
         response.writeHead(401, { "Content-Type": "application/json" });
         response.end('{"details":"incorrect username or password"}');
         return;

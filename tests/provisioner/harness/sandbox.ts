@@ -92,6 +92,11 @@ export interface SandboxOptions {
   env?: Record<string, string>;
   /** Mounting these devices shows these directories (device → directory). */
   mounts?: Record<string, string>;
+  /**
+   * Extra commands first on PATH beside the stubs (command name → file copied there), such as a
+   * wrapper of a real command. Default: none.
+   */
+  commands?: Record<string, string>;
 }
 
 /** Options of {@link Sandbox.run}. */
@@ -248,6 +253,10 @@ export class Sandbox {
       writeFile(path.join(this.cidata, "context", relative), content, 0o755);
     }
     fs.cpSync(STUBS_DIR, path.join(this.base, "bin"), { recursive: true });
+    for (const [name, file] of Object.entries(this.options.commands ?? {})) {
+      fs.copyFileSync(file, path.join(this.base, "bin", name));
+      fs.chmodSync(path.join(this.base, "bin", name), 0o755);
+    }
     const mounts = Object.entries(this.options.mounts ?? {}).map(
       ([device, dir]) => `${device}\t${dir}\n`,
     );
