@@ -3,11 +3,14 @@
  *
  * - a dynamic resource runs through its own serialized provider, exactly as Pulumi's dynamic
  *   provider host does: `require-from-string` on `__provider`, `.handler()`, then `check` (at
- *   preview too) and `create`;
+ *   preview too, with the previous state's outputs as olds), `diff` against the previous state, and
+ *   `create`, `update` or (old copy) `delete`;
  * - a `gcp.storage.Bucket` becomes a bucket in the emulator (with Pulumi's auto-naming), in the
  *   clients' project (the stack's `gcp:project`);
  * - components and provider resources carry no cloud state;
- * - anything else is not emulated: it is announced as such and keeps its inputs as its state.
+ * - anything else is not emulated: it is announced as such and keeps its inputs as its state, with
+ *   the name and self link Compute Engine would give templates and groups; the engine diffs its
+ *   inputs itself (`changes.ts`).
  */
 import { randomBytes } from "node:crypto";
 import * as nodeModule from "node:module";
@@ -44,8 +47,9 @@ export interface ResourceLedger {
   steps: Step[];
   /** Names generated for auto-named resources, shared by a run's preview and update. */
   autoNames: Map<string, string>;
-  /** The stack's project and zone: where resources without their own are. */
+  /** The stack's project (`gcp:project`): where resources without their own are. */
   project: string;
+  /** The stack's zone (`gcp:zone`): where zonal resources without their own are. */
   zone: string;
 }
 
