@@ -7,17 +7,23 @@ import { parseArgs } from "node:util";
 import type { Emulator } from "../emulator";
 import { runExampleLocally } from "./localRun";
 
-const USAGE = `Usage: npm start [-- [example] [--data-dir <dir>]]
+const USAGE = `Usage: npm start [-- [example] [--data-dir <dir>] [--fresh]]
 
 Runs examples/<example> (default: hello) as \`pulumi up\` would, against a local Compute Engine and
 Cloud Storage emulator whose VMs are QEMU machines. No Google Cloud project or credentials needed.
 Needs QEMU; the first run also needs debootstrap and root (it builds the guest image, ~5 minutes).
+The data directory keeps the emulator's images and the engine's state between runs: a second run
+previews what changed (nothing: nothing is built). --fresh empties it first.
 `;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { "data-dir": { type: "string" }, help: { type: "boolean", default: false } },
+    options: {
+      "data-dir": { type: "string" },
+      fresh: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
   });
   if (values.help) {
     process.stdout.write(USAGE);
@@ -34,6 +40,7 @@ async function main(): Promise<void> {
   const result = await runExampleLocally({
     ...(positionals[0] ? { example: positionals[0] } : {}),
     ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
+    fresh: values.fresh,
     onEmulator: (running) => (emulator = running),
   });
   process.stdout.write("\n");

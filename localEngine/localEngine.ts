@@ -5,6 +5,7 @@
  * by an update pass; each pass evaluates the program afresh.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { Change } from "./changes";
 import type { TypeScriptProgram } from "./typescriptProgram";
 
 /** One resource registration, as the engine receives it. */
@@ -25,6 +26,8 @@ export interface HandledResource {
   id: string;
   /** Output properties. */
   state: Record<string, unknown>;
+  /** What the handler did (or, in a preview, will do) to it, and why; absent for components. */
+  change?: Change;
 }
 
 /** Performs (`preview` false) or plans (`preview` true) one registration. */
@@ -49,6 +52,8 @@ export interface EngineOptions {
 export interface HandledRegistration extends Registration {
   /** The output properties the handler returned (absent if it failed). */
   state?: Record<string, unknown>;
+  /** What was (or will be) done to it, compared with the previous run's state. */
+  change?: Change;
 }
 
 /** What one pass produced. */
@@ -84,6 +89,7 @@ export async function runPass(
         registrations.push(registration);
         const result = options.handler(registration, preview).then((done) => {
           registration.state = done.state;
+          if (done.change) registration.change = done.change;
           return done;
         });
         handled.push(result);

@@ -38,8 +38,7 @@ export async function localRunProblem(
     ...LOCAL_RUN_COMMANDS,
     ...(guestImageCached ? [] : GUEST_IMAGE_BUILD_COMMANDS),
   ];
-  const missing: string[] = [];
-  for (const command of commands) if (!(await host.findCommand(command))) missing.push(command);
+  const missing = await missingCommands(commands, host);
   const problems: string[] = [];
   if (missing.length > 0) problems.push(missingCommandsMessage(missing));
   if (!guestImageCached && !host.isRoot()) {
@@ -55,4 +54,14 @@ export async function localRunProblem(
     ...problems.map((problem) => `  - ${problem}`),
     `Everything at once on Debian/Ubuntu: ${LOCAL_RUN_APT_INSTALL}`,
   ].join("\n");
+}
+
+/** The commands of `commands` that `host` does not have, in order. */
+export async function missingCommands(
+  commands: readonly string[],
+  host: Pick<HostProbe, "findCommand"> = realHost,
+): Promise<string[]> {
+  const missing: string[] = [];
+  for (const command of commands) if (!(await host.findCommand(command))) missing.push(command);
+  return missing;
 }

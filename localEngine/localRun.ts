@@ -15,6 +15,9 @@ import {
   startQemuEmulator,
   type MachineRun,
 } from "../emulator/qemu";
+import { createGcpClients } from "../components/google/clients";
+import { loadSnapshot, restoreBuckets, saveSnapshot } from "./emulatorSnapshot";
+import { ENGINE_STATE_FILE } from "./engineState";
 import { deployLocally } from "./localDeployment";
 import { localRunProblem } from "./localPrerequisites";
 import type { DynamicCreateTiming } from "./localResources";
@@ -28,8 +31,14 @@ export const LOCAL_ZONE = "us-central1-a";
 export interface LocalRunOptions {
   /** Example directory name under `examples/`. Default `hello`. */
   example?: string;
-  /** Where the emulator keeps images and disks. Default `<cache>/local-run`, emptied at start. */
+  /**
+   * Where the emulator keeps images and disks, and where the engine's state and the emulator's
+   * snapshot live between runs (so a second run diffs against the first). Default
+   * `<cache>/local-run`. A given directory must be empty, new, or one a previous run used.
+   */
   dataDir?: string;
+  /** Start over: empty the data directory first (a stack's first run). Default false. */
+  fresh?: boolean;
   /** Where lines for the person watching go. Default standard output. */
   write?: (line: string) => void;
   /** Called when a QEMU machine has ended (benchmarks). */
@@ -87,20 +96,29 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
     })());
   const accelerator = await chooseAccelerator("auto", guestImage.kernel);
 
-  const dataDir = await prepareDataDir(options.dataDir);
+  const dataDir = await prepareDataDir(options.dataDir, options.fresh ?? false);
+  const snapshot = await loadSnapshot(dataDir);
   const { emulator, sourceImage } = await startQemuEmulator({
     guestImage,
     dataDir,
+    seedImages: snapshot.images,
     machines: options.onMachineRun ? { onMachineRun: options.onMachineRun } : {},
   });
   options.onEmulator?.(emulator);
   try {
+    const clients = createGcpClients({
+      endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
+      projectId: LOCAL_PROJECT,
+    });
+    await restoreBuckets(clients, snapshot).finally(() => clients.close());
     write(`preloaded-cos-image: examples/${example}, run locally`);
     write(
       `  cloud:  the local emulator at ${emulator.endpoint}; every VM is a QEMU machine (${accelerator.toUpperCase()})`,
     );
     write(`  source: ${sourceImage} (a Debian guest standing in for COS)`);
-    write(`  files:  ${dataDir}${options.dataDir ? "" : " (emptied at every run)"}`);
+    write(
+      `  files:  ${dataDir} (kept between runs: the next run diffs against this one; --fresh starts over)`,
+    );
     write(`  stack:  gcp:project=${LOCAL_PROJECT}, gcp:zone=${LOCAL_ZONE}`);
     write("");
     const { outputs } = await deployLocally({
@@ -109,11 +127,13 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
       emulator,
       config: { "gcp:project": LOCAL_PROJECT, "gcp:zone": LOCAL_ZONE },
       write,
+      statePath: path.join(dataDir, ENGINE_STATE_FILE),
       ...(options.onDynamicCreate ? { onDynamicCreate: options.onDynamicCreate } : {}),
-    });
+    }).finally(() => saveSnapshot(dataDir, emulator, snapshot));
+    const restored = new Set(snapshot.images.map((image) => `${image.project}/${image.name}`));
     const images = emulator
       .inventory()
-      .images.filter((image) => !image.seeded)
+      .images.filter((image) => !image.seeded || restored.has(`${image.project}/${image.name}`))
       .map((image) => ({
         project: image.project,
         name: image.name,
@@ -138,19 +158,24 @@ async function requireExample(repositoryRoot: string, example: string): Promise<
 }
 
 /**
- * The emulator's data directory: the default one is emptied (it holds the previous run's files);
- * a given one must be empty or absent, since nothing of the user's may be deleted.
+ * The emulator's data directory. It is kept between runs (the engine's state and the emulator's
+ * snapshot are in it); `fresh` empties the default one. A given directory must be empty, new, or one
+ * a previous local run used (it holds the engine's state): nothing else of the user's is touched.
  */
-async function prepareDataDir(given: string | undefined): Promise<string> {
-  if (given === undefined) {
-    const dataDir = path.join(defaultCacheRoot(), "local-run");
-    await fs.rm(dataDir, { recursive: true, force: true });
-    await fs.mkdir(dataDir, { recursive: true });
-    return dataDir;
+async function prepareDataDir(given: string | undefined, fresh: boolean): Promise<string> {
+  const dataDir =
+    given === undefined ? path.join(defaultCacheRoot(), "local-run") : path.resolve(given);
+  const entries = await fs.readdir(dataDir).catch(() => [] as string[]);
+  const previousRun = entries.includes(ENGINE_STATE_FILE);
+  if (entries.length > 0 && !previousRun && given !== undefined) {
+    throw new Error(
+      `--data-dir ${dataDir} is neither empty nor the data directory of a previous local run; give an empty or new directory`,
+    );
   }
-  const dataDir = path.resolve(given);
-  const entries = await fs.readdir(dataDir).catch(() => []);
-  if (entries.length > 0) throw new Error(`--data-dir ${dataDir} is not empty`);
+  // The default directory without a state is an older version's, whose files no state knows.
+  if (entries.length > 0 && (fresh || !previousRun)) {
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
   await fs.mkdir(dataDir, { recursive: true });
   return dataDir;
 }

@@ -59,8 +59,11 @@ export function loadTypeScriptProgram(
     directory: programDir,
     run() {
       // Forget the previous evaluation, so the program registers its resources again.
+      // The main module may lie outside the directory (a project whose `main` is a built program).
       for (const key of Object.keys(requireFromProgram.cache)) {
-        if (key.startsWith(programDir + path.sep)) delete requireFromProgram.cache[key];
+        if (key.startsWith(programDir + path.sep) || key === main) {
+          delete requireFromProgram.cache[key];
+        }
       }
       return requireFromProgram(main) as Record<string, unknown>;
     },

@@ -17,7 +17,7 @@ import { stackKeyProblems } from "./stackKeys";
 const config = new pulumi.Config();
 checkStackKeys();
 const args = config.requireObject<PreloadedCosImageArgs>("image");
-const secretEnv = config.getSecretObject<Record<string, string>>("secretEnv");
+const secretEnv = secretEnvValues();
 
 const steps =
   secretEnv === undefined ? args.steps : args.steps?.map((step) => withSecretEnv(step, secretEnv));
@@ -30,15 +30,29 @@ function checkStackKeys(): void {
   }
 }
 
+/**
+ * Each `secretEnv` value as a secret Output of its own. One Output per variable (not one for the
+ * whole map) is what lets the component move them apart from the readable arguments: a whole `env`
+ * given as an Output would stay in the build's arguments, as secret as Pulumi makes it, and make
+ * them unreadable in previews. The variable names come from the raw configuration (names are not
+ * secret); the values only through the secret Output.
+ */
+function secretEnvValues(): Record<string, pulumi.Output<string>> | undefined {
+  const all = config.getSecretObject<Record<string, string>>("secretEnv");
+  if (all === undefined) return undefined;
+  const raw = pulumi.runtime.allConfig()[`${pulumi.getProject()}:secretEnv`] ?? "{}";
+  const names = Object.keys(JSON.parse(raw) as Record<string, unknown>);
+  return Object.fromEntries(names.map((name) => [name, all.apply((values) => values[name] ?? "")]));
+}
+
 function withSecretEnv(
   step: NonNullable<PreloadedCosImageArgs["steps"]>[number],
-  env: pulumi.Output<Record<string, string>>,
+  env: Record<string, pulumi.Output<string>>,
 ): NonNullable<PreloadedCosImageArgs["steps"]>[number] {
   if (!step.runScript) return step;
-  const merged = pulumi
-    .all([step.runScript.env ?? {}, env])
-    .apply(([own, extra]) => ({ ...own, ...extra }));
-  return { ...step, runScript: { ...step.runScript, env: merged } };
+  // From stack configuration, a step's own env is a plain object (never an Output).
+  const own = (step.runScript.env ?? {}) as Record<string, string>;
+  return { ...step, runScript: { ...step.runScript, env: { ...own, ...env } } };
 }
 
 export const imageName = image.imageName;

@@ -4,6 +4,7 @@
  * LTS families, `cos-<channel>-...` for channel families), some deprecated, so family resolution
  * and "newest non-deprecated" logic meet realistic data.
  */
+import { createHash } from "node:crypto";
 import { invalid } from "../http/errors";
 import { rfc3339 } from "./ids";
 import { ImageRecord, type DeprecationStatus } from "./resources";
@@ -21,6 +22,8 @@ export interface SeedImage {
   family?: string;
   /** Description. */
   description?: string;
+  /** Numeric id (uint64 as a decimal string). Default: derived from project and name (stable). */
+  id?: string;
   /** Size of disks created from it, GB. Default 10. */
   diskSizeGb?: number;
   /** Labels. */
@@ -131,10 +134,18 @@ export const COS_IMAGES: readonly SeedImage[] = [
   ),
 ];
 
+/** A uint64 id (top bit clear) derived from the image's path. */
+function stableSeedId(imagePath: string): string {
+  return (createHash("sha256").update(imagePath).digest().readBigUInt64BE() >> 1n).toString();
+}
+
 /** Creates a READY image from a seed (replacing nothing: 400 if the name is taken). */
 export function seedImage(state: ComputeState, seed: SeedImage): ImageRecord {
   const image = new ImageRecord(seed.project, validateName("seed.name", seed.name));
   if (state.images.has(image.path)) throw invalid(`Seed image ${image.path} already exists.`);
+  // A seed has the same id in every emulator, as an image keeps its id in GCE: builds hash their
+  // source image's id, so a fresh emulator must not look like a recreated source image.
+  Object.assign(image, { id: seed.id ?? stableSeedId(image.path) });
   image.family = seed.family;
   image.description = seed.description;
   image.diskSizeGb = seed.diskSizeGb ?? 10;

@@ -5,7 +5,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 
-/** The Debian package that provides each host command used by `emulator/qemu`. */
+/** The Debian package that provides each host command used by `emulator/qemu` and the test tiers. */
 export const DEBIAN_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
   "qemu-system-x86_64": "qemu-system-x86",
   "qemu-img": "qemu-utils",
@@ -15,8 +15,18 @@ export const DEBIAN_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
   debugfs: "e2fsprogs",
   "mkfs.fat": "dosfstools",
   mcopy: "mtools",
+  mdir: "mtools",
+  mtype: "mtools",
+  mlabel: "mtools",
+  "fsck.fat": "dosfstools",
+  shellcheck: "shellcheck",
+  curl: "curl",
   flock: "util-linux",
   setpriv: "util-linux",
+  "docker-registry": "docker-registry",
+  htpasswd: "apache2-utils",
+  busybox: "busybox-static",
+  skopeo: "skopeo",
 };
 
 /** Directories searched besides `$PATH`: sbin tools are often missing from a non-root `$PATH`. */

@@ -37,7 +37,7 @@ describe("local deployment of a program (the engine of npm start)", function () 
     await emulator.close();
   });
 
-  it("previews, then creates the hello example: bucket and image in the emulator, the template only recorded", async () => {
+  it("previews, then creates the hello example: bucket and image in the emulator, the template recorded", async () => {
     const result = await deployLocally({
       programDir: path.join(repositoryRoot, "examples", "hello"),
       repositoryRoot,
@@ -73,10 +73,19 @@ describe("local deployment of a program (the engine of npm start)", function () 
     expect(result.outputs.greeting).to.equal(
       `VMs from ${String(result.outputs.imageName)} find "hello, world" in /var/lib/hello`,
     );
-    expect(result.outputs.instanceTemplate).to.equal(undefined);
+    // Not emulated: recorded, with the name and self link Compute Engine would give it.
+    expect(result.outputs.instanceTemplate).to.match(
+      /^https:\/\/www\.googleapis\.com\/compute\/v1\/projects\/local-project\/global\/instanceTemplates\/hello-[0-9a-f]{7}$/,
+    );
     expect(lines.some((line) => /InstanceTemplate "hello": NOT EMULATED/.test(line))).to.equal(
       true,
     );
+    expect(result.steps.map((s) => [s.operation, s.name])).to.deep.equal([
+      ["create", "hello-scratch"],
+      ["create", "hello-leftovers"],
+      ["create", "hello"],
+      ["create", "hello"],
+    ]);
     expect(progress.lines.some((line) => line.startsWith("provisioner succeeded"))).to.equal(true);
     expect(inventory.instances, "the build VM is gone").to.deep.equal([]);
   });

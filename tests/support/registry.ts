@@ -20,14 +20,6 @@ import { requireCommands } from "../../emulator/qemu/prerequisites";
 import { buildOciImage } from "./ociImage";
 import { pushOciImage } from "./registryPush";
 
-/** The Debian package of each host command the registry harness runs. */
-export const REGISTRY_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
-  "docker-registry": "docker-registry",
-  htpasswd: "apache2-utils",
-  busybox: "busybox-static",
-  setpriv: "util-linux",
-};
-
 /** Credentials a registry requires. */
 export interface RegistryCredentials {
   /** User name: not empty, no `:` and no line break (htpasswd's format). */
@@ -109,7 +101,7 @@ const PORT_ATTEMPTS = 3;
  */
 export function requireRegistryTools(busybox = true): Promise<Record<string, string>> {
   const commands = ["docker-registry", "htpasswd", "setpriv", ...(busybox ? ["busybox"] : [])];
-  return requireCommands(commands, REGISTRY_PACKAGE_OF_COMMAND);
+  return requireCommands(commands);
 }
 
 /** A running distribution registry on 127.0.0.1. */
