@@ -13,12 +13,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -40,18 +40,14 @@ type host struct {
 }
 
 func main() {
-	// The engine passes its own address as the last positional argument; flags it may add before it
-	// (tracing, logging) are accepted and ignored.
-	flag.String("tracing", "", "ignored: tracing endpoint")
-	flag.String("root", "", "ignored: project root")
-	flag.Bool("logtostderr", false, "ignored")
-	flag.Int("v", 0, "ignored: log verbosity")
-	flag.Parse()
-	if flag.NArg() < 1 {
+	// The engine passes its own address as the last argument; flags it may add before it (tracing,
+	// logging, some registered by the SDK's own packages) are accepted and ignored.
+	args := os.Args[1:]
+	if len(args) == 0 || strings.HasPrefix(args[len(args)-1], "-") {
 		fmt.Fprintln(os.Stderr, "pulumi-language-nodejs: missing the engine address (this program is started by the Pulumi CLI)")
 		os.Exit(1)
 	}
-	h := &host{engineAddress: flag.Arg(flag.NArg() - 1)}
+	h := &host{engineAddress: args[len(args)-1]}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, h)
