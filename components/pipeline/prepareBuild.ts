@@ -76,7 +76,12 @@ export type NameStatus =
   /** An image built from the same inputs: nothing to build (`pci-content` matches). */
   | { kind: "built"; image: protos.google.cloud.compute.v1.IImage }
   /** Someone else's image: the build would fail on its insert after running for its whole length. */
-  | { kind: "taken"; problem: Problem };
+  | {
+      kind: "taken";
+      problem: Problem;
+      /** The image carries this package's `managed-by` label (another build of it made the image). */
+      managedByPackage: boolean;
+    };
 
 /**
  * Looks at the fixed output name (`imageName`, or source name plus suffix) before anything is made.
@@ -98,12 +103,13 @@ export async function nameStatus(
     return { kind: "built", image };
   }
   const field = spec.image.name !== undefined ? "imageName" : "imageNameSuffix";
-  const maker =
-    labels[TEMPORARY_LABEL_KEYS.managedBy] === MANAGED_BY
-      ? "another build of preloaded-cos-image, from other inputs"
-      : "someone else (it has no managed-by=preloaded-cos-image label)";
+  const managedByPackage = labels[TEMPORARY_LABEL_KEYS.managedBy] === MANAGED_BY;
+  const maker = managedByPackage
+    ? "another build of preloaded-cos-image, from other inputs"
+    : "someone else (it has no managed-by=preloaded-cos-image label)";
   return {
     kind: "taken",
+    managedByPackage,
     problem: {
       field,
       message: `the image "${checked.imageName}" already exists in project "${spec.image.project}" (created ${image.creationTimestamp ?? "at an unknown time"} by ${maker})`,

@@ -51,21 +51,30 @@ export async function check(
   const spec = toBuildSpec(news);
   return withApi(spec, async (api) => {
     const checked = await checkedInputs(api, news, olds);
-    // A name taken by another image fails here, at preview, not after a whole build.
+    // A name taken by another image fails here, at preview, not after a whole build. Except one
+    // case: the real engine checks a replacement a second time with no olds (to name the new
+    // resource), and then an image of this package under the fixed name may be the very one the
+    // replacement deletes first; create looks again once that delete has run.
     const status = await nameStatus(api, checked, olds);
-    if (status.kind !== "free") {
-      throw new ImageNameTakenError(
-        status.kind === "taken"
-          ? status.problem
-          : {
-              field: "imageName",
-              message: `the image "${checked.imageName}" already exists, built from these same inputs, but this stack does not hold it`,
-              fix: "import it (pulumi import), or delete it and run again",
-            },
-      );
-    }
+    const replacementRecheck =
+      olds.imageName === undefined && status.kind === "taken" && status.managedByPackage;
+    if (!replacementRecheck) throwUnlessFree(status, checked.imageName);
     return { inputs: checked };
   });
+}
+
+/** Throws {@link ImageNameTakenError} unless the fixed output name is free (or ours already). */
+function throwUnlessFree(status: Awaited<ReturnType<typeof nameStatus>>, imageName: string): void {
+  if (status.kind === "free") return;
+  throw new ImageNameTakenError(
+    status.kind === "taken"
+      ? status.problem
+      : {
+          field: "imageName",
+          message: `the image "${imageName}" already exists, built from these same inputs, but this stack does not hold it`,
+          fix: "import it (pulumi import), or delete it and run again",
+        },
+  );
 }
 
 /** Replace on content or name changes; update in place for labels and build settings. */
@@ -82,6 +91,10 @@ export async function create(
   inputs: CheckedImageBuildInputs,
 ): Promise<pulumi.dynamic.CreateResult> {
   const spec = toBuildSpec(inputs);
+  // check may have let a fixed name through for a replacement (see there): look again, now that a
+  // delete-before-replace has run, before anything is built.
+  const status = await withApi(spec, (api) => nameStatus(api, inputs));
+  throwUnlessFree(status, inputs.imageName);
   const clients = environment().clients(spec.endpoints, spec.vm.project);
   const progress = environment().progress(spec.namePrefix);
   try {

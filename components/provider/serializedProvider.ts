@@ -29,14 +29,38 @@ function loadRuntime(part: Part): Methods {
   return part === "leftovers" ? runtime.leftovers : runtime;
 }
 
+/**
+ * What the engine may receive. The real engine's dynamic provider host hands every result (and the
+ * `properties` of an error that carries a created resource) to protobuf's `Struct.fromJavaScript` as
+ * it is, which throws "Unexpected struct type." on an `undefined` member, such as an image without a
+ * family; `pulumi.runtime.setMocks` and the local engine accepted it. JSON's rules drop such members,
+ * as the engine's own serialization of inputs does.
+ */
+function plainForEngine<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** Runs `work`; an error carrying `properties` (a created resource) gets them plain for the engine. */
+async function plainErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return plainForEngine(await work());
+  } catch (error) {
+    const carrying = error as { properties?: unknown };
+    if (error instanceof Error && carrying.properties !== undefined) {
+      carrying.properties = plainForEngine(carrying.properties);
+    }
+    throw error;
+  }
+}
+
 /** A provider object, as handed to `pulumi.dynamic.Resource`, whose methods load `part` when called. */
 export function providerLoadedByName(part: Part): pulumi.dynamic.ResourceProvider {
   return {
-    check: (olds, news) => loadRuntime(part).check(olds, news),
+    check: (olds, news) => plainErrors(() => loadRuntime(part).check(olds, news)),
     diff: (id, olds, news) => loadRuntime(part).diff(id, olds, news),
-    create: (inputs) => loadRuntime(part).create(inputs),
-    read: (id, props) => loadRuntime(part).read(id, props),
-    update: (id, olds, news) => loadRuntime(part).update(id, olds, news),
+    create: (inputs) => plainErrors(() => loadRuntime(part).create(inputs)),
+    read: (id, props) => plainErrors(() => loadRuntime(part).read(id, props)),
+    update: (id, olds, news) => plainErrors(() => loadRuntime(part).update(id, olds, news)),
     delete: (id, props) => loadRuntime(part).delete(id, props),
   };
 }
