@@ -7,7 +7,7 @@ import {
   prepareCidataDisk,
   type GuestPayload,
 } from "./deliverCidata";
-import { TreeFetch, treeObject, uploadTree } from "./fetchedCidata";
+import { TreeFetch, hedgeWanted, treeObject, uploadTree } from "./fetchedCidata";
 import { instanceBody, needsScratchDisk } from "./instanceBody";
 import { preemptionRetriesOf } from "./spec";
 import type { ZonalRef } from "./temporaries";
@@ -61,7 +61,7 @@ export async function launchBuildVm(run: BuildRun, payload: GuestPayload): Promi
     return attempt;
   }
   if (delivery.kind === "bucket") {
-    const hedge = run.options.cidataHedge
+    const hedge = hedgeWanted(run)
       ? prepareCidataDisk(run, delivery.plan, zonalTemporary(run, "cidata"))
       : undefined;
     if (hedge) run.background.add(hedge.catch(() => undefined));

@@ -40,7 +40,7 @@ export interface PipelineOptions {
   /**
    * When the tree goes through the bucket, also prepare the CIDATA disk from the start (a hedge
    * against a VM that cannot fetch it), rather than only once the VM reports that it cannot.
-   * Default false: `npm run bench:build` measures both, and the hedge buys little (see README).
+   * Default: only where a fallback is plausible (see `hedgeWanted` in fetchedCidata.ts).
    */
   cidataHedge?: boolean;
 }

@@ -6,6 +6,7 @@ import { cidataSpecFor } from "../guest/cidataTree";
 import { renderCloudConfig } from "../guest/cloudConfig";
 import { inlineCidata } from "../guest/inlineCidata";
 import { packTree, type PackedTree } from "../guest/treeArchive";
+import { scopesAllowFetch } from "./fetchedCidata";
 import { temporaryName } from "../naming";
 import { enterPhase, formatBytes, type BuildRun } from "./buildRun";
 import { cidataAttachment } from "./instanceBody";
@@ -29,7 +30,12 @@ export type CidataDelivery =
       /** The tree packed locally, before any cloud call (its size and digest go in metadata). */
       tree: PackedTree;
     }
-  | { kind: "disk"; plan: CidataPlan };
+  | {
+      kind: "disk";
+      plan: CidataPlan;
+      /** Why the tree does not go through the bucket, when it was not forced. */
+      reason?: string;
+    };
 
 /** What the VM is given at creation: its cloud-config, and how its CIDATA tree travels. */
 export interface GuestPayload {
@@ -61,6 +67,10 @@ export async function planGuestPayload(run: BuildRun): Promise<GuestPayload> {
   if (tree) return { userData, delivery: { kind: "metadata", tree }, dispose: () => undefined };
   if (choice === "disk")
     return { userData, delivery: { kind: "disk", plan }, dispose: () => undefined };
+  if (choice === "auto" && !scopesAllowFetch(run.spec)) {
+    const reason = "the VM's serviceAccountScopes do not allow reading Cloud Storage";
+    return { userData, delivery: { kind: "disk", plan, reason }, dispose: () => undefined };
+  }
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "pci-tree-"));
   const dispose = (): void => fs.rmSync(directory, { recursive: true, force: true });
   try {
@@ -80,7 +90,7 @@ export function describeDelivery(delivery: CidataDelivery): string {
     case "bucket":
       return `the build VM fetches the CIDATA tree (${formatBytes(delivery.tree.bytes)}) from the scratch bucket itself: no disk to import unless it cannot`;
     case "disk":
-      return "the CIDATA tree travels on a disk";
+      return `the CIDATA tree travels on a disk${delivery.reason ? ` (${delivery.reason})` : ""}`;
   }
 }
 

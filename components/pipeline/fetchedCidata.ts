@@ -7,6 +7,7 @@ import { CIDATA_FETCH_STATUS } from "../guest/protocol";
 import type { PackedTree } from "../guest/treeArchive";
 import { formatBytes, zonalTemporary, type BuildRun } from "./buildRun";
 import { attachCidataDisk, deleteCidataImage, prepareCidataDisk } from "./deliverCidata";
+import type { BuildSpec } from "./spec";
 import type { ObjectRef, ZonalRef } from "./temporaries";
 import { deleteDisk, deleteObject } from "./teardown";
 
@@ -18,6 +19,27 @@ import { deleteDisk, deleteObject } from "./teardown";
  * tree. A VM that cannot read it (no storage role or scope, no route to Cloud Storage) says so on
  * serial port 3, and the build falls back to the CIDATA disk by itself.
  */
+
+/** Scopes under which the VM's token may read Cloud Storage. */
+const STORAGE_READ_SCOPE =
+  /\/auth\/(cloud-platform|cloud-platform\.read-only|devstorage\.(read_only|read_write|full_control))$/;
+
+/** False when the VM's scopes cannot read Cloud Storage: fetching would fail for sure. */
+export function scopesAllowFetch(spec: Pick<BuildSpec, "vm">): boolean {
+  return spec.vm.scopes.some((scope) => STORAGE_READ_SCOPE.test(scope));
+}
+
+/**
+ * Whether to prepare the CIDATA disk from the start, beside the fetch. `bench:build` measured it
+ * (README, Benchmarks): the hedge costs about a dozen API calls and no time when the fetch works,
+ * and saves the import's wait (about half a minute on GCE) when it does not. So it is started where
+ * a fallback is plausible: a VM without an external IP (it needs Private Google Access, which the
+ * build cannot see) or with a service account of the user's (whose storage roles it cannot see).
+ */
+export function hedgeWanted(run: BuildRun): boolean {
+  const { vm } = run.spec;
+  return run.options.cidataHedge ?? (!vm.externalIp || vm.serviceAccountEmail !== undefined);
+}
 
 /** Google's storage endpoint, for a client made without a custom one. */
 const GOOGLE_STORAGE_ENDPOINT = "https://storage.googleapis.com";
