@@ -102,7 +102,27 @@ describe("the build, CIDATA fetched from the bucket", function () {
     const again = await f.build(f.inputs({ externalIp: false }, secrets));
     expect(f.progress.join("\n")).not.to.include(FALLBACK);
     expect(count("compute.instances.attachDisk")).to.equal(0);
+    // Without an external IP a fallback is plausible, so the disk was prepared as a hedge, and
+    // deleted once the VM had fetched the tree.
+    expect(count("compute.disks.insert")).to.equal(1);
+    expect(count("compute.disks.delete")).to.be.at.least(1);
     expectNoTemporaries(f.emulator, [again.outs.imageName]);
+  });
+
+  it("takes the CIDATA disk at once when the VM's scopes cannot read Cloud Storage", async () => {
+    f = await buildFixture();
+    const { outs } = await f.build(
+      f.inputs(
+        { serviceAccountScopes: ["https://www.googleapis.com/auth/compute.readonly"] },
+        secrets,
+      ),
+    );
+    expect(f.progress).to.include(
+      "the CIDATA tree travels on a disk (the VM's serviceAccountScopes do not allow reading Cloud Storage)",
+    );
+    expect(f.progress.join("\n")).not.to.include(FALLBACK);
+    expect(count("compute.instances.attachDisk")).to.equal(1);
+    expectNoTemporaries(f.emulator, [outs.imageName]);
   });
 
   it("falls back to the CIDATA disk when the object was tampered with", async () => {
