@@ -1,8 +1,10 @@
 /**
  * `npm run bench:build`: the build pipeline on the local emulator, with the real provider code and
- * Google clients, measured four ways in one run. Last line:
+ * Google clients, measured in one run. Last line:
  *
- *   build: detection lag median <s>s, overhead <s>s, api calls <n>, vs seed DAG <r>x
+ *   build: detection lag median <s>s, overhead <s>s, api calls <n>, vs seed DAG <r>x,
+ *          disk-free large <r>x <n> calls, fallback no route <r>x refused <r>x,
+ *          8 parallel <r>x wall <r>x calls
  *
  * - detection lag: time from the guest writing `BuildSucceeded:` to the orchestrator's
  *   acknowledgement arriving (production polling, zero-latency emulator), median of several builds;
@@ -10,7 +12,13 @@
  *   the guest ran), median;
  * - api calls: requests of one build whose guest runs 60 s (GCE latency model);
  * - vs seed DAG: that build's wall time over COS Customizer's Daisy workflow replayed on the same
- *   model, guest and emulator.
+ *   model, guest and emulator;
+ * - disk-free large: the same for a large or secret build (the VM fetches its tree from the bucket),
+ *   and its API calls;
+ * - fallback: such a build whose VM cannot read the bucket, so it falls back to the CIDATA disk by
+ *   itself: without a route (no external IP: the build hedges by default) and with its token
+ *   refused (the default service account: no hedge by default); both ways are printed before;
+ * - 8 parallel: 8 small builds of 8 components at once, wall time and API calls over one build's.
  *
  * The GCE-model part runs with the emulator's delays and both orchestrators' polling intervals
  * scaled by BENCH_TIME_SCALE (default 0.1, so it takes about a minute; 1 runs it in real time).
@@ -93,8 +101,13 @@ function benchTarget(programDir: string, endpoint: string): BuildTarget {
   );
 }
 
-async function build(endpoint: string, programDir: string, name: string): Promise<number> {
-  const checked = await checkBuild(buildInputs(benchTarget(programDir, endpoint), name));
+async function build(
+  endpoint: string,
+  programDir: string,
+  name: string,
+  args: { externalIp?: boolean } = {},
+): Promise<number> {
+  const checked = await checkBuild(buildInputs(benchTarget(programDir, endpoint), name, args));
   const started = Date.now();
   await createBuild(checked);
   return Date.now() - started;
@@ -154,15 +167,33 @@ async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; ove
   return { lagMs: median(lags), overheadMs: median(overheads) };
 }
 
-async function modelRuns(
-  programDir: string,
-  delivery: "auto" | "disk",
-): Promise<{ apiCalls: number; oursMs: number; seedMs: number }> {
+/** One variant of the build under the GCE model. */
+interface ModelVariant {
+  /** How the CIDATA tree travels (`bucket` stands for a large or secret build). */
+  delivery: "auto" | "disk" | "bucket";
+  /** Prepare the CIDATA disk from the start as a hedge (bucket only). Default: the build's own choice. */
+  hedge?: boolean;
+  /** The VM's service account may not read the bucket: the build falls back to the disk. */
+  denied?: boolean;
+  /** The VM has no external IP and no Private Google Access: the build falls back to the disk. */
+  noRoute?: boolean;
+  /** Builds run at once, each its own component. Default 1. */
+  parallel?: number;
+}
+
+/** What a variant measured: wall time of the run, and API calls of all its builds. */
+interface ModelResult {
+  apiCalls: number;
+  oursMs: number;
+}
+
+function modelEmulator(variant: Pick<ModelVariant, "denied">): Promise<EmulatorCloud> {
   // The guest runs 60 s (scaled) of work after it has booted and found its CIDATA tree.
   const lineMs = (GUEST_SECONDS * 1000 * TIME_SCALE) / GUEST_SECONDS;
-  const cloud = await newEmulator({
+  return newEmulator({
     latency: "gce",
     timeScale: TIME_SCALE,
+    ...(variant.denied ? { deniedStorageServiceAccounts: ["*"] } : {}),
     guestFor: (instance) =>
       scriptedGuest({
         statusLines: GUEST_SECONDS,
@@ -170,29 +201,81 @@ async function modelRuns(
         ...(instance.name.startsWith("preload-vm") ? { ackKey: DAISY_ACK_KEY } : {}),
       }),
   });
-  const { emulator, clients } = cloud;
-  const progress = recordingProgress();
+}
+
+async function modelRun(programDir: string, variant: ModelVariant): Promise<ModelResult> {
+  const cloud = await modelEmulator(variant);
+  const { emulator } = cloud;
   const restore = runtime.configureRuntime({
-    progress: () => progress,
-    pipeline: { ...productionTiming(TIME_SCALE), cidataDelivery: delivery },
+    progress: () => recordingProgress(),
+    pipeline: {
+      ...productionTiming(TIME_SCALE),
+      cidataDelivery: variant.delivery,
+      ...(variant.hedge !== undefined ? { cidataHedge: variant.hedge } : {}),
+    },
   });
   try {
     const before = emulator.requestLog.count();
-    const oursMs = await build(emulator.endpoint, programDir, "model");
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: variant.parallel ?? 1 }, (_, i) =>
+        build(
+          emulator.endpoint,
+          programDir,
+          `model${i}`,
+          variant.noRoute ? { externalIp: false } : {},
+        ),
+      ),
+    );
+    const oursMs = Date.now() - started;
     const apiCalls = emulator.requestLog.count() - before;
     const byMethod = new Map<string, number>();
     for (const e of emulator.requestLog.entries().slice(before))
       byMethod.set(e.method, (byMethod.get(e.method) ?? 0) + 1);
     console.log(
-      `  calls by method: ${[...byMethod]
+      `  ${describeVariant(variant)}: ${(oursMs / 1000).toFixed(1)}s, ${apiCalls} API calls (${[
+        ...byMethod,
+      ]
         .sort((a, b) => b[1] - a[1])
         .map(([m, n]) => `${m.replace(/^compute\./, "")} ${n}`)
-        .join(", ")}`,
+        .join(", ")})`,
     );
-    console.log(
-      `  our build under the GCE model (x${TIME_SCALE}): ${(oursMs / 1000).toFixed(1)}s, ${apiCalls} API calls`,
-    );
+    return { apiCalls, oursMs };
+  } finally {
+    restore();
+    await cloud.close();
+  }
+}
 
+function describeVariant(v: ModelVariant): string {
+  const tree =
+    v.delivery === "auto"
+      ? "small build (metadata)"
+      : v.delivery === "disk"
+        ? "CIDATA disk forced"
+        : "large or secret build (bucket)";
+  const hedge =
+    v.hedge === undefined
+      ? ""
+      : v.hedge
+        ? "disk hedge started at launch"
+        : "disk made on fallback only";
+  return [
+    tree,
+    v.denied ? "token refused, falls back to the disk" : "",
+    v.noRoute ? "no route to storage, falls back to the disk" : "",
+    hedge,
+    v.parallel ? `${v.parallel} at once` : "",
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
+/** COS Customizer's Daisy workflow replayed on the same model, guest and emulator. */
+async function seedRun(programDir: string): Promise<number> {
+  const cloud = await modelEmulator({});
+  const { clients } = cloud;
+  try {
     const archive = path.join(programDir, "cidata.tar.gz");
     const plan = await planCidata({
       entries: [
@@ -214,13 +297,12 @@ async function modelRuns(
       sourceImage: "projects/cos-cloud/global/images/family/cos-stable",
       outputImage: "seed-output",
       timeScale: TIME_SCALE,
-      progress,
+      progress: recordingProgress(),
     });
     const seedMs = Date.now() - started;
     console.log(`  seed DAG replay under the same model: ${(seedMs / 1000).toFixed(1)}s`);
-    return { apiCalls, oursMs, seedMs };
+    return seedMs;
   } finally {
-    restore();
     await cloud.close();
   }
 }
@@ -235,13 +317,35 @@ async function main(): Promise<void> {
     console.log(
       `GCE latency model, scaled x${TIME_SCALE} (set BENCH_TIME_SCALE=1 for real time), guest runs ${GUEST_SECONDS}s:`,
     );
-    const disk = await modelRuns(programDir, "disk");
+    const seedMs = await seedRun(programDir);
+    const vs = (r: ModelResult): string => `${(r.oursMs / seedMs).toFixed(2)}x`;
+    const small = await modelRun(programDir, { delivery: "auto" });
+    const disk = await modelRun(programDir, { delivery: "disk" });
+    const large = await modelRun(programDir, { delivery: "bucket" });
+    const hedged = await modelRun(programDir, { delivery: "bucket", hedge: true });
+    // The default hedges where a fallback is plausible (no external IP, the user's service account)
+    // and not otherwise: both fallbacks, each way.
+    const noRoute = await modelRun(programDir, { delivery: "bucket", noRoute: true });
+    const noRouteLate = await modelRun(programDir, {
+      delivery: "bucket",
+      noRoute: true,
+      hedge: false,
+    });
+    const refused = await modelRun(programDir, { delivery: "bucket", denied: true });
+    const refusedHedged = await modelRun(programDir, {
+      delivery: "bucket",
+      denied: true,
+      hedge: true,
+    });
+    const parallel = await modelRun(programDir, { delivery: "auto", parallel: 8 });
     console.log(
-      `  with the CIDATA disk forced (large or secret builds): api calls ${disk.apiCalls}, vs seed DAG ${(disk.oursMs / disk.seedMs).toFixed(2)}x`,
+      `  vs seed DAG: small ${vs(small)}, disk forced ${vs(disk)} (${disk.apiCalls} calls), large ${vs(large)} (${large.apiCalls} calls; with a hedge ${vs(hedged)}, ${hedged.apiCalls} calls)`,
     );
-    const { apiCalls, oursMs, seedMs } = await modelRuns(programDir, "auto");
     console.log(
-      `build: detection lag median ${(lagMs / 1000).toFixed(2)}s, overhead ${(overheadMs / 1000).toFixed(2)}s, api calls ${apiCalls}, vs seed DAG ${(oursMs / seedMs).toFixed(2)}x`,
+      `  fallback, hedge vs disk made on fallback only: no route ${vs(noRoute)} (${noRoute.apiCalls} calls) vs ${vs(noRouteLate)} (${noRouteLate.apiCalls} calls), token refused ${vs(refusedHedged)} (${refusedHedged.apiCalls} calls) vs ${vs(refused)} (${refused.apiCalls} calls)`,
+    );
+    console.log(
+      `build: detection lag median ${(lagMs / 1000).toFixed(2)}s, overhead ${(overheadMs / 1000).toFixed(2)}s, api calls ${small.apiCalls}, vs seed DAG ${vs(small)}, disk-free large ${vs(large)} ${large.apiCalls} calls, fallback no route ${vs(noRoute)} refused ${vs(refused)}, 8 parallel ${(parallel.oursMs / small.oursMs).toFixed(2)}x wall ${(parallel.apiCalls / small.apiCalls).toFixed(1)}x calls`,
     );
   } finally {
     fs.rmSync(programDir, { recursive: true, force: true });

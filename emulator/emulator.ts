@@ -71,7 +71,14 @@ export interface Inventory {
   /** Buckets. */
   buckets: Array<{ project: string; name: string }>;
   /** Objects. */
-  objects: Array<{ bucket: string; name: string; size: number; metadata?: Record<string, string> }>;
+  objects: Array<{
+    bucket: string;
+    name: string;
+    size: number;
+    metadata?: Record<string, string>;
+    /** The upload's `predefinedAcl`, when it had one. */
+    predefinedAcl?: string;
+  }>;
 }
 
 /** A running emulator. */
@@ -122,6 +129,7 @@ export class Emulator {
           state,
           diskFiles,
           guestShutdownGraceMs: options.guestShutdownGraceMs ?? 90_000,
+          privateGoogleAccessSubnetworks: options.privateGoogleAccessSubnetworks ?? [],
         });
         runtime.metadataServer = await startMetadataServer(runtime);
         armScheduledFaults(runtime, options.scheduledFaults ?? [], latency.timeScale, timers);
@@ -133,7 +141,9 @@ export class Emulator {
     registerInstanceRoutes(router, deps);
     registerAggregatedRoutes(router, deps);
     registerOperationRoutes(router, deps);
-    registerStorageRoutes(router, store, () => endpoint);
+    registerStorageRoutes(router, store, () => endpoint, {
+      deniedServiceAccounts: options.deniedStorageServiceAccounts ?? [],
+    });
 
     for (const seed of options.includeCosImages === false ? [] : COS_IMAGES) seedImage(state, seed);
     for (const seed of options.seedImages ?? []) seedImage(state, seed);
@@ -202,6 +212,7 @@ export class Emulator {
         name: o.name,
         size: o.size,
         ...(o.metadata ? { metadata: { ...o.metadata } } : {}),
+        ...(o.predefinedAcl ? { predefinedAcl: o.predefinedAcl } : {}),
       })),
     };
   }

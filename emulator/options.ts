@@ -54,4 +54,16 @@ export interface EmulatorOptions {
    * `resourceNotReady`.
    */
   serialOutputAfterStop?: boolean;
+  /**
+   * Service accounts (globs on the email) whose metadata-server tokens the storage API refuses with
+   * 403, as for an account without a Cloud Storage role. Default none: every service account of a
+   * bucket's project may read its objects (accounts of other projects never may).
+   */
+  deniedStorageServiceAccounts?: string[];
+  /**
+   * Subnetworks (globs on the name; `default` when an interface names none) that have Private Google
+   * Access. A guest reaches Google's APIs when one of its interfaces has an external IP or sits in
+   * such a subnetwork (`GuestContext.reachesGoogleApis`). Default none.
+   */
+  privateGoogleAccessSubnetworks?: string[];
 }

@@ -114,9 +114,8 @@ async function creations(
     list.push("instance metadata holding the CIDATA tree (no CIDATA object, image or disk)");
   } else {
     list.push(
-      `object gs://${spec.storage.bucket}/${spec.storage.prefix}/${BUILD_ID}/cidata.tar.gz`,
-      `image ${temporaryName(BUILD_ID, "cidata")} (CIDATA)`,
-      `disk ${temporaryName(BUILD_ID, "cidata")} (CIDATA) in ${zone}`,
+      `object gs://${spec.storage.bucket}/${spec.storage.prefix}/${BUILD_ID}/tree-<random>.tar.gz (the CIDATA tree, fetched by the VM itself)`,
+      `only if the VM cannot read it: object gs://${spec.storage.bucket}/${spec.storage.prefix}/${BUILD_ID}/cidata.tar.gz, image ${temporaryName(BUILD_ID, "cidata")} (CIDATA) and disk ${temporaryName(BUILD_ID, "cidata")} (CIDATA) in ${zone}`,
     );
   }
   list.push(`image ${spec.image.project}/${imageName} (the output, labelled ${CONTENT_LABEL_KEY})`);

@@ -1,6 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { INLINE_CIDATA_METADATA_KEY, MARKERS, PROTOCOL_VERSION } from "./protocol";
+import {
+  CIDATA_FETCH_STATUS,
+  FETCH_CIDATA_METADATA_KEY,
+  INLINE_CIDATA_METADATA_KEY,
+  MARKERS,
+  PROTOCOL_VERSION,
+} from "./protocol";
 
 /**
  * The provisioner's files (`provisioner-assets/` of this package). The orchestrator ships this
@@ -78,6 +84,9 @@ export function renderCloudConfig(options: CloudConfigOptions): string {
     MARKER_SUCCEEDED: MARKERS.succeeded,
     MARKER_FAILED: MARKERS.failed,
     INLINE_CIDATA_KEY: INLINE_CIDATA_METADATA_KEY,
+    FETCH_CIDATA_KEY: FETCH_CIDATA_METADATA_KEY,
+    CIDATA_FETCHED: CIDATA_FETCH_STATUS.fetched,
+    CIDATA_FETCH_FAILED: CIDATA_FETCH_STATUS.failed,
     CIDATA_WAIT_SECONDS: String(wholeSeconds("cidataWaitSeconds", options.cidataWaitSeconds, 1800)),
     FAILURE_SHUTDOWN_SECONDS: String(
       wholeSeconds("failureShutdownSeconds", options.failureShutdownSeconds, 300),

@@ -49,18 +49,34 @@ export function inlineCidata(
 
 /** One entry: a pax header carrying the path when ustar cannot hold it, then the header and the data. */
 function tarEntry(path: string, type: "0" | "5", data: Buffer): Buffer[] {
+  const out = tarHeaderBlocks(path, type, data.length);
+  if (data.length) out.push(padded(data));
+  return out;
+}
+
+/**
+ * The header blocks of one tar entry of `size` bytes (a pax header first when ustar cannot hold the
+ * path), in this module's deterministic form; the data follows, then {@link tarPadding} of it.
+ */
+export function tarHeaderBlocks(path: string, type: "0" | "5", size: number): Buffer[] {
   const out: Buffer[] = [];
   const fitsUstar = /^[\x20-\x7e]*$/.test(path) && Buffer.byteLength(path) <= 100;
   if (!fitsUstar) {
     const record = paxRecord("path", path);
     out.push(header("PaxHeader", "x", record.length), padded(record));
   }
-  out.push(
-    header(fitsUstar ? path : path.replace(/[^\x20-\x7e]/g, "_").slice(-99), type, data.length),
-  );
-  if (data.length) out.push(padded(data));
+  out.push(header(fitsUstar ? path : path.replace(/[^\x20-\x7e]/g, "_").slice(-99), type, size));
   return out;
 }
+
+/** The zeros that end an entry of `size` data bytes on a 512-byte block boundary. */
+export function tarPadding(size: number): Buffer {
+  const rest = size % BLOCK;
+  return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest);
+}
+
+/** The two zero blocks that end a tar archive. */
+export const TAR_END = Buffer.alloc(2 * BLOCK);
 
 /** A pax record: "<length> <key>=<value>\n", where length counts the whole record. */
 function paxRecord(key: string, value: string): Buffer {

@@ -43,6 +43,26 @@ export const ACK_METADATA_KEY = "pci-build-ack";
  */
 export const INLINE_CIDATA_METADATA_KEY = "pci-cidata";
 
+/**
+ * Instance metadata key that tells the start script to fetch the CIDATA tree from Cloud Storage
+ * itself (large or secret builds). Its value is `<url> <bytes> <sha256>`: the object's media URL
+ * (the JSON API's `...?alt=media`, read with the VM's service-account token from the metadata
+ * server, never with a credential in the URL), the archive's size in bytes and its SHA-256 in hex.
+ * The archive is a gzip'd tar like {@link INLINE_CIDATA_METADATA_KEY}'s, unpacked the same way.
+ */
+export const FETCH_CIDATA_METADATA_KEY = "pci-cidata-fetch";
+
+/**
+ * How the start script reports the fetch on serial port 3, as `BuildStatus:` texts the
+ * orchestrator acts on: `<fetched> (<bytes> bytes, sha256 verified)` once the tree is unpacked (the
+ * object is deleted then), `<failed> <reason>; waiting for the CIDATA disk` when it cannot be read
+ * (the orchestrator then delivers the disk instead).
+ */
+export const CIDATA_FETCH_STATUS = {
+  fetched: "CIDATA tree fetched from Cloud Storage",
+  failed: "CIDATA fetch failed:",
+} as const;
+
 /** Exit status by which a `runScript` step with `allowReboot` asks for a reboot before the next step. */
 export const REBOOT_EXIT_CODE = 3;
 

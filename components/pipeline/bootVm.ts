@@ -3,9 +3,11 @@ import { enterPhase, zonalTemporary, type BuildRun } from "./buildRun";
 import {
   attachCidataDisk,
   createCidataDisk,
+  hasCidataImage,
   prepareCidataDisk,
   type GuestPayload,
 } from "./deliverCidata";
+import { TreeFetch, hedgeWanted, treeObject, uploadTree } from "./fetchedCidata";
 import { instanceBody, needsScratchDisk } from "./instanceBody";
 import { preemptionRetriesOf } from "./spec";
 import type { ZonalRef } from "./temporaries";
@@ -26,6 +28,8 @@ export interface VmAttempt {
   scratchDisk?: ZonalRef;
   /** The CIDATA disk attached to it, when the tree travels on a disk; deleted with the VM. */
   cidataDisk?: ZonalRef;
+  /** The fetch from the scratch bucket, when the VM gets the tree that way. */
+  fetch?: TreeFetch;
 }
 
 /** What provisioning ended with: the VM that succeeded, as last read (its metadata fingerprint). */
@@ -46,23 +50,100 @@ function vmAttempt(run: BuildRun, number: number, cidataDisk?: ZonalRef): VmAtte
 
 /**
  * Creates the first build VM. With a CIDATA disk, the VM boots while the disk is packed, uploaded
- * and imported, and the disk is hot-plugged once it exists: the start script waits for it.
+ * and imported, and the disk is hot-plugged once it exists: the start script waits for it. With the
+ * bucket, the VM boots while the tree is uploaded, and fetches it itself.
  */
 export async function launchBuildVm(run: BuildRun, payload: GuestPayload): Promise<VmAttempt> {
   const attempt = vmAttempt(run, 0);
-  if (payload.delivery.kind === "metadata") {
+  const { delivery } = payload;
+  if (delivery.kind === "metadata") {
     await createVm(run, payload, attempt);
     return attempt;
   }
-  const [vmReady, cidataReady] = await Promise.allSettled([
+  if (delivery.kind === "bucket") {
+    const hedge = hedgeWanted(run)
+      ? prepareCidataDisk(run, delivery.plan, zonalTemporary(run, "cidata"))
+      : undefined;
+    if (hedge) run.background.add(hedge.catch(() => undefined));
+    // The VM boots while the tree is uploaded: its guest waits for the object to appear.
+    const upload = treeObject(run, delivery.tree);
+    await bothOrThrow(
+      createVm(run, payload, attempt, upload.metadataValue),
+      uploadTree(run, delivery.tree, upload),
+    );
+    return {
+      ...attempt,
+      fetch: new TreeFetch(run, delivery.plan, upload, attempt.vm, 0, hedge),
+    };
+  }
+  const [, cidataDisk] = await bothOrThrow(
     createVm(run, payload, attempt),
-    prepareCidataDisk(run, payload.delivery.plan, zonalTemporary(run, "cidata")),
-  ]);
-  if (vmReady.status === "rejected") throw vmReady.reason;
-  if (cidataReady.status === "rejected") throw cidataReady.reason;
-  const launched = { ...attempt, cidataDisk: cidataReady.value };
-  await attachCidataDisk(run, launched.vm, cidataReady.value);
+    prepareCidataDisk(run, delivery.plan, zonalTemporary(run, "cidata")),
+  );
+  const launched = { ...attempt, cidataDisk };
+  await attachCidataDisk(run, launched.vm, cidataDisk);
   return launched;
+}
+
+/** Waits for both (neither is left running unobserved), then throws the first failure, VM first. */
+async function bothOrThrow<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === "rejected") throw first.reason;
+  if (second.status === "rejected") throw second.reason;
+  return [first.value, second.value];
+}
+
+/**
+ * A VM made again after a preemption. It gets the tree as the first one ended up getting it: on a
+ * disk from the CIDATA image once there is one (forced, or the fallback), else from the bucket again
+ * (the first VM's object may be gone already).
+ */
+async function relaunchBuildVm(
+  run: BuildRun,
+  payload: GuestPayload,
+  number: number,
+): Promise<VmAttempt> {
+  const { delivery } = payload;
+  if (delivery.kind === "metadata") {
+    const attempt = vmAttempt(run, number);
+    await createVm(run, payload, attempt);
+    return attempt;
+  }
+  if (delivery.kind === "disk" || hasCidataImage(run)) {
+    const attempt = vmAttempt(
+      run,
+      number,
+      await createCidataDisk(run, zonalTemporary(run, "cidata", number)),
+    );
+    await createVm(run, payload, attempt);
+    return attempt;
+  }
+  const attempt = vmAttempt(run, number);
+  const upload = treeObject(run, delivery.tree);
+  await bothOrThrow(
+    createVm(run, payload, attempt, upload.metadataValue),
+    uploadTree(run, delivery.tree, upload),
+  );
+  return { ...attempt, fetch: new TreeFetch(run, delivery.plan, upload, attempt.vm, number) };
+}
+
+/** Watches one attempt; a fetch from the bucket follows its status lines (and may fall back). */
+async function watchAttempt(
+  run: BuildRun,
+  attempt: VmAttempt,
+): Promise<Awaited<ReturnType<typeof watchProvisioner>>> {
+  const fetch = attempt.fetch;
+  if (!fetch) return watchProvisioner(run, attempt.vm);
+  try {
+    return await watchProvisioner(run, attempt.vm, {
+      onStatus: (text) => fetch.onStatus(text),
+      check: () => fetch.check(),
+    });
+  } finally {
+    await fetch.settle();
+    // A fallback disk attached with autoDelete goes with the VM.
+    if (fetch.attachedDisk) attempt.cidataDisk = fetch.attachedDisk;
+  }
 }
 
 /**
@@ -78,19 +159,14 @@ export async function provisionWithRetries(
   await enterPhase(run, "provisioning");
   const retries = preemptionRetriesOf(run.spec);
   let attempt = first;
-  let watched = await watchProvisioner(run, attempt.vm);
+  let watched = await watchAttempt(run, attempt);
   for (let number = 1; watched.outcome.kind === "stopped" && number <= retries; number++) {
     run.progress.warn(
       `the build VM stopped (${watched.outcome.status}): GCE preempted it; retrying on a new VM (${number} of ${retries})`,
     );
     await discardVm(run, attempt);
-    const cidataDisk =
-      payload.delivery.kind === "disk"
-        ? await createCidataDisk(run, zonalTemporary(run, "cidata", number))
-        : undefined;
-    attempt = vmAttempt(run, number, cidataDisk);
-    await createVm(run, payload, attempt);
-    watched = await watchProvisioner(run, attempt.vm);
+    attempt = await relaunchBuildVm(run, payload, number);
+    watched = await watchAttempt(run, attempt);
   }
   const instance = expectSuccess(run, watched.outcome, watched.watch);
   run.progress.info(
@@ -99,8 +175,16 @@ export async function provisionWithRetries(
   return { attempt, instance };
 }
 
-/** Creates the VM of an attempt; a CIDATA disk the attempt already has is attached at creation. */
-async function createVm(run: BuildRun, payload: GuestPayload, attempt: VmAttempt): Promise<void> {
+/**
+ * Creates the VM of an attempt; a CIDATA disk the attempt already has is attached at creation, and
+ * `fetchCidata` (the `pci-cidata-fetch` value) names a tree to fetch from the bucket.
+ */
+async function createVm(
+  run: BuildRun,
+  payload: GuestPayload,
+  attempt: VmAttempt,
+  fetchCidata?: string,
+): Promise<void> {
   const { api, spec, temporaries } = run;
   await enterPhase(run, "vm");
   temporaries.add("instances", attempt.vm);
@@ -115,6 +199,7 @@ async function createVm(run: BuildRun, payload: GuestPayload, attempt: VmAttempt
     userData: payload.userData,
     labels: run.labels,
     inlineCidata: payload.delivery.kind === "metadata" ? payload.delivery.tree : undefined,
+    fetchCidata,
   });
   await api.mutate(`creating the build VM ${attempt.vm.name}`, attempt.vm, (requestId) =>
     api.clients.instances.insert(

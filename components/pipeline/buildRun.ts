@@ -36,7 +36,13 @@ export interface PipelineOptions {
    * How the CIDATA tree reaches the VM: `auto` (default) puts small, secret-free trees in instance
    * metadata and the rest on a CIDATA disk; `disk` and `metadata` force one (tests, benchmarks).
    */
-  cidataDelivery?: "auto" | "disk" | "metadata";
+  cidataDelivery?: "auto" | "disk" | "metadata" | "bucket";
+  /**
+   * When the tree goes through the bucket, also prepare the CIDATA disk from the start (a hedge
+   * against a VM that cannot fetch it), rather than only once the VM reports that it cannot.
+   * Default: only where a fallback is plausible (see `hedgeWanted` in fetchedCidata.ts).
+   */
+  cidataHedge?: boolean;
 }
 
 /** The phases of a build, in order. */
@@ -100,6 +106,11 @@ export interface BuildRun {
   /** @internal */
   readonly options: PipelineOptions;
   readonly now: () => number;
+  /**
+   * Work running beside the main line of phases (deleting a fetched tree, delivering a fallback
+   * disk); teardown waits for it, so nothing is created after the build has cleaned up.
+   */
+  readonly background: Set<Promise<unknown>>;
 }
 
 /** Starts the record of one build: a fresh build id, its deadline, its labels and its API. */
@@ -124,6 +135,7 @@ export function startBuildRun(request: BuildRequest): BuildRun {
     labels: temporaryLabels(buildId, request.spec.ownerId, now(), request.spec.vm.labels),
     options,
     now,
+    background: new Set(),
   };
 }
 

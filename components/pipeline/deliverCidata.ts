@@ -1,7 +1,12 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { planCidata, writeCidataArchive, type CidataPlan } from "../cidata";
 import { cidataSpecFor } from "../guest/cidataTree";
 import { renderCloudConfig } from "../guest/cloudConfig";
 import { inlineCidata } from "../guest/inlineCidata";
+import { packTree, type PackedTree } from "../guest/treeArchive";
+import { scopesAllowFetch } from "./fetchedCidata";
 import { temporaryName } from "../naming";
 import { enterPhase, formatBytes, type BuildRun } from "./buildRun";
 import { cidataAttachment } from "./instanceBody";
@@ -11,19 +16,33 @@ import { deleteImage, deleteObject } from "./teardown";
 /**
  * Delivering the CIDATA tree (the provisioner, its config and the build context) to the build VM.
  * Small, secret-free trees travel in instance metadata, so no disk import stands on the critical
- * path; the rest is packed into a FAT disk, uploaded, imported as an image and attached as a disk,
- * while the VM boots.
+ * path; the rest goes to the scratch bucket, for the VM to fetch itself (`fetchedCidata.ts`). The
+ * CIDATA disk (a FAT disk, uploaded, imported as an image and attached while the VM boots) is the
+ * fallback of a VM that cannot read the bucket, and can be forced.
  */
 
 /** How the CIDATA tree reaches the VM. */
 export type CidataDelivery =
   | { kind: "metadata"; /** base64 of a gzip'd tar (see `guest/inlineCidata.ts`). */ tree: string }
-  | { kind: "disk"; plan: CidataPlan };
+  | {
+      kind: "bucket";
+      plan: CidataPlan;
+      /** The tree packed locally, before any cloud call (its size and digest go in metadata). */
+      tree: PackedTree;
+    }
+  | {
+      kind: "disk";
+      plan: CidataPlan;
+      /** Why the tree does not go through the bucket, when it was not forced. */
+      reason?: string;
+    };
 
 /** What the VM is given at creation: its cloud-config, and how its CIDATA tree travels. */
 export interface GuestPayload {
   userData: string;
   delivery: CidataDelivery;
+  /** Removes what planning left on the local disk (the packed tree). */
+  dispose(): void;
 }
 
 /**
@@ -34,7 +53,10 @@ export async function planGuestPayload(run: BuildRun): Promise<GuestPayload> {
   const userData = renderCloudConfig({ buildId: run.buildId });
   const plan = await planCidata(cidataSpecFor(run.spec, run.buildId, userData));
   const choice = run.options.cidataDelivery ?? "auto";
-  const tree = choice === "disk" || run.spec.hasSecrets ? undefined : inlineCidata(plan);
+  const tree =
+    choice === "disk" || choice === "bucket" || run.spec.hasSecrets
+      ? undefined
+      : inlineCidata(plan);
   if (choice === "metadata" && !tree) {
     throw new Error(
       run.spec.hasSecrets
@@ -42,14 +64,34 @@ export async function planGuestPayload(run: BuildRun): Promise<GuestPayload> {
         : "the CIDATA tree is too large for instance metadata",
     );
   }
-  return { userData, delivery: tree ? { kind: "metadata", tree } : { kind: "disk", plan } };
+  if (tree) return { userData, delivery: { kind: "metadata", tree }, dispose: () => undefined };
+  if (choice === "disk")
+    return { userData, delivery: { kind: "disk", plan }, dispose: () => undefined };
+  if (choice === "auto" && !scopesAllowFetch(run.spec)) {
+    const reason = "the VM's serviceAccountScopes do not allow reading Cloud Storage";
+    return { userData, delivery: { kind: "disk", plan, reason }, dispose: () => undefined };
+  }
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), "pci-tree-"));
+  const dispose = (): void => fs.rmSync(directory, { recursive: true, force: true });
+  try {
+    const packed = await packTree(plan, path.join(directory, "cidata.tar.gz"));
+    return { userData, delivery: { kind: "bucket", plan, tree: packed }, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
+  }
 }
 
 /** The progress line that says how the tree travels. */
 export function describeDelivery(delivery: CidataDelivery): string {
-  return delivery.kind === "metadata"
-    ? `the CIDATA tree travels in instance metadata (${formatBytes(delivery.tree.length)}): no disk to import`
-    : "the CIDATA tree travels on a disk";
+  switch (delivery.kind) {
+    case "metadata":
+      return `the CIDATA tree travels in instance metadata (${formatBytes(delivery.tree.length)}): no disk to import`;
+    case "bucket":
+      return `the build VM fetches the CIDATA tree (${formatBytes(delivery.tree.bytes)}) from the scratch bucket itself: no disk to import unless it cannot`;
+    case "disk":
+      return `the CIDATA tree travels on a disk${delivery.reason ? ` (${delivery.reason})` : ""}`;
+  }
 }
 
 /** The image the CIDATA disk is made from (one per build, kept until the output image exists). */
@@ -149,6 +191,11 @@ export async function attachCidataDisk(run: BuildRun, vm: ZonalRef, disk: ZonalR
       run.api.callOptions(),
     ),
   );
+}
+
+/** True when the build made (or is making) its CIDATA image. */
+export function hasCidataImage(run: BuildRun): boolean {
+  return run.temporaries.images.has(`${run.spec.vm.project}/${cidataImageOf(run).name}`);
 }
 
 /** Deletes the CIDATA image once nothing will be made from it again. */

@@ -4,7 +4,7 @@ import { DEVICE_NAMES } from "../guest/protocol";
 import { TEMPORARY_LABEL_KEYS } from "../naming";
 import { enterPhase, type BuildRun } from "./buildRun";
 import { deleteVm, type VmAttempt } from "./bootVm";
-import { deleteCidataImage, type GuestPayload } from "./deliverCidata";
+import { deleteCidataImage, hasCidataImage } from "./deliverCidata";
 import { diskUrl } from "./instanceBody";
 import { outputImageBody, readImage, setImageLabels } from "./outputImage";
 import { teardown } from "./teardown";
@@ -30,11 +30,7 @@ export interface MadeImage {
  * Creates the output image from the boot disk. Meanwhile the VM goes (its auto-delete disks with it)
  * and so does the CIDATA image: neither is needed any more.
  */
-export async function imageBootDisk(
-  run: BuildRun,
-  attempt: VmAttempt,
-  payload: GuestPayload,
-): Promise<MadeImage> {
+export async function imageBootDisk(run: BuildRun, attempt: VmAttempt): Promise<MadeImage> {
   await enterPhase(run, "image");
   const { api, spec, imageName } = run;
   run.progress.info(`creating the image ${imageName} from ${attempt.bootDisk.name}`);
@@ -62,7 +58,7 @@ export async function imageBootDisk(
       ),
     ),
     deleteVm(run, attempt),
-    payload.delivery.kind === "disk" ? deleteCidataImage(run) : Promise.resolve(),
+    hasCidataImage(run) ? deleteCidataImage(run) : Promise.resolve(),
   ]);
   if (imageMade.status === "rejected") {
     await adoptIfOurs(run, ref);

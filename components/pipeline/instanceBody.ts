@@ -1,5 +1,9 @@
 import type { protos } from "@google-cloud/compute";
-import { DEVICE_NAMES, INLINE_CIDATA_METADATA_KEY } from "../guest/protocol";
+import {
+  DEVICE_NAMES,
+  FETCH_CIDATA_METADATA_KEY,
+  INLINE_CIDATA_METADATA_KEY,
+} from "../guest/protocol";
 import type { BuildSpec } from "./spec";
 import type { ZonalRef } from "./temporaries";
 
@@ -21,6 +25,8 @@ export interface VmPlan {
   cidataDisk?: ZonalRef;
   /** The CIDATA tree for the metadata, when the build takes no disk (see inlineCidata.ts). */
   inlineCidata?: string;
+  /** Where the VM fetches its CIDATA tree, with its size and digest (see fetchedCidata.ts). */
+  fetchCidata?: string;
   /** Partial URL of the source image. */
   sourceImage: string;
   userData: string;
@@ -59,6 +65,7 @@ export function instanceBody(
         ...(plan.inlineCidata
           ? [{ key: INLINE_CIDATA_METADATA_KEY, value: plan.inlineCidata }]
           : []),
+        ...(plan.fetchCidata ? [{ key: FETCH_CIDATA_METADATA_KEY, value: plan.fetchCidata }] : []),
       ],
     },
     labels: plan.labels,

@@ -45,7 +45,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     const { attempt, instance } = await provisionWithRetries(run, payload, firstVm);
     await acknowledge(run, attempt.vm, instance);
     await waitForPowerOff(run, attempt.vm);
-    const made = await imageBootDisk(run, attempt, payload);
+    const made = await imageBootDisk(run, attempt);
     await finalizeImage(run, made);
     const deprecation = await deprecateFamily(run, made);
     return {
@@ -56,6 +56,8 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     };
   } finally {
     run.deadline.cancel();
+    await Promise.allSettled([...run.background]);
+    payload.dispose();
     await enterPhase(run, "teardown");
     await teardown(run.api, run.temporaries, run.progress);
     await sweeping;

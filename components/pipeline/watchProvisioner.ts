@@ -38,6 +38,14 @@ export const DEFAULT_WATCH_TIMING: WatchTiming = {
   statusPollMs: 10_000,
 };
 
+/** What else follows the VM's serial output (the CIDATA fetch, see `fetchedCidata.ts`). */
+export interface WatchHooks {
+  /** Called with the text of every `BuildStatus:` line, as it is read. */
+  onStatus?(text: string): void;
+  /** Called before every poll; throws to end the watch (work it started has failed). */
+  check?(): void;
+}
+
 const STOPPED = new Set(["STOPPING", "STOPPED", "TERMINATED", "SUSPENDING", "SUSPENDED"]);
 
 /**
@@ -57,6 +65,7 @@ export class SerialWatch {
     private readonly vm: ZonalRef,
     private readonly progress: Progress,
     private readonly timing: WatchTiming = DEFAULT_WATCH_TIMING,
+    private readonly hooks: WatchHooks = {},
   ) {}
 
   /** Watches until an outcome; throws only when the deadline passes. */
@@ -67,6 +76,7 @@ export class SerialWatch {
     let periodMs = this.timing.serialPollMs;
     for (;;) {
       this.api.deadline.check("waiting for the provisioner to finish");
+      this.hooks.check?.();
       const before = this.reader.nextOffset;
       const outcome = await this.readOnce();
       if (outcome) return outcome;
@@ -155,6 +165,7 @@ export class SerialWatch {
           break;
         case "status":
           this.progress.info(`| ${event.text}`);
+          this.hooks.onStatus?.(event.text);
           break;
         case "succeeded":
           return { kind: "succeeded", message: event.text, instance: this.latest };
@@ -172,8 +183,9 @@ export class SerialWatch {
 export async function watchProvisioner(
   run: BuildRun,
   vm: ZonalRef,
+  hooks: WatchHooks = {},
 ): Promise<{ outcome: WatchOutcome; watch: SerialWatch }> {
-  const watch = new SerialWatch(run.api, vm, run.progress, run.options.watch);
+  const watch = new SerialWatch(run.api, vm, run.progress, run.options.watch, hooks);
   return { outcome: await watch.run(), watch };
 }
 

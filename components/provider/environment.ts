@@ -1,4 +1,5 @@
-import { createGcpClients, endpointsFromEnv, type GcpClients } from "../google/clients";
+import { endpointsFromEnv, type GcpClients } from "../google/clients";
+import { sharedGcpClients } from "../google/sharedClients";
 import { withBoundedApi, type ComputeApi } from "../google/computeApi";
 import { streamProgress, type Progress } from "../pipeline/progress";
 import type { PipelineOptions } from "../pipeline/runBuild";
@@ -25,9 +26,9 @@ export interface RuntimeEnvironment {
 
 const defaultEnvironment: RuntimeEnvironment = {
   // Endpoints given as inputs win; PCI_COMPUTE_ENDPOINT / PCI_STORAGE_ENDPOINT point a whole
-  // program at the local emulator without changing it.
+  // program at the local emulator without changing it. Builds that overlap share their clients.
   clients: (endpoints, project) =>
-    createGcpClients({ endpoints: { ...endpointsFromEnv(), ...endpoints }, projectId: project }),
+    sharedGcpClients({ endpoints: { ...endpointsFromEnv(), ...endpoints }, projectId: project }),
   progress: (name) => streamProgress(name),
 };
 

@@ -24,6 +24,7 @@ import type { OperationStore } from "./operations";
 import type { AttachedDisk, InstanceRecord, InstanceStatus } from "./resources";
 import { SerialPortBuffer } from "./serialPort";
 import type { ComputeState } from "./state";
+import { globMatches } from "../glob";
 import { lastSegment } from "./urls";
 
 /** What a runtime needs from the rest of the emulator. */
@@ -38,6 +39,8 @@ export interface InstanceRuntimeDeps {
   diskFiles: DiskFiles;
   /** How long (unscaled ms) a guest may take to shut down when its boot ends. */
   guestShutdownGraceMs: number;
+  /** Subnetworks (globs on the name) with Private Google Access. */
+  privateGoogleAccessSubnetworks: readonly string[];
 }
 
 /** Statuses in which the instance has (or is about to have) a running guest. */
@@ -452,7 +455,22 @@ export class InstanceRuntime implements MetadataSource {
       reboot: () => this.rebootFromGuest(bootNumber),
       modelDelayMs: (kind, sizeGiB) => this.deps.latency.ms(kind, sizeGiB),
       sleep: (ms) => sleep(ms, signal),
+      reachesGoogleApis: this.reachesGoogleApis(),
     };
+  }
+
+  /**
+   * GCE's rule: Google's APIs are reachable from an interface with an external IP, or from one in a
+   * subnetwork with Private Google Access; otherwise there is no route.
+   */
+  private reachesGoogleApis(): boolean {
+    return this.record.networkInterfaces.some(
+      (nic) =>
+        (nic.accessConfigs ?? []).length > 0 ||
+        this.deps.privateGoogleAccessSubnetworks.some((pattern) =>
+          globMatches(pattern, nic.subnetwork ? lastSegment(nic.subnetwork) : "default"),
+        ),
+    );
   }
 }
 

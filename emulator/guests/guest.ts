@@ -118,6 +118,12 @@ export interface GuestContext {
   modelDelayMs(kind: LatencyKind, sizeGiB?: number): number;
   /** Waits `ms` milliseconds (unscaled), resolving early when this boot ends. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Whether the guest has a route to Google's APIs (Cloud Storage): an external IP, or a subnetwork
+   * with Private Google Access (emulator option `privateGoogleAccessSubnetworks`). A simulated guest
+   * without one must fail its requests there as a connection timeout would.
+   */
+  readonly reachesGoogleApis: boolean;
 }
 
 /** The behaviour behind an instance. One backend object serves one instance for its whole life. */

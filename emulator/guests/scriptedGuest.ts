@@ -7,16 +7,21 @@
  *
  * The build id comes from the VM's cloud-config (`user-data`), where the real guest finds it too;
  * instances that tests make by hand name it in the metadata key `pci-build-id` instead, which the
- * product never sets. Reading the CIDATA disk would need a FAT parser for no gain in a simulation.
+ * product never sets. Reading the CIDATA disk would need a FAT parser for no gain in a simulation;
+ * a tree to fetch from Cloud Storage (`pci-cidata-fetch`) is fetched and verified for real
+ * (`cidataFetch.ts`), and on failure the guest waits for the disk, as the start script does.
  */
 import {
   ACK_METADATA_KEY,
+  CIDATA_FETCH_STATUS,
   DEVICE_NAMES,
+  FETCH_CIDATA_METADATA_KEY,
   INLINE_CIDATA_METADATA_KEY,
   MARKERS,
   PROTOCOL_VERSION,
   SERIAL_PORT,
 } from "../../components/guest/protocol";
+import { fetchCidata } from "./cidataFetch";
 import type { GuestBackend, GuestContext } from "./guest";
 
 /** Instance metadata key naming the build id of a test's hand-made build instance (never set by the product). */
@@ -109,9 +114,29 @@ export function scriptedGuest(options: ScriptedGuestOptions = {}): GuestBackend 
       if (ctx.signal.aborted) return;
 
       const buildId = buildIdOf((key) => ctx.metadata.get(key), buildIdKey) ?? "unknown";
-      // Like the real start script: a CIDATA tree in metadata means there is no disk to wait for.
-      const inline = ctx.metadata.get(INLINE_CIDATA_METADATA_KEY) !== undefined;
-      if ((options.waitForCidata ?? true) && !inline) {
+      // Like the real start script: a CIDATA tree in metadata, or one fetched from Cloud Storage,
+      // means there is no disk to wait for.
+      let delivered = ctx.metadata.get(INLINE_CIDATA_METADATA_KEY) !== undefined;
+      const fetchValue = ctx.metadata.get(FETCH_CIDATA_METADATA_KEY);
+      // Fetched again at every boot, as the start script does (the tree lives in tmpfs).
+      if (!delivered && fetchValue !== undefined) {
+        say(
+          `${MARKERS.protocol} ${options.protocolVersion ?? PROTOCOL_VERSION} build=${buildId} stage=boot`,
+        );
+        const fetched = await fetchCidata(ctx, fetchValue);
+        if (ctx.signal.aborted) return;
+        if (fetched.ok) {
+          delivered = true;
+          say(
+            `${MARKERS.status} ${CIDATA_FETCH_STATUS.fetched} (${fetched.bytes} bytes, sha256 verified)`,
+          );
+        } else {
+          say(
+            `${MARKERS.status} ${CIDATA_FETCH_STATUS.failed} ${fetched.reason}; waiting for the CIDATA disk`,
+          );
+        }
+      }
+      if ((options.waitForCidata ?? true) && !delivered) {
         const disk = await ctx.waitForDisk(DEVICE_NAMES.cidata, {
           timeoutMs: options.cidataTimeoutMs ?? 600_000,
         });

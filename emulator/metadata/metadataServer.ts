@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { MetadataServerAddress } from "../guests/guest";
+import { serviceAccountToken } from "../storage/access";
 
 /** A metadata tree: directories are objects or arrays, leaves are strings, numbers or booleans. */
 export type MetadataNode =
@@ -205,8 +206,17 @@ function sendToken(parts: string[], source: MetadataSource, res: ServerResponse)
     return sendText(res, 404, "Not Found\n");
   }
   if (parts[3] === "identity") return sendText(res, 200, "emulator.identity.token");
+  const account = accounts[parts[2]];
+  const field = (key: string): MetadataNode | undefined =>
+    isDirectory(account) && !Array.isArray(account) ? account[key] : undefined;
+  const email = field("email");
+  const scopes = field("scopes");
   const body = JSON.stringify({
-    access_token: `emulator-token-${parts[2]}`,
+    // Names the account and its scopes, so the storage API can decide as IAM would (storage/access.ts).
+    access_token: serviceAccountToken({
+      email: typeof email === "string" ? email : parts[2],
+      scopes: Array.isArray(scopes) ? scopes.map(String) : [],
+    }),
     expires_in: 3599,
     token_type: "Bearer",
   });

@@ -55,6 +55,8 @@ export interface ObjectRecord {
   contentType: string;
   /** Custom metadata. */
   metadata?: Record<string, string>;
+  /** The `predefinedAcl` of the upload (e.g. `projectPrivate`), when one was given. */
+  predefinedAcl?: string;
   /** RFC 3339 creation time. */
   timeCreated: string;
   /** RFC 3339 last update. */
@@ -69,6 +71,8 @@ export interface UploadMetadata {
   contentType?: string;
   /** Custom metadata. */
   metadata?: Record<string, string>;
+  /** `predefinedAcl` query parameter of the upload. */
+  predefinedAcl?: string;
 }
 
 /** A resumable upload in progress. */
@@ -394,6 +398,7 @@ export class ObjectStore {
       crc32c,
       contentType: meta.contentType ?? "application/octet-stream",
       ...(meta.metadata ? { metadata: meta.metadata } : {}),
+      ...(meta.predefinedAcl ? { predefinedAcl: meta.predefinedAcl } : {}),
       timeCreated: now,
       updated: now,
       filePath,

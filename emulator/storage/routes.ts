@@ -7,6 +7,7 @@ import { createReadStream } from "node:fs";
 import { ApiError, invalid } from "../http/errors";
 import { readJsonObject, sendEmpty, sendJson } from "../http/io";
 import type { RequestContext, Router } from "../http/router";
+import { authorizeObjectRead, type StorageAccessOptions } from "./access";
 import { multipartBoundary, MultipartReader } from "./multipart";
 import type {
   BucketRecord,
@@ -19,13 +20,29 @@ import type {
 /** GCS's default and maximum page size for object listings. */
 const MAX_LIST_RESULTS = 1000;
 
-/** Registers the Cloud Storage routes; `endpoint()` is the emulator's base URL (for links). */
+/**
+ * Registers the Cloud Storage routes; `endpoint()` is the emulator's base URL (for links), `access`
+ * says which service-account tokens may read objects (see `access.ts`).
+ */
 export function registerStorageRoutes(
   router: Router,
   store: ObjectStore,
   endpoint: () => string,
+  access: StorageAccessOptions = { deniedServiceAccounts: [] },
 ): void {
   const links = new Links(endpoint);
+  /** The object, once the caller is known to be allowed to read it (GCS says 403 before 404). */
+  const readable = (ctx: RequestContext): ObjectRecord => {
+    const { bucket, object } = ctx.params;
+    authorizeObjectRead(
+      ctx.req.headers.authorization,
+      store.bucket(bucket).project,
+      bucket,
+      object,
+      access,
+    );
+    return store.object(bucket, object);
+  };
   router.add("POST", "/storage/v1/b", "storage.buckets.insert", async (ctx) => {
     const project = ctx.url.searchParams.get("project");
     if (!project) throw new ApiError(400, "required", "Required parameter: project");
@@ -69,12 +86,12 @@ export function registerStorageRoutes(
     listObjects(ctx, store, links),
   );
   router.add("GET", "/storage/v1/b/:bucket/o/:object", "storage.objects.get", (ctx) => {
-    const object = store.object(ctx.params.bucket, ctx.params.object);
+    const object = readable(ctx);
     if (ctx.url.searchParams.get("alt") === "media") return download(ctx, object);
     sendJson(ctx.res, 200, links.object(object));
   });
   router.add("GET", "/download/storage/v1/b/:bucket/o/:object", "storage.objects.get", (ctx) => {
-    download(ctx, store.object(ctx.params.bucket, ctx.params.object));
+    download(ctx, readable(ctx));
   });
   router.add("PATCH", "/storage/v1/b/:bucket/o/:object", "storage.objects.patch", async (ctx) => {
     const body = await readJsonObject(ctx.req);
@@ -102,6 +119,7 @@ async function upload(ctx: RequestContext, store: ObjectStore, links: Links): Pr
     store.checkGenerationMatch(bucket, name, query.get("ifGenerationMatch"));
     const object = await store.writeObject(bucket, name, ctx.req, {
       contentType: ctx.req.headers["content-type"],
+      predefinedAcl: query.get("predefinedAcl") ?? undefined,
     });
     return sendJson(ctx.res, 200, links.object(object));
   }
@@ -120,6 +138,7 @@ async function upload(ctx: RequestContext, store: ObjectStore, links: Links): Pr
     const object = await store.writeObject(bucket, name, reader.streamBody(), {
       contentType: stringOr(meta.contentType, mediaHeaders["content-type"]),
       metadata: metadataMap(meta.metadata),
+      predefinedAcl: query.get("predefinedAcl") ?? undefined,
     });
     // Drain the closing delimiter so the connection stays usable.
     await reader.nextHeaders();
@@ -137,6 +156,7 @@ async function upload(ctx: RequestContext, store: ObjectStore, links: Links): Pr
         headerValue(ctx.req.headers["x-upload-content-type"]),
       ),
       metadata: metadataMap(body.metadata),
+      predefinedAcl: query.get("predefinedAcl") ?? undefined,
     };
     const session = await store.startSession(
       bucket,

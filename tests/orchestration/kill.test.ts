@@ -61,7 +61,7 @@ describe("a build killed at any moment", function () {
   let f: BuildFixture;
   afterEach(async () => f?.close());
 
-  for (const delivery of ["metadata", "disk"]) {
+  for (const delivery of ["metadata", "bucket", "disk"]) {
     it(`leaves nothing that the next build does not remove (killed at ${KILL_POINTS} points, CIDATA in ${delivery})`, async () => {
       f = await buildFixture({ defaultGuest: { statusLines: 5, lineIntervalMs: 20 } });
       const inputs = f.inputs();
@@ -105,7 +105,7 @@ describe("a build killed at any moment", function () {
 
       // The next build of the same component, at once: under Pulumi's stack lock no other build of
       // it can be running, so everything its earlier builds left goes, however young.
-      const next = { ...FAST_PIPELINE, cidataDelivery: delivery as "metadata" | "disk" };
+      const next = { ...FAST_PIPELINE, cidataDelivery: delivery as "metadata" | "bucket" | "disk" };
       const restore = runtime.configureRuntime({ pipeline: next });
       try {
         const { outs } = await f.build(inputs);

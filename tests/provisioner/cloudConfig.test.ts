@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
@@ -7,7 +8,12 @@ import {
   START_SCRIPT_FILE,
   renderCloudConfig,
 } from "../../components/guest/cloudConfig";
-import { INLINE_CIDATA_METADATA_KEY, PROTOCOL_VERSION } from "../../components/guest/protocol";
+import {
+  FETCH_CIDATA_METADATA_KEY,
+  INLINE_CIDATA_METADATA_KEY,
+  PROTOCOL_VERSION,
+} from "../../components/guest/protocol";
+import { FakeObjectServer } from "./harness/fakeObjectServer";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
 import { ASSETS_DIR } from "./harness/paths";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
@@ -164,6 +170,102 @@ describe("cloud-config", function () {
       } finally {
         metadata.deleteAttribute(INLINE_CIDATA_METADATA_KEY);
       }
+    });
+
+    describe("fetching the CIDATA tree from Cloud Storage", () => {
+      const storage = new FakeObjectServer();
+      before(() => storage.start());
+      after(() => storage.stop());
+      afterEach(() => {
+        metadata.deleteAttribute(FETCH_CIDATA_METADATA_KEY);
+        storage.reset();
+      });
+
+      /** The tree of `box` as the orchestrator packs it, served by `storage`, named in metadata. */
+      const publish = (box: Sandbox, served?: Buffer, base = storage.url): Buffer => {
+        const archive = execFileSync("tar", ["-czf", "-", "-C", box.cidata, "."]);
+        storage.objects.set("/storage/v1/b/scratch/o/pci%2Ftree.tar.gz", served ?? archive);
+        const digest = crypto.createHash("sha256").update(archive).digest("hex");
+        metadata.setAttribute(
+          FETCH_CIDATA_METADATA_KEY,
+          `${base}/storage/v1/b/scratch/o/pci%2Ftree.tar.gz?alt=media ${archive.length} ${digest}`,
+        );
+        return archive;
+      };
+
+      it("fetches it with the service-account token, checks size and digest, and runs from a tmpfs", async () => {
+        const box = withStartScript(BUILD_ID, { cidata: false, wait: 2 });
+        const archive = publish(box);
+        fs.rmSync(box.cidata, { recursive: true });
+        // The orchestrator's upload is still under way when the VM asks first.
+        storage.notYet = 2;
+        const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+        expectWellFormedRun(result.serial, BUILD_ID, true);
+        const lines = serialLines(result.serial);
+        expect(lines).to.include(
+          `BuildStatus: CIDATA tree fetched from Cloud Storage (${archive.length} bytes, sha256 verified)`,
+        );
+        expect(lines).to.include("BuildStatus: hello from CIDATA");
+        expect(lines.join("\n")).not.to.include("waiting for the CIDATA disk");
+        expect(storage.requests.map((r) => r.authorization)).to.deep.equal([
+          `Bearer ${metadata.token}`,
+          `Bearer ${metadata.token}`,
+          `Bearer ${metadata.token}`,
+        ]);
+        expect(result.serial).not.to.include(metadata.token);
+        const mountPoint = box.machinePath("mnt/disks/cidata");
+        expect(box.calls("mount")[0].args).to.deep.equal([
+          "-t",
+          "tmpfs",
+          "-o",
+          "mode=0700",
+          "preloaded-cos-image-cidata",
+          mountPoint,
+        ]);
+        for (const left of ["cidata.tar.gz", "token.json", "cidata-fetch"])
+          expect(fs.existsSync(box.machinePath(`run/preloaded-cos-image/${left}`)), left).to.equal(
+            false,
+          );
+      });
+
+      it("says why on serial port 3 and takes the CIDATA disk when the token is refused", async () => {
+        const box = withStartScript(BUILD_ID, { cidata: true, wait: 2 });
+        publish(box);
+        storage.refuse = true;
+        const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+        expect(serialLines(result.serial)).to.include(
+          "BuildStatus: CIDATA fetch failed: HTTP 403 from Cloud Storage; waiting for the CIDATA disk",
+        );
+        expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+        expect(box.calls("mount")[0].args.slice(0, 4)).to.deep.equal(["-o", "ro", "-t", "vfat"]);
+      });
+
+      it("refuses a tampered object (size or digest differ) and takes the CIDATA disk", async () => {
+        const box = withStartScript(BUILD_ID, { cidata: true, wait: 2 });
+        const archive = publish(box, Buffer.from("tampered"));
+        const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+        const digest = crypto.createHash("sha256").update(archive).digest("hex");
+        const tampered = crypto.createHash("sha256").update("tampered").digest("hex");
+        expect(serialLines(result.serial)).to.include(
+          `BuildStatus: CIDATA fetch failed: the object is 8 bytes with sha256 ${tampered}, not the ${archive.length} bytes with sha256 ${digest} announced; waiting for the CIDATA disk`,
+        );
+        expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+        // Nothing of the object was unpacked: the first mount is the disk's.
+        expect(box.calls("mount")[0].args.slice(0, 4)).to.deep.equal(["-o", "ro", "-t", "vfat"]);
+      });
+
+      it("gives up at once without a route to Cloud Storage, and takes the CIDATA disk", async () => {
+        const box = withStartScript(BUILD_ID, { cidata: true, wait: 2 });
+        // Nothing listens there: the connection is refused (on GCE it would time out).
+        publish(box, undefined, `http://127.0.0.1:${await FakeObjectServer.closedPort()}`);
+        const result = await box.run({ script: box.machinePath(START_PATH.slice(1)) });
+        const failure = serialLines(result.serial).find((l) => l.includes("CIDATA fetch failed"));
+        expect(failure).to.match(
+          /^BuildStatus: CIDATA fetch failed: Cloud Storage unreachable \(.*(Failed to connect|Couldn't connect).*\); waiting for the CIDATA disk$/,
+        );
+        expect(failure).not.to.include("/o/");
+        expect(finalLine(result.serial)).to.match(/^BuildSucceeded: /);
+      });
     });
 
     it("refuses a CIDATA disk of another build", async () => {
