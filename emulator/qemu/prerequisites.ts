@@ -15,6 +15,10 @@ export const DEBIAN_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
   debugfs: "e2fsprogs",
   "mkfs.fat": "dosfstools",
   mcopy: "mtools",
+  mtype: "mtools",
+  mmd: "mtools",
+  "mkfs.vfat": "dosfstools",
+  sgdisk: "gdisk",
   flock: "util-linux",
   setpriv: "util-linux",
 };
