@@ -46,6 +46,11 @@ export interface MachineRun {
   endedAt: number;
   /** Guest reboots inside the run. */
   reboots: number;
+  /**
+   * When the first `BuildStatus` line (the provisioner's first protocol line) reached serial port 3
+   * (epoch ms); absent when none did. Minus {@link startedAt}: the guest's boot time.
+   */
+  firstBuildStatusAt?: number;
   /** How the machine ended. */
   exit: MachineExit;
 }
@@ -145,9 +150,18 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
     });
     const startedAt = Date.now();
     hotplugs.machineIsUp(machine);
+    let firstBuildStatusAt: number | undefined;
+    let port3Start = "";
     const forwarder = forwardSerialPorts(
       (port) => machine.serial(port),
-      (port, bytes) => ctx.writeSerial(port, bytes),
+      (port, bytes) => {
+        if (port === 3 && firstBuildStatusAt === undefined) {
+          // Only the start of the port matters, and a line may arrive in pieces.
+          port3Start = (port3Start + String(bytes)).slice(-4096);
+          if (/(^|\n)BuildStatus/.test(port3Start)) firstBuildStatusAt = Date.now();
+        }
+        ctx.writeSerial(port, bytes);
+      },
     );
     const stopWatching = stopWhenBootEnds(ctx, machine, options.powerDownGraceMs);
 
@@ -160,6 +174,7 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
       endedAt: Date.now(),
       reboots: machine.reboots,
       exit,
+      ...(firstBuildStatusAt !== undefined ? { firstBuildStatusAt } : {}),
     });
     if (ctx.signal.aborted) return;
     // Nobody asked the machine to stop: the guest powered off, or QEMU died. Either way the
