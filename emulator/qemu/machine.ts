@@ -366,7 +366,10 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
       const resolved = { ...disk, file: path.resolve(disk.file) };
       await qmp.execute("blockdev-add", blockdevOptions(resolved, nodeName));
       try {
-        await qmp.execute("device_add", diskDevice(resolved, nodeName, diskInterface));
+        await qmp.execute(
+          "device_add",
+          diskDevice(resolved, nodeName, diskInterface, disks.length),
+        );
       } catch (error) {
         await qmp.execute("blockdev-del", { "node-name": nodeName }).catch(() => undefined);
         throw error;

@@ -129,17 +129,27 @@ export function blockdevOptions(disk: MachineDisk, nodeName: string): Record<str
 /**
  * QMP `device_add` / `-device` properties of the device for block node `nodeName`: a `scsi-hd` on
  * the virtio-scsi controller, an `nvme` controller with the disk as its namespace, or a
- * `virtio-blk-pci`; the serial number is the device name in every case.
+ * `virtio-blk-pci`; the serial number is the device name in every case. `index` is the disk's
+ * place among the machine's disks (boot disk 0): a SCSI disk's target number, so that the boot disk
+ * stays `/dev/sda` and each disk keeps its name when a reboot's fresh QEMU gets them all at start
+ * (the kernel names SCSI disks in target order).
  */
 export function diskDevice(
   disk: MachineDisk,
   nodeName: string,
   diskInterface: DiskInterface,
-): Record<string, string> {
+  index: number,
+): Record<string, string | number> {
   const common = { id: `${nodeName}-device`, drive: nodeName, serial: disk.deviceName };
   switch (diskInterface) {
     case "scsi":
-      return { driver: "scsi-hd", bus: `${SCSI_CONTROLLER_ID}.0`, ...common };
+      return {
+        driver: "scsi-hd",
+        bus: `${SCSI_CONTROLLER_ID}.0`,
+        "scsi-id": index,
+        lun: 0,
+        ...common,
+      };
     case "nvme":
       return { driver: "nvme", ...common };
     case "virtio-blk":
@@ -226,7 +236,10 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
   invocation.disks.forEach((disk, index) => {
     const nodeName = `disk${index}`;
     args.push("-blockdev", JSON.stringify(blockdevOptions(disk, nodeName)));
-    args.push("-device", JSON.stringify(diskDevice(disk, nodeName, invocation.diskInterface)));
+    args.push(
+      "-device",
+      JSON.stringify(diskDevice(disk, nodeName, invocation.diskInterface, index)),
+    );
   });
   return args;
 }

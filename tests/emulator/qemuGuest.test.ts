@@ -136,7 +136,12 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
     const deviceAdd = await eventually(async () =>
       (await lines(process.env.FAKE_QEMU_QMP_LOG!)).find((c) => c.execute === "device_add"),
     );
-    expect(deviceAdd.arguments).to.include({ driver: "scsi-hd", bus: "scsi0.0", serial: "cidata" });
+    expect(deviceAdd.arguments).to.include({
+      driver: "scsi-hd",
+      bus: "scsi0.0",
+      "scsi-id": 1,
+      serial: "cidata",
+    });
     const blockdevAdd = (await lines(process.env.FAKE_QEMU_QMP_LOG!)).find(
       (c) => c.execute === "blockdev-add",
     );

@@ -103,8 +103,25 @@ describe("qemuCommandLine", () => {
       },
     ]);
     expect(devices).to.deep.equal([
-      { driver: "scsi-hd", bus: "scsi0.0", id: "disk0-device", drive: "disk0", serial: "boot" },
-      { driver: "scsi-hd", bus: "scsi0.0", id: "disk1-device", drive: "disk1", serial: "cidata" },
+      // Target numbers in disk order: the boot disk is /dev/sda after every restart.
+      {
+        driver: "scsi-hd",
+        bus: "scsi0.0",
+        "scsi-id": 0,
+        lun: 0,
+        id: "disk0-device",
+        drive: "disk0",
+        serial: "boot",
+      },
+      {
+        driver: "scsi-hd",
+        bus: "scsi0.0",
+        "scsi-id": 1,
+        lun: 0,
+        id: "disk1-device",
+        drive: "disk1",
+        serial: "cidata",
+      },
     ]);
   });
 
