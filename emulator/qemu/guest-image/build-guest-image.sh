@@ -139,7 +139,9 @@ mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/update-engine.service \
   "$root/etc/systemd/system/multi-user.target.wants/update-engine.service"
 for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
-  fstrim.timer man-db.timer systemd-remount-fs.service modprobe@drm.service; do
+  fstrim.timer man-db.timer systemd-remount-fs.service modprobe@drm.service \
+  modprobe@efi_pstore.service modprobe@fuse.service modprobe@loop.service systemd-binfmt.service \
+  proc-sys-fs-binfmt_misc.automount; do
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
 # docker and containerd start on demand (docker.socket stays enabled), not at every boot: under
