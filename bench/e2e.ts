@@ -3,13 +3,15 @@
  * component, the dynamic provider, the emulator, a QEMU machine booting the Debian stand-in for
  * COS). Last line:
  *
- *   e2e: build <s>s, guest <s>s, orchestration <s>s
+ *   e2e: build <s>s, guest <s>s, boot <s>s, orchestration <s>s
  *
  * - build: wall time of the build resource's `create` (from the first API call to the image
  *   being final and every temporary deleted);
  * - guest: how long the build VM's QEMU machine ran, from QEMU being up to its last process exiting
  *   (boot, cloud-init, the steps, cleaning, waiting for the acknowledgement, power-off; reboots
  *   included);
+ * - boot: from the build VM's QEMU being up to the first `BuildStatus` line on serial port 3 (the
+ *   guest's boot: kernel, initramfs, systemd, cloud-init, the provisioner's start);
  * - orchestration: the rest (API calls, packing and uploading, polling lag, image creation,
  *   teardown).
  *
@@ -41,8 +43,13 @@ async function main(): Promise<void> {
   if (buildMs === undefined) throw new Error("the hello example ran no build");
   const guestMs = machineRuns.reduce((sum, run) => sum + (run.endedAt - run.startedAt), 0);
   const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  const first = machineRuns[0];
+  const boot =
+    first?.firstBuildStatusAt !== undefined
+      ? `${seconds(first.firstBuildStatusAt - first.startedAt)}s`
+      : "? (no BuildStatus line)";
   console.log(
-    `e2e: build ${seconds(buildMs)}s, guest ${seconds(guestMs)}s, orchestration ${seconds(buildMs - guestMs)}s`,
+    `e2e: build ${seconds(buildMs)}s, guest ${seconds(guestMs)}s, boot ${boot}, orchestration ${seconds(buildMs - guestMs)}s`,
   );
 }
 

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import type { Emulator } from "../emulator";
 import { runExampleLocally } from "./localRun";
+import { imageGuide } from "./imageGuide";
 
 const USAGE = `Usage: npm start [-- [example] [--data-dir <dir>] [--fresh]]
 
@@ -51,8 +52,7 @@ async function main(): Promise<void> {
         `Output image: ${image.name}`,
         `  self link: ${image.selfLink}`,
         `  file:      ${image.file ?? "(none)"}`,
-        "  (a raw ext4 filesystem image; look inside without mounting it, for example:",
-        `   debugfs -R 'ls -l /var/lib' ${image.file ?? "<file>"})`,
+        ...(image.file ? await imageGuide(image.file) : []),
         "",
       ].join("\n"),
     );

@@ -2,16 +2,20 @@
  * What a local run needs from the host, checked before anything starts, with the command that
  * installs what is missing.
  */
-import { findCommand, missingCommandsMessage } from "../emulator/qemu";
+import {
+  findCommand,
+  GUEST_IMAGE_BUILD_COMMANDS as EMULATOR_GUEST_IMAGE_BUILD_COMMANDS,
+  missingCommandsMessage,
+} from "../emulator/qemu";
 
 /** The host commands of a local run; building the guest image (first run only) needs more. */
-export const LOCAL_RUN_COMMANDS = ["qemu-system-x86_64"] as const;
+export const LOCAL_RUN_COMMANDS = ["qemu-system-x86_64", "qemu-img", "mtype", "mcopy"] as const;
 /** What building the guest image runs (once per machine). */
-export const GUEST_IMAGE_BUILD_COMMANDS = ["debootstrap", "mkfs.ext4"] as const;
+export const GUEST_IMAGE_BUILD_COMMANDS = EMULATOR_GUEST_IMAGE_BUILD_COMMANDS;
 
 /** Everything a local run on Debian/Ubuntu needs, as one `apt-get install` line. */
 export const LOCAL_RUN_APT_INSTALL =
-  "apt-get install qemu-system-x86 qemu-utils debootstrap e2fsprogs dosfstools mtools";
+  "apt-get install qemu-system-x86 qemu-utils debootstrap e2fsprogs dosfstools mtools gdisk";
 
 /** What {@link localRunProblem} looks at on the host (replaceable in tests). */
 export interface HostProbe {

@@ -1,8 +1,10 @@
 /**
  * The local stand-in for Container-Optimized OS: a Debian guest built by
- * `guest-image/build-guest-image.sh` (debootstrap + cloud-init + GCE look-alike configuration),
- * cached per machine under a hash of its recipe, and booted by `machine.ts` straight from its
- * kernel and initrd.
+ * `guest-image/build-guest-image.sh` (debootstrap + cloud-init + GCE look-alike configuration) on a
+ * disk laid out as COS's (GPT, STATE/KERN/ROOT/OEM/EFI-SYSTEM at COS's offsets, see
+ * `guest-image/layout.sh`), cached per machine under a hash of its recipe, and booted by
+ * `machine.ts`, which plays COS's bootloader on the disk (`cosBootloader.ts`) with the stand-in's
+ * initramfs.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -14,18 +16,21 @@ import { detectAptMirror } from "./aptMirror";
 import { ensureCachedBuild } from "./buildCache";
 import { requireCommands, requireRoot } from "./prerequisites";
 
-/**
- * Kernel command line for the guest: the root filesystem by label (the boot disk's raw ext4 is
- * labelled `root`), kernel console on the first serial port like GCE's port 1. The third serial
- * port (ttyS2) is left alone for the provisioner.
- */
-export const GUEST_KERNEL_COMMAND_LINE = "root=LABEL=root rw console=ttyS0,115200n8";
+/** Host commands the image build runs (besides bash and coreutils). */
+export const GUEST_IMAGE_BUILD_COMMANDS = [
+  "debootstrap",
+  "mkfs.ext4",
+  "mkfs.vfat",
+  "mcopy",
+  "mmd",
+  "sgdisk",
+] as const;
 
 /** Debian release the guest is built from. */
 export const DEFAULT_GUEST_SUITE = "bookworm";
 
-/** Size of the root filesystem image; sparse, about 0.8 GB of it is used. */
-export const DEFAULT_ROOT_SIZE_MIB = 3072;
+/** Size of the whole boot disk, as COS's images (10 GiB); sparse, about 1.5 GB of it is used. */
+export const DEFAULT_DISK_SIZE_MIB = 10240;
 
 /** Options of {@link ensureGuestImage}; every field has a default. */
 export interface GuestImageOptions {
@@ -35,8 +40,8 @@ export interface GuestImageOptions {
   mirror?: string;
   /** Debian suite. Default {@link DEFAULT_GUEST_SUITE}. */
   suite?: string;
-  /** Root filesystem size in MiB. Default {@link DEFAULT_ROOT_SIZE_MIB}. */
-  rootSizeMiB?: number;
+  /** Boot disk size in MiB (at least COS's 9 GiB layout). Default {@link DEFAULT_DISK_SIZE_MIB}. */
+  diskSizeMiB?: number;
   /** Directory holding `build-guest-image.sh` and `rootfs/`. Default: the one shipped with this package. */
   recipeDir?: string;
   /** Receives each line of the build's output while a build runs (it takes minutes). */
@@ -45,14 +50,15 @@ export interface GuestImageOptions {
 
 /** A built guest image, ready to boot. */
 export interface GuestImage {
-  /** Raw ext4 filesystem image (label `root`, no partition table): the boot disk's backing file. */
+  /** The whole boot disk: a sparse raw GPT disk with COS's partitions (see `guest-image/layout.sh`). */
   rootDisk: string;
-  /** Kernel for direct kernel boot. */
+  /**
+   * A copy of the kernel that the disk's EFI partition holds as `syslinux/vmlinuz.A` and `.B` (for
+   * probing the accelerator; machines boot the one the bootloader stand-in reads from the disk).
+   */
   kernel: string;
-  /** Its initramfs. */
+  /** The stand-in initramfs (what COS's kernel does built in: drivers, the `dm=` table, `/etc` overlay). */
   initrd: string;
-  /** Kernel command line to boot it with ({@link GUEST_KERNEL_COMMAND_LINE}). */
-  kernelCommandLine: string;
   /** Hash of the recipe (script files and parameters) that names the cache entry. */
   hash: string;
   /** The cache entry directory holding the files above, `packages.txt` and `build.log`. */
@@ -69,8 +75,8 @@ export interface GuestImageRecipe {
   suite: string;
   /** Debian mirror URI. */
   mirror: string;
-  /** Root filesystem size in MiB. */
-  rootSizeMiB: number;
+  /** Boot disk size in MiB. */
+  diskSizeMiB: number;
 }
 
 /** `${XDG_CACHE_HOME:-$HOME/.cache}/preloaded-cos-image`. */
@@ -100,10 +106,10 @@ export async function guestImageRecipeHash(recipe: GuestImageRecipe): Promise<st
   const hash = createHash("sha256");
   hash.update(
     JSON.stringify({
-      format: 1,
+      format: 2,
       suite: recipe.suite,
       mirror: recipe.mirror,
-      rootSizeMiB: recipe.rootSizeMiB,
+      diskSizeMiB: recipe.diskSizeMiB,
     }),
   );
   for (const relative of await listFiles(recipe.recipeDir)) {
@@ -132,7 +138,7 @@ async function resolveRecipe(options: GuestImageOptions): Promise<{
     recipeDir: options.recipeDir ?? defaultRecipeDir(),
     suite,
     mirror: options.mirror ?? (await detectAptMirror(suite)),
-    rootSizeMiB: options.rootSizeMiB ?? DEFAULT_ROOT_SIZE_MIB,
+    diskSizeMiB: options.diskSizeMiB ?? DEFAULT_DISK_SIZE_MIB,
   };
   const hash = await guestImageRecipeHash(recipe);
   const cacheRoot = options.cacheRoot ?? defaultCacheRoot();
@@ -141,10 +147,9 @@ async function resolveRecipe(options: GuestImageOptions): Promise<{
 
 function guestImageIn(directory: string, hash: string, built: boolean): GuestImage {
   return {
-    rootDisk: path.join(directory, "root.raw"),
+    rootDisk: path.join(directory, "disk.raw"),
     kernel: path.join(directory, "vmlinuz"),
     initrd: path.join(directory, "initrd.img"),
-    kernelCommandLine: GUEST_KERNEL_COMMAND_LINE,
     hash,
     directory,
     built,
@@ -187,12 +192,12 @@ async function buildGuestImage(
   onOutput?: (line: string) => void,
 ): Promise<void> {
   requireRoot("building the guest image");
-  await requireCommands(["debootstrap", "mkfs.ext4"]);
+  await requireCommands(GUEST_IMAGE_BUILD_COMMANDS);
   const started = Date.now();
   const logFile = path.join(output, "build.log");
   const script = path.join(recipe.recipeDir, "build-guest-image.sh");
   const args = [script, "--output", output, "--mirror", recipe.mirror, "--suite", recipe.suite];
-  args.push("--size-mib", String(recipe.rootSizeMiB), "--deb-cache", debCache);
+  args.push("--size-mib", String(recipe.diskSizeMiB), "--deb-cache", debCache);
   const exitCode = await runLogged("bash", args, logFile, onOutput);
   if (exitCode !== 0) {
     // Kept beside the cache entry: the temporary build directory is removed on failure.
@@ -205,8 +210,7 @@ async function buildGuestImage(
     hash,
     suite: recipe.suite,
     mirror: recipe.mirror,
-    rootSizeMiB: recipe.rootSizeMiB,
-    kernelCommandLine: GUEST_KERNEL_COMMAND_LINE,
+    diskSizeMiB: recipe.diskSizeMiB,
     builtAt: new Date().toISOString(),
     buildSeconds: Math.round((Date.now() - started) / 1000),
   };

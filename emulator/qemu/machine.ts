@@ -1,6 +1,8 @@
 /**
  * One emulated Compute Engine instance: a `qemu-system-x86_64` process booting a kernel directly
- * (no firmware boot loader), with virtio disks named like GCE device names, four serial ports
+ * (no firmware boot loader: either the kernel given, or, for a COS-shaped boot disk, the one COS's
+ * bootloader would choose, see `cosBootloader.ts`, read again before every boot), with SCSI or
+ * NVMe disks whose serial numbers are their GCE device names, four serial ports
  * captured to files, user networking that forwards GCE's metadata address to a host port, and a
  * QMP socket for hot-plugging disks and power control.
  *
@@ -22,11 +24,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { chooseAccelerator, type Accelerator, type AcceleratorPreference } from "./accelerator";
 import { dieWithParentPrefix, killOnExit } from "./childProcesses";
+import { chooseCosBoot } from "./cosBootloader";
 import {
   blockdevOptions,
+  diskDevice,
   qemuCommandLine,
   validateDeviceName,
-  virtioBlkDevice,
+  type DiskInterface,
   type MachineDisk,
   type SmbiosSystem,
 } from "./qemuCommandLine";
@@ -43,14 +47,25 @@ export interface MachineSpec {
   name: string;
   /** Directory for this machine's files (serial captures); created if missing. */
   workDir: string;
-  /** Kernel (bzImage) for direct kernel boot, e.g. `GuestImage.kernel`. */
-  kernel: string;
-  /** Initramfs, e.g. `GuestImage.initrd`. */
+  /**
+   * Kernel (bzImage) for direct kernel boot. Absent (the usual case): the first disk is a COS-shaped
+   * boot disk, and before every boot the launcher reads its GPT priorities and grub.cfg and boots
+   * the kernel and command line COS's bootloader would (see `cosBootloader.ts`).
+   */
+  kernel?: string;
+  /** Initramfs, e.g. `GuestImage.initrd` (the stand-in for what COS's kernel does built in). */
   initrd: string;
-  /** Kernel command line, e.g. `GuestImage.kernelCommandLine` (`root=LABEL=root ... console=ttyS0`). */
-  kernelCommandLine: string;
-  /** Disks present at boot, the boot disk among them (the kernel finds it by label). */
+  /** Kernel command line with {@link kernel}; ignored without it (grub.cfg has the command line). */
+  kernelCommandLine?: string;
+  /** Disks present at boot; the first is the boot disk. */
   disks: MachineDisk[];
+  /**
+   * How disks are attached: `scsi` (default; `/dev/sda`, as most GCE machine types) or `nvme`
+   * (`/dev/nvme0n1`, as GCE's NVMe-only machine series). See `diskInterfaceForMachineType`.
+   */
+  diskInterface?: DiskInterface;
+  /** Host loopback port of an OCI registry, forwarded to the guest's mirror address; none if absent. */
+  registryPort?: number;
   /** Host loopback port of the metadata server the guest reaches at 169.254.169.254:80. */
   metadataPort: number;
   /** Guest memory in MiB. Default 1024. */
@@ -102,7 +117,7 @@ export interface Machine {
   /** Incremental reader of serial port `port` (1–4). Works during and after the run. */
   serial(port: SerialPortNumber): SerialPortReader;
   /**
-   * Hot-plugs a disk into the running machine as virtio-blk with serial `deviceName` (the guest
+   * Hot-plugs a disk into the running machine (SCSI or NVMe as the machine's) with serial `deviceName` (the guest
    * then sees `/dev/disk/by-id/google-<deviceName>`). Resolves when QEMU has added the device.
    */
   attachDisk(disk: MachineDisk): Promise<void>;
@@ -117,6 +132,7 @@ export interface Machine {
 
 /** Defaults of the optional {@link MachineSpec} fields. */
 export const MACHINE_DEFAULTS = {
+  diskInterface: "scsi",
   memoryMiB: 1024,
   cpus: 1,
   accelerator: "auto",
@@ -156,12 +172,6 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
   const qmpDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-qmp-"));
   const qmpSocket = path.join(qmpDir, "qmp.sock");
 
-  const kernel = path.resolve(spec.kernel);
-  const accelerator = await chooseAccelerator(
-    spec.accelerator ?? MACHINE_DEFAULTS.accelerator,
-    kernel,
-    qemuBinary,
-  );
   // Every disk the machine has, boot-time and hot-plugged, in PCI order: a restarted QEMU gets
   // them all at start, as a rebooted GCE instance keeps its attached disks.
   const disks: MachineDisk[] = spec.disks.map((disk) => ({
@@ -175,16 +185,52 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
     ...spec.smbios,
   };
   const dieWithParent = await dieWithParentPrefix();
+  const diskInterface = spec.diskInterface ?? MACHINE_DEFAULTS.diskInterface;
+
+  // What to boot this time: the given kernel, or what COS's bootloader chooses from the boot disk
+  // as it is now (a guest's grub.cfg edit or `cgpt prioritize` counts from its next boot).
+  const chooseBoot = async (): Promise<{ kernel: string; commandLine: string }> => {
+    if (spec.kernel !== undefined) {
+      return { kernel: path.resolve(spec.kernel), commandLine: spec.kernelCommandLine ?? "" };
+    }
+    if (disks.length === 0) throw new Error(`machine ${spec.name} has no boot disk`);
+    const choice = await chooseCosBoot(disks[0], workDir);
+    await fs.appendFile(
+      serialFiles[0],
+      `[emulator bootloader] KERN-A priority ${choice.priorities.A}, KERN-B priority ` +
+        `${choice.priorities.B}: slot ${choice.slot}, menu entry "${choice.entry.title}", ` +
+        `kernel ${choice.entry.kernelPath}\n`,
+    );
+    return { kernel: choice.kernel, commandLine: choice.commandLine };
+  };
+  let firstBoot: { kernel: string; commandLine: string };
+  let accelerator: Accelerator;
+  try {
+    firstBoot = await chooseBoot();
+    accelerator = await chooseAccelerator(
+      spec.accelerator ?? MACHINE_DEFAULTS.accelerator,
+      firstBoot.kernel,
+      qemuBinary,
+    );
+  } catch (error) {
+    await fs.rm(qmpDir, { recursive: true, force: true });
+    throw error;
+  }
+  let nextBoot: { kernel: string; commandLine: string } | undefined = firstBoot;
 
   const launch = async (): Promise<QemuProcess> => {
+    const boot = nextBoot ?? (await chooseBoot());
+    nextBoot = undefined;
     const args = qemuCommandLine({
       name: spec.name,
       accelerator,
       memoryMiB: spec.memoryMiB ?? MACHINE_DEFAULTS.memoryMiB,
       cpus: spec.cpus ?? MACHINE_DEFAULTS.cpus,
-      kernel,
+      diskInterface,
+      kernel: boot.kernel,
       initrd: path.resolve(spec.initrd),
-      kernelCommandLine: spec.kernelCommandLine,
+      kernelCommandLine: boot.commandLine,
+      ...(spec.registryPort !== undefined ? { registryPort: spec.registryPort } : {}),
       disks,
       serialFiles: serialFiles as [string, string, string, string],
       qmpSocket,
@@ -320,7 +366,10 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
       const resolved = { ...disk, file: path.resolve(disk.file) };
       await qmp.execute("blockdev-add", blockdevOptions(resolved, nodeName));
       try {
-        await qmp.execute("device_add", virtioBlkDevice(resolved, nodeName));
+        await qmp.execute(
+          "device_add",
+          diskDevice(resolved, nodeName, diskInterface, disks.length),
+        );
       } catch (error) {
         await qmp.execute("blockdev-del", { "node-name": nodeName }).catch(() => undefined);
         throw error;

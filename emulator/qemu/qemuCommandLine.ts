@@ -18,8 +18,28 @@ export const USER_NETWORK = {
   dhcpStart: "169.254.0.15",
 } as const;
 
-/** The longest serial number a virtio-blk disk can carry (VIRTIO_BLK_ID_BYTES); longer is cut off. */
+/**
+ * The guest-side address of the local OCI registry mirror: the stand-in guest's docker and
+ * containerd use `http://169.254.169.250:5000` as their Docker Hub mirror, and the launcher forwards
+ * it to the host's registry port when a machine is given one.
+ */
+export const REGISTRY_MIRROR = { address: "169.254.169.250", port: 5000 } as const;
+
+/**
+ * The longest serial number kept for every disk interface: virtio-blk's (VIRTIO_BLK_ID_BYTES) and
+ * NVMe's (the controller's 20-byte serial number); longer is cut off.
+ */
 export const MAX_VIRTIO_SERIAL_LENGTH = 20;
+
+/**
+ * How disks appear to the guest, as on GCE: `scsi` (virtio-scsi, `/dev/sda`...; GCE's default on
+ * most machine types) or `nvme` (`/dev/nvme0n1`, partitions `p1`...; machine series that only
+ * offer NVMe). `virtio-blk` (`/dev/vda`) is not a GCE interface; kept for tests of the launcher.
+ */
+export type DiskInterface = "scsi" | "nvme" | "virtio-blk";
+
+/** The id of the virtio-scsi controller every SCSI disk hangs off. */
+export const SCSI_CONTROLLER_ID = "scsi0";
 
 /** One disk attached to a machine, at start or hot-plugged later. */
 export interface MachineDisk {
@@ -28,7 +48,7 @@ export interface MachineDisk {
   /** Format of `file`. */
   format: DiskFormat;
   /**
-   * GCE device name. It becomes the virtio serial number, which the guest's udev rules turn into
+   * GCE device name. It becomes the disk's serial number (SCSI, NVMe or virtio), which the guest's udev rules turn into
    * `/dev/disk/by-id/google-<deviceName>`. Letters, digits and `-`, at most
    * {@link MAX_VIRTIO_SERIAL_LENGTH} characters.
    */
@@ -57,6 +77,8 @@ export interface QemuInvocation {
   memoryMiB: number;
   /** Virtual CPUs (`-smp`). */
   cpus: number;
+  /** How the disks are attached (GCE's SCSI or NVMe). */
+  diskInterface: DiskInterface;
   /** Kernel image for direct kernel boot (`-kernel`). */
   kernel: string;
   /** Initramfs (`-initrd`). */
@@ -76,6 +98,8 @@ export interface QemuInvocation {
   metadataRelayCommand: readonly string[];
   /** SMBIOS type 1 values (`-smbios type=1,...`). */
   smbios: SmbiosSystem;
+  /** Host loopback port of an OCI registry the guest reaches at {@link REGISTRY_MIRROR}; none if absent. */
+  registryPort?: number;
 }
 
 /** Throws if `deviceName` cannot be a virtio serial number (and so a `google-<name>` link). */
@@ -102,14 +126,35 @@ export function blockdevOptions(disk: MachineDisk, nodeName: string): Record<str
   };
 }
 
-/** QMP `device_add` / `-device` properties of the virtio-blk device for block node `nodeName`. */
-export function virtioBlkDevice(disk: MachineDisk, nodeName: string): Record<string, string> {
-  return {
-    driver: "virtio-blk-pci",
-    id: `${nodeName}-device`,
-    drive: nodeName,
-    serial: disk.deviceName,
-  };
+/**
+ * QMP `device_add` / `-device` properties of the device for block node `nodeName`: a `scsi-hd` on
+ * the virtio-scsi controller, an `nvme` controller with the disk as its namespace, or a
+ * `virtio-blk-pci`; the serial number is the device name in every case. `index` is the disk's
+ * place among the machine's disks (boot disk 0): a SCSI disk's target number, so that the boot disk
+ * stays `/dev/sda` and each disk keeps its name when a reboot's fresh QEMU gets them all at start
+ * (the kernel names SCSI disks in target order).
+ */
+export function diskDevice(
+  disk: MachineDisk,
+  nodeName: string,
+  diskInterface: DiskInterface,
+  index: number,
+): Record<string, string | number> {
+  const common = { id: `${nodeName}-device`, drive: nodeName, serial: disk.deviceName };
+  switch (diskInterface) {
+    case "scsi":
+      return {
+        driver: "scsi-hd",
+        bus: `${SCSI_CONTROLLER_ID}.0`,
+        "scsi-id": index,
+        lun: 0,
+        ...common,
+      };
+    case "nvme":
+      return { driver: "nvme", ...common };
+    case "virtio-blk":
+      return { driver: "virtio-blk-pci", ...common };
+  }
 }
 
 /** QEMU's escaping inside a comma-separated option value: a literal comma is written twice. */
@@ -133,6 +178,11 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     `host=${USER_NETWORK.host}`,
     `dhcpstart=${USER_NETWORK.dhcpStart}`,
     `guestfwd=tcp:${METADATA_SERVER_ADDRESS}:80-cmd:${escapeOptionValue(relay)}`,
+    ...(invocation.registryPort !== undefined
+      ? [
+          `guestfwd=tcp:${REGISTRY_MIRROR.address}:${REGISTRY_MIRROR.port}-tcp:127.0.0.1:${invocation.registryPort}`,
+        ]
+      : []),
   ].join(",");
   const smbios = invocation.smbios;
   const args = [
@@ -172,6 +222,9 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     netdev,
     "-device",
     "virtio-net-pci,netdev=net0",
+    // Always present, as on GCE's SCSI machines, so that SCSI disks can be hot-plugged.
+    "-device",
+    `virtio-scsi-pci,id=${SCSI_CONTROLLER_ID}`,
     "-qmp",
     `unix:${escapeOptionValue(invocation.qmpSocket)},server=on,wait=off`,
   ];
@@ -183,7 +236,10 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
   invocation.disks.forEach((disk, index) => {
     const nodeName = `disk${index}`;
     args.push("-blockdev", JSON.stringify(blockdevOptions(disk, nodeName)));
-    args.push("-device", JSON.stringify(virtioBlkDevice(disk, nodeName)));
+    args.push(
+      "-device",
+      JSON.stringify(diskDevice(disk, nodeName, invocation.diskInterface, index)),
+    );
   });
   return args;
 }

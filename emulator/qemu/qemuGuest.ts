@@ -6,9 +6,10 @@
  * - disks: the emulator's backing file of each attached disk (it runs with `diskFiles: true`) is the
  *   machine's disk, raw and in place, so that an image created from the disk afterwards holds what
  *   the guest wrote; the device name is the virtio serial number (`/dev/disk/by-id/google-<name>`);
- *   READ_ONLY attachments are read-only block devices;
- * - boot: direct kernel boot with the guest image's kernel, initrd and command line (the root
- *   filesystem is found by label, so every disk descended from the guest image's root disk boots);
+ *   READ_ONLY attachments are read-only block devices; disks are SCSI, or NVMe on GCE's NVMe-only
+ *   machine series (`diskInterfaceForMachineType`) or when `diskInterface` says so;
+ * - boot: the launcher plays COS's bootloader on the boot disk (GPT priorities, grub.cfg on the EFI
+ *   partition) and boots the chosen kernel with the guest image's stand-in initramfs;
  * - serial ports 1 to 4 (the guest's ttyS0 to ttyS3) are forwarded into the instance's serial
  *   buffers, which `getSerialPortOutput` serves;
  * - metadata: the guest's 169.254.169.254:80 is the instance's own metadata server;
@@ -29,9 +30,10 @@ import type {
   GuestSelector,
 } from "../guests/guest";
 import type { AcceleratorPreference } from "./accelerator";
+import { diskInterfaceForMachineType } from "./diskInterface";
 import type { GuestImage } from "./guestImage";
 import { startMachine, type Machine, type MachineExit } from "./machine";
-import type { MachineDisk } from "./qemuCommandLine";
+import type { DiskInterface, MachineDisk } from "./qemuCommandLine";
 import { forwardSerialPorts } from "./serialForwarder";
 
 /** One machine run of an instance, reported when the machine has ended. */
@@ -44,14 +46,30 @@ export interface MachineRun {
   endedAt: number;
   /** Guest reboots inside the run. */
   reboots: number;
+  /**
+   * When the first `BuildStatus` line (the provisioner's first protocol line) reached serial port 3
+   * (epoch ms); absent when none did. Minus {@link startedAt}: the guest's boot time.
+   */
+  firstBuildStatusAt?: number;
   /** How the machine ended. */
   exit: MachineExit;
 }
 
 /** Options of {@link qemuGuest}. */
 export interface QemuGuestOptions {
-  /** What every instance boots: the guest image's kernel, initrd and kernel command line. */
-  boot: Pick<GuestImage, "kernel" | "initrd" | "kernelCommandLine">;
+  /**
+   * What instances boot: `initrd` is the guest image's stand-in initramfs, booted with the kernel
+   * and command line the boot disk's grub.cfg names. `directKernel` boots that kernel and command
+   * line instead, without reading the boot disk (for launcher tests on disks that are not COS's).
+   */
+  boot: Pick<GuestImage, "initrd"> & { directKernel?: { kernel: string; commandLine: string } };
+  /**
+   * Disk interface of every instance. Default: as GCE gives the instance's machine type (NVMe for
+   * NVMe-only series such as `c3-` or `n4-`, SCSI otherwise).
+   */
+  diskInterface?: DiskInterface;
+  /** Host loopback port of an OCI registry the guests reach as their mirror (`REGISTRY_MIRROR`). */
+  registryPort?: number;
   /** Parent of each machine's work directory (serial capture files). Default the system temp directory. */
   workRoot?: string;
   /** Keep each machine's work directory after it ended (for debugging). Default false. */
@@ -114,10 +132,16 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
     const machine = await startMachine({
       name: ctx.instance.name,
       workDir,
-      kernel: options.boot.kernel,
       initrd: options.boot.initrd,
-      kernelCommandLine: options.boot.kernelCommandLine,
+      ...(options.boot.directKernel
+        ? {
+            kernel: options.boot.directKernel.kernel,
+            kernelCommandLine: options.boot.directKernel.commandLine,
+          }
+        : {}),
       disks,
+      diskInterface: options.diskInterface ?? diskInterfaceForMachineType(ctx.instance.machineType),
+      ...(options.registryPort !== undefined ? { registryPort: options.registryPort } : {}),
       metadataPort: ctx.metadataServer.port,
       ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
       ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
@@ -126,9 +150,18 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
     });
     const startedAt = Date.now();
     hotplugs.machineIsUp(machine);
+    let firstBuildStatusAt: number | undefined;
+    let port3Start = "";
     const forwarder = forwardSerialPorts(
       (port) => machine.serial(port),
-      (port, bytes) => ctx.writeSerial(port, bytes),
+      (port, bytes) => {
+        if (port === 3 && firstBuildStatusAt === undefined) {
+          // Only the start of the port matters, and a line may arrive in pieces.
+          port3Start = (port3Start + String(bytes)).slice(-4096);
+          if (/(^|\n)BuildStatus/.test(port3Start)) firstBuildStatusAt = Date.now();
+        }
+        ctx.writeSerial(port, bytes);
+      },
     );
     const stopWatching = stopWhenBootEnds(ctx, machine, options.powerDownGraceMs);
 
@@ -141,6 +174,7 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
       endedAt: Date.now(),
       reboots: machine.reboots,
       exit,
+      ...(firstBuildStatusAt !== undefined ? { firstBuildStatusAt } : {}),
     });
     if (ctx.signal.aborted) return;
     // Nobody asked the machine to stop: the guest powered off, or QEMU died. Either way the

@@ -69,7 +69,8 @@ describe("e2e: a preload VM on the local guest", function () {
     const successLine = lines.indexOf("BuildSucceeded: all steps done");
     expect(contentLine, "the CIDATA file's line").to.be.greaterThan(-1);
     expect(successLine, "the success line, after the CIDATA line").to.be.greaterThan(contentLine);
-    expect(lines).to.include("BuildStatus: cidata is /dev/vdb, boot is /dev/vda");
+    // SCSI disks, as on most GCE machine types: the boot disk first.
+    expect(lines).to.include("BuildStatus: cidata is /dev/sdb, boot is /dev/sda");
     expect(lines).to.include("BuildStatus: acknowledged by build-1234");
     expect(metadata.requestLines, "cloud-init read user-data from the metadata server").to.include(
       "GET /computeMetadata/v1/instance/attributes/?recursive=True",

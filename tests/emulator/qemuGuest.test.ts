@@ -40,7 +40,7 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
         { project: "cos-cloud", name: "stand-in", family: "cos-stable", filePath: root },
       ],
       guestFor: qemuGuests({
-        boot: { kernel: "/k", initrd: "/i", kernelCommandLine: "root=LABEL=root" },
+        boot: { initrd: "/i", directKernel: { kernel: "/k", commandLine: "root=LABEL=root" } },
         accelerator: "tcg",
         qemuBinary: fake,
         workRoot: dir,
@@ -136,7 +136,12 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
     const deviceAdd = await eventually(async () =>
       (await lines(process.env.FAKE_QEMU_QMP_LOG!)).find((c) => c.execute === "device_add"),
     );
-    expect(deviceAdd.arguments).to.include({ driver: "virtio-blk-pci", serial: "cidata" });
+    expect(deviceAdd.arguments).to.include({
+      driver: "scsi-hd",
+      bus: "scsi0.0",
+      "scsi-id": 1,
+      serial: "cidata",
+    });
     const blockdevAdd = (await lines(process.env.FAKE_QEMU_QMP_LOG!)).find(
       (c) => c.execute === "blockdev-add",
     );

@@ -4,14 +4,21 @@
 # from a GCE-style metadata server, /dev/disk/by-id/google-<name>, serial ports, stand-ins for
 # COS-only commands).
 #
+# The disk is laid out as a COS disk (see layout.sh): a GPT with STATE, KERN-A/B, ROOT-A/B, OEM,
+# EFI-SYSTEM... at COS's sector offsets. Each filesystem is made as its own file and written into
+# the disk at its offset, so no loop device and no host mount is needed for the disk itself.
+#
 # Output (in --output, which must exist and be empty):
-#   root.raw     raw ext4 filesystem image labelled "root" (sparse), the whole root filesystem
-#   vmlinuz      the guest kernel, for QEMU's direct kernel boot
-#   initrd.img   its initramfs
+#   disk.raw     the whole boot disk (10 GiB sparse raw GPT disk, COS's partition layout)
+#   vmlinuz      the guest kernel (the same bytes as syslinux/vmlinuz.A on the EFI partition)
+#   initrd.img   the stand-in initramfs (see rootfs/etc/initramfs-tools/): the launcher boots it
+#                with the kernel it reads from the EFI partition
 #   packages.txt the installed Debian packages and versions, for the record
 #
-# Needs root (debootstrap, chroot, mounts), debootstrap and e2fsprogs >= 1.43 (mkfs.ext4 -d).
+# Needs root (debootstrap, chroot, mounts), debootstrap, e2fsprogs >= 1.43 (mkfs.ext4 -d), sgdisk
+# (gdisk), mkfs.vfat (dosfstools) and mtools.
 # Usage: build-guest-image.sh --output DIR --mirror URL --suite SUITE --size-mib N [--deb-cache DIR]
+# (--size-mib is the size of the whole disk.)
 set -euo pipefail
 
 output=""
@@ -43,9 +50,12 @@ root="$output/rootfs"
 # power button (an API stop) into a clean power-off.
 base_packages=(
   systemd systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools
-  bash coreutils util-linux mount e2fsprogs dosfstools
+  bash coreutils util-linux mount e2fsprogs dosfstools dmsetup fdisk
   ifupdown isc-dhcp-client iproute2 curl ca-certificates procps
 )
+# Installed with apt-get with cloud-init: what COS has and COS Customizer's provisioner calls
+# (cgpt from vboot-utils; docker and containerd as COS ships them).
+extra_packages=(cloud-init openssh-client cgpt docker.io containerd)
 
 mounted=()
 # Unmounts whatever this script mounted inside the chroot, innermost first, on every exit path.
@@ -94,7 +104,7 @@ in_chroot() { DEBIAN_FRONTEND=noninteractive LC_ALL=C chroot "$root" "$@"; }
 in_chroot apt-get update -q
 # openssh-client brings ssh-keygen: cloud-init then makes SSH host keys at every new instance, as
 # sshd does on COS, so that a build's cleaning of /etc/ssh/ssh_host_* is put to the test.
-in_chroot apt-get install -y -q --no-install-recommends cloud-init openssh-client
+in_chroot apt-get install -y -q --no-install-recommends "${extra_packages[@]}"
 # shellcheck disable=SC2016 # dpkg-query expands ${Package}, not the shell.
 in_chroot dpkg-query -W -f '${Package} ${Version}\n' >"$output/packages.txt"
 rm -f "$root/usr/sbin/policy-rc.d"
@@ -106,7 +116,8 @@ step "configure the guest like a GCE instance"
 # Files that are the same for every build: cloud-init datasources, udev rules, COS stand-ins.
 cp -a "$recipe_dir/rootfs/." "$root/"
 chown -R root:root "$root/etc/cloud/cloud.cfg.d" "$root/etc/udev/rules.d" \
-  "$root/usr/local/bin" "$root/etc/systemd/system"
+  "$root/usr/local/bin" "$root/etc/systemd/system" "$root/etc/initramfs-tools" \
+  "$root/etc/docker" "$root/etc/containerd"
 
 echo "pci-guest" >"$root/etc/hostname"
 # cloud-init's GCE datasource talks to http://metadata.google.internal/; there is no DNS for that
@@ -117,7 +128,6 @@ cat >"$root/etc/hosts" <<'EOF'
 ::1 localhost ip6-localhost ip6-loopback
 169.254.169.254 metadata.google.internal metadata
 EOF
-echo "LABEL=root / ext4 defaults,errors=remount-ro 0 1" >"$root/etc/fstab"
 # A fresh machine id on every first boot, as on a newly created instance.
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
@@ -129,11 +139,27 @@ mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/update-engine.service \
   "$root/etc/systemd/system/multi-user.target.wants/update-engine.service"
 for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
-  fstrim.timer man-db.timer; do
+  fstrim.timer man-db.timer systemd-remount-fs.service modprobe@drm.service \
+  modprobe@efi_pstore.service modprobe@fuse.service modprobe@loop.service systemd-binfmt.service \
+  proc-sys-fs-binfmt_misc.automount; do
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
+# docker and containerd start on demand (docker.socket stays enabled), not at every boot: under
+# software emulation they would add seconds to each boot of a build that may not use them.
+rm -f "$root/etc/systemd/system/multi-user.target.wants/docker.service" \
+  "$root/etc/systemd/system/multi-user.target.wants/containerd.service"
+# COS's /etc is writable but forgets everything at reboot, and its root is read-only: the stand-in
+# initramfs (rootfs/etc/initramfs-tools/) overlays /etc on a tmpfs and mounts / read-only; rebuild it
+# now that its configuration is in place.
+in_chroot_plain() { LC_ALL=C chroot "$root" "$@"; }
+mount_into_chroot /proc -t proc proc
+mount_into_chroot /sys -t sysfs sysfs
+mount_into_chroot /dev --bind /dev
+in_chroot_plain update-initramfs -u -k all
+unmount_all
 rm -rf "$root/var/lib/apt/lists/"* "$root/var/log/"*.log "$root/var/cache/debconf/"*-old \
   "$root/var/lib/cloud"
+mkdir -p "$root/var/lib/cloud"
 
 step "extract kernel and initrd"
 kernel="$(find "$root/boot" -maxdepth 1 -name 'vmlinuz-*' | sort | tail -n 1)"
@@ -145,8 +171,9 @@ fi
 cp "$kernel" "$output/vmlinuz"
 cp "$initrd" "$output/initrd.img"
 
-step "make the ext4 root filesystem image (${size_mib} MiB, sparse)"
-truncate -s "${size_mib}M" "$output/root.raw"
-mkfs.ext4 -q -F -L root -d "$root" "$output/root.raw"
+step "lay out the COS disk (${size_mib} MiB, sparse)"
+# shellcheck source=layout.sh
+source "$recipe_dir/layout.sh"
+build_cos_disk "$root" "$output" "$size_mib"
 rm -rf "$root"
 step "done"

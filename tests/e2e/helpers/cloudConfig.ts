@@ -14,9 +14,11 @@ function indent(text: string, spaces: number): string {
 }
 
 /**
- * A cloud-config that installs `/usr/local/sbin/<name>.sh` and `<name>.service` (output on `tty`,
- * default `/dev/ttyS2`, serial port 3), then starts it; with `enable` the unit also starts on every
- * later boot.
+ * A cloud-config that installs `/etc/pci-e2e/<name>.sh` and `<name>.service` (output on `tty`,
+ * default `/dev/ttyS2`, serial port 3), then starts it. The script is in /etc because the COS-shaped
+ * guest's root is read-only; /etc forgets it at reboot, but cloud-init (whose state is a tmpfs, as
+ * on COS) writes and starts both again at every boot, so `enable` only matters for guests that keep
+ * /etc.
  */
 export function oneshotUnitCloudConfig(
   name: string,
@@ -32,7 +34,7 @@ export function oneshotUnitCloudConfig(
     "",
     "[Service]",
     "Type=oneshot",
-    `ExecStart=/usr/local/sbin/${name}.sh`,
+    `ExecStart=/etc/pci-e2e/${name}.sh`,
     `StandardOutput=file:${tty}`,
     `StandardError=file:${tty}`,
     "",
@@ -43,7 +45,7 @@ export function oneshotUnitCloudConfig(
   return [
     "#cloud-config",
     "write_files:",
-    `  - path: /usr/local/sbin/${name}.sh`,
+    `  - path: /etc/pci-e2e/${name}.sh`,
     '    permissions: "0755"',
     "    content: |",
     indent(script, 6),

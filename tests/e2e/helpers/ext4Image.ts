@@ -1,9 +1,12 @@
 /**
- * Looking inside an image file without mounting it: the guest's root filesystem is a raw ext4
- * image (no partition table), which `debugfs` (e2fsprogs) reads directly, read-only.
+ * Looking inside an image file without mounting it: `debugfs` (e2fsprogs) reads the ext4
+ * filesystems of a COS-shaped disk image at their partitions' offsets, read-only. Paths are the
+ * running guest's (`/var/lib/x` is read from STATE, `/etc/x` from ROOT-A: see `locateGuestPath`);
+ * a bare ext4 image file is read as it is.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { locateGuestPath } from "./diskImage";
 
 const execFileAsync = promisify(execFile);
 
@@ -21,16 +24,21 @@ export interface Ext4ListedEntry extends Ext4Entry {
   name: string;
 }
 
+/** Runs debugfs request `command` ("stat", "cat", "ls -p") on the guest path `path` of `image`. */
 async function debugfs(
   image: string,
-  request: string,
+  command: string,
+  path: string,
 ): Promise<{ stdout: string; stderr: string }> {
-  return execFileAsync("debugfs", ["-R", request, image], { maxBuffer: 64 * 1024 * 1024 });
+  const located = await locateGuestPath(image, path);
+  return execFileAsync("debugfs", ["-R", `${command} "${located.path}"`, located.filesystem], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 /** The entry at `path`, or undefined when there is none (debugfs: "File not found by ext2_lookup"). */
 export async function ext4Stat(image: string, path: string): Promise<Ext4Entry | undefined> {
-  const { stdout, stderr } = await debugfs(image, `stat "${path}"`);
+  const { stdout, stderr } = await debugfs(image, "stat", path);
   if (/File not found by ext2_lookup/.test(stderr)) return undefined;
   const type = /Type: (\S+)/.exec(stdout)?.[1];
   const size = /Size: (\d+)/.exec(stdout)?.[1];
@@ -44,7 +52,7 @@ export async function ext4Stat(image: string, path: string): Promise<Ext4Entry |
 export async function ext4ReadFile(image: string, path: string): Promise<string> {
   const entry = await ext4Stat(image, path);
   if (entry?.type !== "regular") throw new Error(`${path} is not a file in ${image}`);
-  return (await debugfs(image, `cat "${path}"`)).stdout;
+  return (await debugfs(image, "cat", path)).stdout;
 }
 
 /** The entries of the directory at `path` (without `.` and `..`); throws when it is no directory. */
@@ -52,7 +60,7 @@ export async function ext4List(image: string, path: string): Promise<Ext4ListedE
   const entry = await ext4Stat(image, path);
   if (entry?.type !== "directory") throw new Error(`${path} is not a directory in ${image}`);
   // `ls -p`: one "/inode/mode/uid/gid/name/size/" line per entry; the mode's octal digits say the type.
-  const { stdout } = await debugfs(image, `ls -p "${path}"`);
+  const { stdout } = await debugfs(image, "ls -p", path);
   const entries: Ext4ListedEntry[] = [];
   for (const line of stdout.split("\n")) {
     const match = /^\/\d+\/(\d+)\/\d+\/\d+\/(.*)\/(\d*)\/$/.exec(line.trim());

@@ -12,6 +12,7 @@ import {
   startMachine,
   type GuestImage,
   type Machine,
+  type DiskInterface,
   type MachineDisk,
   type SmbiosSystem,
 } from "../../../emulator/qemu";
@@ -58,6 +59,8 @@ export interface TestInstance {
 export interface TestInstanceOptions {
   /** SMBIOS overrides (e.g. a non-GCE product name, to exercise the NoCloud fallback). */
   smbios?: Partial<SmbiosSystem>;
+  /** SCSI (the launcher's default) or NVMe disks. */
+  diskInterface?: DiskInterface;
   /** Disks attached at boot besides the boot disk, created in the instance directory by `create`. */
   extraDisks?: Array<{ deviceName: string; create: (file: string) => Promise<void> }>;
 }
@@ -85,10 +88,9 @@ export async function bootTestInstance(
   const machine = await startMachine({
     name,
     workDir: directory,
-    kernel: image.kernel,
     initrd: image.initrd,
-    kernelCommandLine: image.kernelCommandLine,
     disks,
+    ...(options.diskInterface ? { diskInterface: options.diskInterface } : {}),
     metadataPort: metadata.port,
     ...(options.smbios ? { smbios: options.smbios } : {}),
   });

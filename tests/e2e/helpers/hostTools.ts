@@ -5,6 +5,8 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { findCachedGuestImage, findCommand, missingCommandsMessage } from "../../../emulator/qemu";
 
+import { locateGuestPath } from "./diskImage";
+
 const execFileAsync = promisify(execFile);
 
 /** Everything the end-to-end tier runs on the host. */
@@ -15,7 +17,11 @@ const E2E_COMMANDS = [
   "mkfs.ext4",
   "debugfs",
   "mkfs.fat",
+  "mkfs.vfat",
   "mcopy",
+  "mtype",
+  "mmd",
+  "sgdisk",
 ];
 
 /**
@@ -66,8 +72,17 @@ export async function makeFatDisk(
   }
 }
 
-/** Contents of `filePath` inside the ext4 filesystem image `image`, read with debugfs (no mount). */
+/**
+ * Contents of the guest path `filePath` in the disk image `image` (a COS-shaped disk, or a bare
+ * ext4 filesystem), read with debugfs (no mount); empty when there is no such file.
+ */
 export async function readFileFromExt4(image: string, filePath: string): Promise<string> {
-  const { stdout } = await execFileAsync("debugfs", ["-R", `cat ${filePath}`, image]);
+  // The guest's path, on the partition COS mounts it from (see locateGuestPath).
+  const located = await locateGuestPath(image, filePath);
+  const { stdout } = await execFileAsync("debugfs", [
+    "-R",
+    `cat ${located.path}`,
+    located.filesystem,
+  ]);
   return stdout;
 }

@@ -23,7 +23,7 @@ describe("guest image recipe", () => {
       recipeDir,
       suite: "bookworm",
       mirror: "http://deb.example/debian",
-      rootSizeMiB: 3072,
+      diskSizeMiB: 10240,
     };
   });
   afterEach(() => fs.rm(recipeDir, { recursive: true, force: true }));
@@ -49,7 +49,7 @@ describe("guest image recipe", () => {
     await record();
     await record({ ...recipe, suite: "trixie" });
     await record({ ...recipe, mirror: "http://other.example/debian" });
-    await record({ ...recipe, rootSizeMiB: 4096 });
+    await record({ ...recipe, diskSizeMiB: 12288 });
   });
 
   it("finds the recipe shipped with the package and the XDG cache directory", () => {

@@ -13,6 +13,7 @@ function invocation(overrides: Partial<QemuInvocation> = {}): QemuInvocation {
     accelerator: "tcg",
     memoryMiB: 1024,
     cpus: 1,
+    diskInterface: "scsi",
     kernel: "/cache/vmlinuz",
     initrd: "/cache/initrd.img",
     kernelCommandLine: "root=LABEL=root rw console=ttyS0",
@@ -78,14 +79,15 @@ describe("qemuCommandLine", () => {
     ]);
   });
 
-  it("attaches each disk as virtio-blk whose serial is the device name, read-only where asked", () => {
+  it("attaches each disk as SCSI whose serial is the device name, read-only where asked", () => {
     const args = qemuCommandLine(invocation());
     const blockdevs = valuesOf(args, "-blockdev").map(
       (json) => JSON.parse(json) as Record<string, unknown>,
     );
     const devices = valuesOf(args, "-device")
-      .slice(1)
+      .slice(2)
       .map((json) => JSON.parse(json) as Record<string, unknown>);
+    expect(valuesOf(args, "-device")[1]).to.equal("virtio-scsi-pci,id=scsi0");
     expect(blockdevs).to.deep.equal([
       {
         driver: "qcow2",
@@ -101,9 +103,44 @@ describe("qemuCommandLine", () => {
       },
     ]);
     expect(devices).to.deep.equal([
-      { driver: "virtio-blk-pci", id: "disk0-device", drive: "disk0", serial: "boot" },
-      { driver: "virtio-blk-pci", id: "disk1-device", drive: "disk1", serial: "cidata" },
+      // Target numbers in disk order: the boot disk is /dev/sda after every restart.
+      {
+        driver: "scsi-hd",
+        bus: "scsi0.0",
+        "scsi-id": 0,
+        lun: 0,
+        id: "disk0-device",
+        drive: "disk0",
+        serial: "boot",
+      },
+      {
+        driver: "scsi-hd",
+        bus: "scsi0.0",
+        "scsi-id": 1,
+        lun: 0,
+        id: "disk1-device",
+        drive: "disk1",
+        serial: "cidata",
+      },
     ]);
+  });
+
+  it("attaches each disk as an NVMe controller with the device name as serial when asked", () => {
+    const args = qemuCommandLine(invocation({ diskInterface: "nvme" }));
+    const devices = valuesOf(args, "-device")
+      .slice(2)
+      .map((json) => JSON.parse(json) as Record<string, unknown>);
+    expect(devices).to.deep.equal([
+      { driver: "nvme", id: "disk0-device", drive: "disk0", serial: "boot" },
+      { driver: "nvme", id: "disk1-device", drive: "disk1", serial: "cidata" },
+    ]);
+  });
+
+  it("forwards the guest's registry mirror address to the host's registry port only when given one", () => {
+    const [without] = valuesOf(qemuCommandLine(invocation()), "-netdev");
+    expect(without).to.not.contain("169.254.169.250");
+    const [withRegistry] = valuesOf(qemuCommandLine(invocation({ registryPort: 5123 })), "-netdev");
+    expect(withRegistry).to.contain(",guestfwd=tcp:169.254.169.250:5000-tcp:127.0.0.1:5123");
   });
 
   it("picks the CPU model from the accelerator and sets memory and CPUs", () => {
