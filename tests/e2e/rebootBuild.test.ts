@@ -1,8 +1,10 @@
 /**
  * A build whose first step asks for a reboot (`allowReboot` and exit status 3), on a real guest:
  * the VM reboots, the provisioner resumes with the next step, and no step runs twice. The build
- * context holds a file too large for instance metadata, so the CIDATA tree travels on a disk that
- * is hot-attached after boot, and is still there after the reboot.
+ * context holds a file too large for instance metadata, so the build VM is told to fetch the CIDATA
+ * tree from the bucket; a QEMU guest has no route to the emulator's storage on the host's loopback,
+ * so it reports that and the tree comes by the fallback, a disk hot-attached after boot, which is
+ * still there after the reboot.
  */
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
@@ -52,9 +54,14 @@ describe("e2e: a build that reboots between steps, CIDATA on a disk, on QEMU gue
 
   before(() => ({ cloud, outs, imageFile } = successfulBuild(build())));
 
-  it("sent the CIDATA tree on a hot-attached disk", () => {
+  it("fell back from the bucket fetch to a hot-attached CIDATA disk", () => {
     const { emulator, progress } = cloud!;
-    expect(progress).to.include("the CIDATA tree travels on a disk");
+    expect(
+      progress.filter((line) =>
+        /could not read the CIDATA tree .*falling back to a CIDATA disk/.test(line),
+      ),
+      "the fallback, said once in progress",
+    ).to.have.length(1);
     expect(emulator.requestLog.count("compute.instances.attachDisk", 200)).to.equal(1);
     expect(
       emulator.requestLog.count("storage.objects.insert", 200),
