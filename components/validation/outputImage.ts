@@ -47,15 +47,10 @@ function checkImageName(r: ArgsReader, args: ArgsUnderValidation): void {
       fix: "set imageName for a fixed name, or imageNameSuffix to append to the source image name, not both",
     });
   }
-  const name = r.string("imageName", args.imageName);
-  if (name !== undefined && !isResourceName(name)) {
-    r.report({
-      field: "imageName",
-      value: name,
-      message: "is not a valid image name",
-      fix: NAME_FIX,
-    });
-  }
+  r.validString("imageName", args.imageName, isResourceName, {
+    message: "is not a valid image name",
+    fix: NAME_FIX,
+  });
   const suffix = r.string("imageNameSuffix", args.imageNameSuffix);
   if (suffix !== undefined) checkImageNameSuffix(r, args, suffix);
 }
@@ -86,24 +81,14 @@ function checkImageNameSuffix(r: ArgsReader, args: ArgsUnderValidation, suffix: 
 }
 
 function checkImageProjectAndFamily(r: ArgsReader, args: ArgsUnderValidation): void {
-  const project = r.string("imageProject", args.imageProject);
-  if (project !== undefined && !isProjectId(project)) {
-    r.report({
-      field: "imageProject",
-      value: project,
-      message: "is not a valid project id",
-      fix: 'use a project id such as "my-images-project"',
-    });
-  }
-  const family = r.string("imageFamily", args.imageFamily);
-  if (family !== undefined && !isResourceName(family)) {
-    r.report({
-      field: "imageFamily",
-      value: family,
-      message: "is not a valid family name",
-      fix: NAME_FIX,
-    });
-  }
+  r.validString("imageProject", args.imageProject, isProjectId, {
+    message: "is not a valid project id",
+    fix: 'use a project id such as "my-images-project"',
+  });
+  r.validString("imageFamily", args.imageFamily, isResourceName, {
+    message: "is not a valid family name",
+    fix: NAME_FIX,
+  });
 }
 
 function checkImageDescription(r: ArgsReader, args: ArgsUnderValidation): void {
@@ -178,14 +163,13 @@ function checkStorageLocations(r: ArgsReader, args: ArgsUnderValidation): void {
 }
 
 function checkGuestOsFeatures(r: ArgsReader, args: ArgsUnderValidation): void {
-  for (const feature of r.stringArray("guestOsFeatures", args.guestOsFeatures) ?? []) {
-    if (!(GUEST_OS_FEATURES as readonly string[]).includes(feature)) {
-      r.report({
-        field: "guestOsFeatures",
-        value: feature,
-        message: "is not a guest OS feature",
-        fix: `use one of ${GUEST_OS_FEATURES.join(", ")}`,
-      });
-    }
-  }
+  r.validStrings(
+    "guestOsFeatures",
+    args.guestOsFeatures,
+    (feature) => (GUEST_OS_FEATURES as readonly string[]).includes(feature),
+    {
+      message: "is not a guest OS feature",
+      fix: `use one of ${GUEST_OS_FEATURES.join(", ")}`,
+    },
+  );
 }

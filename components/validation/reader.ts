@@ -1,6 +1,14 @@
 import { isOutputOrPromise } from "../pendingValues";
 import type { Problem } from "./problems";
 
+/** What a string rule says when a value breaks it: the problem's message and its fix. */
+export interface StringRule {
+  /** Completes "<field> ...", e.g. "is not a valid image name". */
+  message: string;
+  /** What to do instead. */
+  fix: string;
+}
+
 /**
  * The string the Pulumi engine gives dynamic providers for values that are unknown during a preview
  * (`unknownValue` in @pulumi/pulumi's runtime).
@@ -39,6 +47,36 @@ export class ArgsReader {
   /** A known string, or undefined (absent, pending, or reported as the wrong type). */
   string(field: string, input: unknown): string | undefined {
     return this.typed(field, input, "string", "a string");
+  }
+
+  /**
+   * A known string that passes `isValid`, or undefined. A string that fails is reported with `rule`
+   * (the problem's message and fix) and its value; absent and pending values are not reported.
+   */
+  validString(
+    field: string,
+    input: unknown,
+    isValid: (value: string) => boolean,
+    rule: StringRule,
+  ): string | undefined {
+    const value = this.string(field, input);
+    if (value === undefined) return undefined;
+    if (isValid(value)) return value;
+    this.report({ field, value, ...rule });
+    return undefined;
+  }
+
+  /** The known elements of a list of strings that pass `isValid`; each that fails is reported with `rule`. */
+  validStrings(
+    field: string,
+    input: unknown,
+    isValid: (value: string) => boolean,
+    rule: StringRule,
+  ): string[] | undefined {
+    const values = this.stringArray(field, input);
+    if (values === undefined) return undefined;
+    for (const value of values) if (!isValid(value)) this.report({ field, value, ...rule });
+    return values.filter(isValid);
   }
 
   /** A known finite number, or undefined. */

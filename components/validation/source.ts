@@ -24,35 +24,25 @@ export function checkSourceImage(r: ArgsReader, args: ArgsUnderValidation): void
     });
   }
 
-  const project = r.string("sourceImageProject", args.sourceImageProject);
-  if (project !== undefined && !isProjectId(project)) {
-    r.report({
-      field: "sourceImageProject",
-      value: project,
-      message: "is not a valid project id",
-      fix: 'use a project id of 6 to 30 lowercase letters, digits and hyphens, such as "cos-cloud"',
-    });
-  }
+  const project = r.validString("sourceImageProject", args.sourceImageProject, isProjectId, {
+    message: "is not a valid project id",
+    fix: 'use a project id of 6 to 30 lowercase letters, digits and hyphens, such as "cos-cloud"',
+  });
 
-  const image = r.string("sourceImage", args.sourceImage);
-  if (image !== undefined && !parseImageRef(image, project ?? COS_IMAGE_PROJECT)) {
-    r.report({
-      field: "sourceImage",
-      value: image,
+  r.validString(
+    "sourceImage",
+    args.sourceImage,
+    (image) => parseImageRef(image, project ?? COS_IMAGE_PROJECT) !== undefined,
+    {
       message: "is neither an image name nor an image URL",
       fix: 'give a name such as "cos-stable-117-18613-164-4" or a URL such as "projects/cos-cloud/global/images/cos-stable-117-18613-164-4"',
-    });
-  }
+    },
+  );
 
-  const family = r.string("sourceImageFamily", args.sourceImageFamily);
-  if (family !== undefined && !isResourceName(family)) {
-    r.report({
-      field: "sourceImageFamily",
-      value: family,
-      message: "is not a valid image family name",
-      fix: 'use lowercase letters, digits and hyphens, starting with a letter, such as "cos-stable" or "cos-121-lts"',
-    });
-  }
+  r.validString("sourceImageFamily", args.sourceImageFamily, isResourceName, {
+    message: "is not a valid image family name",
+    fix: 'use lowercase letters, digits and hyphens, starting with a letter, such as "cos-stable" or "cos-121-lts"',
+  });
 
   const milestone = r.integer("sourceImageMilestone", args.sourceImageMilestone, 1, 9999);
   if (milestone !== undefined && project !== undefined && project !== COS_IMAGE_PROJECT) {

@@ -76,68 +76,47 @@ function checkZone(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationCont
 
 /** Machine and boot-disk types; returns the machine type when it is known, for the GPU rules. */
 function checkMachineAndDisk(r: ArgsReader, args: ArgsUnderValidation): string | undefined {
-  const machineType = r.string("machineType", args.machineType);
-  if (machineType !== undefined && !isMachineType(machineType)) {
-    r.report({
-      field: "machineType",
-      value: machineType,
-      message: "is not a machine type name",
-      fix: 'use a name such as "e2-standard-2" or "n1-standard-4"',
-    });
-  }
-  const diskType = r.string("diskType", args.diskType);
-  if (diskType !== undefined && !isDiskType(diskType)) {
-    r.report({
-      field: "diskType",
-      value: diskType,
-      message: "is not a disk type",
-      fix: "use pd-balanced, pd-ssd, pd-standard, pd-extreme or a hyperdisk type",
-    });
-  }
+  const machineType = r.validString("machineType", args.machineType, isMachineType, {
+    message: "is not a machine type name",
+    fix: 'use a name such as "e2-standard-2" or "n1-standard-4"',
+  });
+  r.validString("diskType", args.diskType, isDiskType, {
+    message: "is not a disk type",
+    fix: "use pd-balanced, pd-ssd, pd-standard, pd-extreme or a hyperdisk type",
+  });
   return machineType;
 }
 
 function checkNetwork(r: ArgsReader, args: ArgsUnderValidation): void {
-  const network = r.string("network", args.network);
-  if (network !== undefined && !isNetworkRef(network, "networks")) {
-    r.report({
-      field: "network",
-      value: network,
-      message: "is not a network name or URL",
-      fix: 'give a name such as "default" or "projects/<p>/global/networks/<name>"',
-    });
-  }
-  const subnetwork = r.string("subnetwork", args.subnetwork);
-  if (subnetwork !== undefined && !isNetworkRef(subnetwork, "subnetworks")) {
-    r.report({
-      field: "subnetwork",
-      value: subnetwork,
+  r.validString("network", args.network, (network) => isNetworkRef(network, "networks"), {
+    message: "is not a network name or URL",
+    fix: 'give a name such as "default" or "projects/<p>/global/networks/<name>"',
+  });
+  r.validString(
+    "subnetwork",
+    args.subnetwork,
+    (subnetwork) => isNetworkRef(subnetwork, "subnetworks"),
+    {
       message: "is not a subnetwork name or URL",
       fix: 'give a name or "projects/<p>/regions/<region>/subnetworks/<name>"',
-    });
-  }
+    },
+  );
 }
 
 function checkServiceAccount(r: ArgsReader, args: ArgsUnderValidation): void {
-  const serviceAccount = r.string("serviceAccountEmail", args.serviceAccountEmail);
-  if (serviceAccount !== undefined && !SERVICE_ACCOUNT.test(serviceAccount)) {
-    r.report({
-      field: "serviceAccountEmail",
-      value: serviceAccount,
+  r.validString(
+    "serviceAccountEmail",
+    args.serviceAccountEmail,
+    (serviceAccount) => SERVICE_ACCOUNT.test(serviceAccount),
+    {
       message: "is not a service account email",
       fix: 'give an email such as "builder@my-project.iam.gserviceaccount.com", or leave it unset for the default compute service account',
-    });
-  }
-  for (const scope of r.stringArray("serviceAccountScopes", args.serviceAccountScopes) ?? []) {
-    if (!SCOPE.test(scope)) {
-      r.report({
-        field: "serviceAccountScopes",
-        value: scope,
-        message: "is not an OAuth scope",
-        fix: 'use a URL such as "https://www.googleapis.com/auth/cloud-platform" or a short name such as "cloud-platform"',
-      });
-    }
-  }
+    },
+  );
+  r.validStrings("serviceAccountScopes", args.serviceAccountScopes, (scope) => SCOPE.test(scope), {
+    message: "is not an OAuth scope",
+    fix: 'use a URL such as "https://www.googleapis.com/auth/cloud-platform" or a short name such as "cloud-platform"',
+  });
 }
 
 function checkNetworkTags(r: ArgsReader, args: ArgsUnderValidation): void {
@@ -164,28 +143,23 @@ function checkNetworkTags(r: ArgsReader, args: ArgsUnderValidation): void {
 
 /** Provisioning model and preemption retries. */
 function checkScheduling(r: ArgsReader, args: ArgsUnderValidation): void {
-  const model = r.string("vmProvisioningModel", args.vmProvisioningModel);
-  if (model !== undefined && !(PROVISIONING_MODELS as readonly string[]).includes(model)) {
-    r.report({
-      field: "vmProvisioningModel",
-      value: model,
+  r.validString(
+    "vmProvisioningModel",
+    args.vmProvisioningModel,
+    (model) => (PROVISIONING_MODELS as readonly string[]).includes(model),
+    {
       message: "is not a provisioning model",
       fix: `use one of ${PROVISIONING_MODELS.join(", ")}`,
-    });
-  }
+    },
+  );
   r.integer("preemptionRetries", args.preemptionRetries, 0, 5);
 }
 
 function checkGpu(r: ArgsReader, args: ArgsUnderValidation, machineType: string | undefined): void {
-  const gpuType = r.string("gpuType", args.gpuType);
-  if (gpuType !== undefined && !isAcceleratorType(gpuType)) {
-    r.report({
-      field: "gpuType",
-      value: gpuType,
-      message: "is not an accelerator type",
-      fix: 'use a type such as "nvidia-tesla-t4", "nvidia-l4" or "nvidia-tesla-a100"',
-    });
-  }
+  r.validString("gpuType", args.gpuType, isAcceleratorType, {
+    message: "is not an accelerator type",
+    fix: 'use a type such as "nvidia-tesla-t4", "nvidia-l4" or "nvidia-tesla-a100"',
+  });
   const count = r.number("gpuCount", args.gpuCount);
   if (count !== undefined && !(GPU_COUNTS as readonly number[]).includes(count)) {
     r.report({
