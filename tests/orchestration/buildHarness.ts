@@ -43,6 +43,20 @@ export const PROJECT = "build-project";
 export const ZONE = "europe-west4-b";
 export const BUCKET = "scratch-bucket";
 
+/**
+ * The arguments of the fixture's one-script build as a user writes them (the place, `cos-stable`,
+ * the context `image/` and its `setup.sh`), for the faces that take plain arguments: buildImage()
+ * and the command's configuration files.
+ */
+export const ONE_SCRIPT_BUILD = {
+  project: PROJECT,
+  zone: ZONE,
+  bucket: BUCKET,
+  sourceImageFamily: "cos-stable",
+  buildContext: "image",
+  steps: [{ runScript: { script: "setup.sh" } }],
+} as const;
+
 /** Fast timing: the scripted guests act at once, so polling can be tight. */
 export const FAST_PIPELINE: PipelineOptions = {
   watch: { serialPollMs: 20, statusPollMs: 100 },

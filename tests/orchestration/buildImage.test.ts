@@ -15,18 +15,20 @@ import type { BuildPhase } from "../../components/pipeline/runBuild";
 import type { EmulatorOptions } from "../../emulator";
 import { rejection } from "../support/async";
 import { startEmulatorCloud, type EmulatorCloud } from "../support/emulatorCloud";
-import { BUCKET, FAST_PIPELINE, PROJECT, ZONE, expectNoTemporaries } from "./buildHarness";
+import {
+  BUCKET,
+  FAST_PIPELINE,
+  ONE_SCRIPT_BUILD,
+  PROJECT,
+  expectNoTemporaries,
+} from "./buildHarness";
 import "../support/noMetadataServer";
 
 /** Arguments of a one-script build from the test's context `image/`, against `cloud`. */
 function argsFor(cloud: EmulatorCloud, extra: Partial<BuildImageArgs> = {}): BuildImageArgs {
   return {
-    project: PROJECT,
-    zone: ZONE,
-    bucket: BUCKET,
-    sourceImageFamily: "cos-stable",
-    buildContext: "image",
-    steps: [{ runScript: { script: "setup.sh" } }],
+    ...ONE_SCRIPT_BUILD,
+    steps: [...ONE_SCRIPT_BUILD.steps],
     apiEndpoints: cloud.endpoints,
     ...extra,
   };

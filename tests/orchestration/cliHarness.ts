@@ -5,7 +5,7 @@ import * as path from "node:path";
 import YAML from "yaml";
 import type { EmulatorOptions } from "../../emulator";
 import { startEmulatorCloud, type EmulatorCloud } from "../support/emulatorCloud";
-import { BUCKET, PROJECT, ZONE } from "./buildHarness";
+import { BUCKET, ONE_SCRIPT_BUILD, PROJECT } from "./buildHarness";
 
 /** The command run as a child process against an emulator of the test process. */
 
@@ -71,16 +71,7 @@ export function writeConfig(dir: string, config: Record<string, unknown>): void 
 
 /** A working configuration: the fixture's project, zone and bucket, one script. */
 export function baseConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name: "ci-web",
-    project: PROJECT,
-    zone: ZONE,
-    bucket: BUCKET,
-    sourceImageFamily: "cos-stable",
-    buildContext: "image",
-    steps: [{ runScript: { script: "setup.sh" } }],
-    ...extra,
-  };
+  return { name: "ci-web", ...ONE_SCRIPT_BUILD, ...extra };
 }
 
 /** Starts the emulator with the fixture's bucket; the request log starts empty. */
