@@ -29,6 +29,8 @@ const preload = (
 });
 
 /** Where the provisioner puts the hosts directory of a credentialed ctr pull. */
+/** How the provisioner starts a containerd pull (GKE's namespace); a credentialed one adds --hosts-dir. */
+const CTR_PULL = ["--namespace", "k8s.io", "images", "pull"];
 const HOSTS_DIR = (box: Sandbox): string => box.machinePath("run/pci-secrets/containerd-hosts");
 
 /** The hosts.toml that gives containerd an Authorization header for one registry. */
@@ -84,25 +86,14 @@ describe("provisioner: preloadImages", function () {
 
     const pulls = box.calls("ctr").filter((call) => call.args.includes("pull"));
     expect(pulls.map((call) => call.args)).to.deep.equal([
-      ["--namespace", "k8s.io", "images", "pull", "docker.io/library/nginx:1.27"],
+      [...CTR_PULL, "docker.io/library/nginx:1.27"],
       [
-        "--namespace",
-        "k8s.io",
-        "images",
-        "pull",
+        ...CTR_PULL,
         "--hosts-dir",
         HOSTS_DIR(box),
         "gcr.io/my-project/app@sha256:" + "a".repeat(64),
       ],
-      [
-        "--namespace",
-        "k8s.io",
-        "images",
-        "pull",
-        "--hosts-dir",
-        HOSTS_DIR(box),
-        "ghcr.io/org/private:v1",
-      ],
+      [...CTR_PULL, "--hosts-dir", HOSTS_DIR(box), "ghcr.io/org/private:v1"],
     ]);
     // What ctr read: one hosts.toml per pull, for that registry only, 0600 in 0700 directories.
     expect(hostsFilesSeen(box)).to.deep.equal([
