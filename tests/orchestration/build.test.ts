@@ -6,6 +6,7 @@ import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../component
 import { contentLabelOf } from "../../components/naming";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
+import { rejection } from "../support/async";
 import { OUTPUT_IMAGE_OPTIONS } from "../support/outputImageOptions";
 import {
   BUCKET,
@@ -141,10 +142,7 @@ describe("the build, on the emulator", function () {
           failureShutdownMs: 60_000,
         },
       });
-      const error = await f.build(f.inputs()).then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
+      const error = await rejection(f.build(f.inputs()));
       expect(error?.message).to.include(
         "the image build failed in step 2/3 runScript install.sh: the script exited with status 7",
       );
@@ -166,10 +164,7 @@ describe("the build, on the emulator", function () {
       { watch: { serialPollMs: 20, statusPollMs: 100 }, stopPollMs: 20, timeoutMs: 20_000 },
     );
     const started = Date.now();
-    const error = await f.build(f.inputs()).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const error = await rejection(f.build(f.inputs()));
     expect(error?.message).to.match(
       /the build timed out after 20 seconds while waiting for the provisioner to finish/,
     );
@@ -186,10 +181,7 @@ describe("the build, on the emulator", function () {
           { action: "crash", instance: "pci-*-vm", whenSerialContains: "step 10/30" },
         ],
       });
-      const error = await f.build(f.inputs()).then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
+      const error = await rejection(f.build(f.inputs()));
       expect(error?.message).to.include(
         "the image build failed in the build VM: it stopped (TERMINATED) before the provisioner reported a result",
       );
@@ -221,22 +213,16 @@ describe("the build, on the emulator", function () {
       defaultGuest: { statusLines: 10, lineIntervalMs: 20 },
       scheduledFaults: [{ action: "preempt", instance: "pci-*", whenSerialContains: "step 2/10" }],
     });
-    const error = await f
-      .build(f.inputs({ vmProvisioningModel: "SPOT", preemptionRetries: 1 }))
-      .then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
+    const error = await rejection(
+      f.build(f.inputs({ vmProvisioningModel: "SPOT", preemptionRetries: 1 })),
+    );
     expect(error?.message).to.include("or was preempted more often than preemptionRetries allows");
     expectNoTemporaries(f.emulator);
   });
 
   it("refuses a provisioner that speaks another protocol", async () => {
     f = await buildFixture({ defaultGuest: { protocolVersion: 99, failureShutdownMs: 60_000 } });
-    const error = await f.build(f.inputs()).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const error = await rejection(f.build(f.inputs()));
     expect(error?.message).to.include(
       "the provisioner on the CIDATA disk speaks protocol 99, this orchestrator 1",
     );
@@ -324,10 +310,7 @@ describe("the build, on the emulator", function () {
 
   it("refuses to put a build with secrets in metadata even when told to", async () => {
     f = await buildFixture({}, pipelineWith("metadata"));
-    const error = await f.build(f.inputs({}, { env: { "0": { TOKEN: "t" } } })).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const error = await rejection(f.build(f.inputs({}, { env: { "0": { TOKEN: "t" } } })));
     expect(error?.message).to.equal(
       "the CIDATA tree cannot travel in metadata: the build has secrets",
     );
@@ -482,10 +465,7 @@ describe("the build, on the emulator", function () {
   it("never touches an existing image that has the fixed name it was asked to use", async () => {
     f = await buildFixture();
     f.emulator.seedImage({ project: PROJECT, name: "taken", labels: { owner: "someone-else" } });
-    const error = await f.build(f.inputs({ imageName: "taken" })).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const error = await rejection(f.build(f.inputs({ imageName: "taken" })));
     expect(error?.message).to.match(/creating the image taken|already exists/);
     expect(f.emulator.inventory().images.find((i) => i.name === "taken")?.labels).to.deep.equal({
       owner: "someone-else",
@@ -501,10 +481,7 @@ describe("the build, on the emulator", function () {
       f = await buildFixture();
       f.emulator.seedImage({ project: PROJECT, name, labels: { owner: "someone-else" } });
       f.emulator.requestLog.clear();
-      const error = await runtime.check({}, f.inputs(extra)).then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
+      const error = await rejection(runtime.check({}, f.inputs(extra)));
       expect(error?.name).to.equal("ImageNameTakenError");
       expect(error?.message).to.contain(
         `${field}: the image "${name}" already exists in project "${PROJECT}"`,
@@ -521,15 +498,12 @@ describe("the build, on the emulator", function () {
   it("fails check when diskSizeGb is smaller than the source image, naming both sizes", async () => {
     f = await buildFixture();
     f.emulator.seedImage({ project: "cos-cloud", name: "cos-big-1", diskSizeGb: 20 });
-    const error = await runtime
-      .check(
+    const error = await rejection(
+      runtime.check(
         {},
         f.inputs({ sourceImageFamily: undefined, sourceImage: "cos-big-1", diskSizeGb: 12 }),
-      )
-      .then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
+      ),
+    );
     expect(error?.message).to.equal(
       "diskSizeGb: is 12, but the source image cos-big-1 is 20 GB. Fix: set diskSizeGb to at least 20",
     );
@@ -570,12 +544,9 @@ describe("the build, on the emulator", function () {
 
   it("fails check with the field when the source image does not exist", async () => {
     f = await buildFixture();
-    const error = await runtime
-      .check({}, f.inputs({ sourceImageFamily: undefined, sourceImage: "cos-nothing-1" }))
-      .then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
+    const error = await rejection(
+      runtime.check({}, f.inputs({ sourceImageFamily: undefined, sourceImage: "cos-nothing-1" })),
+    );
     expect(error?.message).to.equal(
       'sourceImage: there is no image "cos-nothing-1" in project "cos-cloud"',
     );

@@ -1,13 +1,13 @@
 /** Small promise helpers of the tests. */
 
-/** The error a client call rejected with (fails the test when it resolved). */
+/** The error a call rejected with (fails the test when it resolved). */
 export async function rejection(
   promise: Promise<unknown>,
-): Promise<{ code?: number; httpStatusCode?: number; message: string }> {
+): Promise<Error & { code?: number; httpStatusCode?: number }> {
   try {
     await promise;
   } catch (err) {
-    return err as { code?: number; httpStatusCode?: number; message: string };
+    return err as Error & { code?: number; httpStatusCode?: number };
   }
   throw new Error("expected the call to fail");
 }
