@@ -19,6 +19,8 @@ export interface Change {
   reasons: string[];
   /** For `replace`: the old copy goes first (a fixed name cannot exist twice). */
   deleteBeforeReplace?: boolean;
+  /** The top-level inputs that changed (set by {@link diffInputs}). */
+  properties?: string[];
 }
 
 /**
@@ -65,7 +67,11 @@ export function diffInputs(
       ? `${key} changed (it takes an output that is replaced)`
       : `${key} changed`,
   );
-  return { operation: REPLACED_ON_ANY_CHANGE.has(type) ? "replace" : "update", reasons };
+  return {
+    operation: REPLACED_ON_ANY_CHANGE.has(type) ? "replace" : "update",
+    reasons,
+    properties: changed,
+  };
 }
 
 /** The arguments of an image build that its content hash covers through `args`. */

@@ -1,18 +1,26 @@
 /**
- * `npm start [-- <example>] [--data-dir <dir>]`: runs an example program (default `hello`) against
- * the embedded emulator, whose VMs are QEMU machines booting a Debian stand-in for COS. Prints the
- * plan, streams the build VM's progress, and ends with the output image and where its file lies.
+ * `npm start [-- <example>] [--data-dir <dir>] [--fresh] [--engine pulumi|local]`: runs an example
+ * program (default `hello`) against the embedded emulator, whose VMs are QEMU machines booting a
+ * Debian stand-in for COS, with the real Pulumi CLI when there is one (else the local engine).
+ * Prints the plan, streams the build VM's progress, and ends with the output image and where its
+ * file lies.
  */
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { Emulator } from "../emulator";
+import { chooseEngine, parseEngineFlag } from "./engineChoice";
 import { runExampleLocally } from "./localRun";
 import { imageGuide } from "./imageGuide";
+import { findPulumiCli } from "./pulumiCli";
+import { LOCAL_PASSPHRASE, PULUMI_BACKEND_DIR, PULUMI_PROJECT_DIR } from "./pulumiDeployment";
 
-const USAGE = `Usage: npm start [-- [example] [--data-dir <dir>] [--fresh]]
+const USAGE = `Usage: npm start [-- [example] [--data-dir <dir>] [--fresh] [--engine pulumi|local]]
 
-Runs examples/<example> (default: hello) as \`pulumi up\` would, against a local Compute Engine and
+Runs examples/<example> (default: hello) with \`pulumi up\`, against a local Compute Engine and
 Cloud Storage emulator whose VMs are QEMU machines. No Google Cloud project or credentials needed.
 Needs QEMU; the first run also needs debootstrap and root (it builds the guest image, ~5 minutes).
+The engine is the Pulumi CLI when one is on the PATH or built by \`npm run build:engine\`, else the
+local engine (this repository's stand-in for it); --engine pulumi or --engine local forces one.
 The data directory keeps the emulator's images and the engine's state between runs: a second run
 previews what changed (nothing: nothing is built). --fresh empties it first.
 `;
@@ -23,6 +31,7 @@ async function main(): Promise<void> {
     options: {
       "data-dir": { type: "string" },
       fresh: { type: "boolean", default: false },
+      engine: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -30,6 +39,8 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  const requested = parseEngineFlag(values.engine);
+  const engine = chooseEngine(requested, requested === "local" ? undefined : await findPulumiCli());
   let emulator: Emulator | undefined;
   const interrupt = (): void => {
     process.stdout.write("\nInterrupted: stopping the emulator and its VMs...\n");
@@ -42,9 +53,25 @@ async function main(): Promise<void> {
     ...(positionals[0] ? { example: positionals[0] } : {}),
     ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
     fresh: values.fresh,
+    engine,
     onEmulator: (running) => (emulator = running),
   });
   process.stdout.write("\n");
+  process.stdout.write(`Engine: ${result.engineLine}\n`);
+  if (result.engine === "pulumi") {
+    const project = path.join(result.dataDir, PULUMI_PROJECT_DIR);
+    const backend = path.join(result.dataDir, PULUMI_BACKEND_DIR);
+    process.stdout.write(
+      [
+        `  state: the stack "local" in the file backend ${backend}; to look at it:`,
+        `    cd ${project} && PULUMI_BACKEND_URL=file://${backend} PULUMI_CONFIG_PASSPHRASE=${LOCAL_PASSPHRASE} pulumi stack`,
+        ...result.recorded.map(
+          (resource) => `  ${resource}: NOT EMULATED (only recorded, by the stand-in gcp plugin)`,
+        ),
+        "",
+      ].join("\n"),
+    );
+  }
   if (result.images.length === 0) process.stdout.write("The program created no image.\n");
   for (const image of result.images) {
     process.stdout.write(
