@@ -7,6 +7,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { canonicalJson } from "../components/pipeline/contentHash";
+import { ARGS_OUTSIDE_THE_HASH } from "../components/pipeline/hashedArgs";
 
 /** What the engine does with a registration, as `pulumi preview` shows it. */
 export type Operation = "create" | "same" | "update" | "replace";
@@ -81,29 +82,6 @@ interface BuildState {
   sourceImage?: string;
 }
 
-/** Arguments that do not shape the image (labels are updated in place; the rest is how it runs). */
-const ARGS_OUTSIDE_THE_HASH = new Set([
-  "imageLabels",
-  "inheritSourceLabels",
-  "project",
-  "zone",
-  "machineType",
-  "diskType",
-  "network",
-  "subnetwork",
-  "serviceAccountEmail",
-  "serviceAccountScopes",
-  "networkTags",
-  "externalIp",
-  "vmProvisioningModel",
-  "preemptionRetries",
-  "vmLabels",
-  "bucket",
-  "bucketPrefix",
-  "buildTimeoutMinutes",
-  "apiEndpoints",
-]);
-
 /**
  * Why an image build's content hash changed, input by input: the local files that fed it (from
  * their digests), the resolved source image, and the arguments. When none of those changed, the
@@ -135,7 +113,8 @@ export function contentHashReasons(
   const oldArgs = olds.args ?? {};
   const newArgs = news.args ?? {};
   for (const key of [...new Set([...Object.keys(oldArgs), ...Object.keys(newArgs)])].sort()) {
-    if (ARGS_OUTSIDE_THE_HASH.has(key)) continue;
+    // The product's own list: an argument the hash ignores is no reason for a replacement.
+    if ((ARGS_OUTSIDE_THE_HASH as ReadonlySet<string>).has(key)) continue;
     if (canonicalJson(oldArgs[key] ?? null) !== canonicalJson(newArgs[key] ?? null)) {
       reasons.push(`args.${key} changed`);
     }
