@@ -133,7 +133,7 @@ describe("npm start with the real Pulumi CLI (examples/hello, scripted guests)",
   it("a second run changes nothing and boots no VM", async () => {
     const before = last;
     const { lines, result } = await start();
-    expect(lines.join("\n")).to.match(/\d+ unchanged/);
+    expect(lines.join("\n")).to.match(/Resources:\s+6 unchanged/);
     expect(mutating.filter((m) => m.startsWith("compute.instances.insert"))).to.deep.equal([]);
     expect(result.outputs.imageName).to.equal(before.outputs.imageName);
     expect(result.images.map((i) => i.name)).to.deep.equal([before.outputs.imageName]);
@@ -148,7 +148,11 @@ describe("npm start with the real Pulumi CLI (examples/hello, scripted guests)",
     expect(text).to.match(
       /\+-\s+pulumi-nodejs:dynamic\/preloaded-cos-image:ImageBuild\s+hello\s+replaced/,
     );
-    // The CLI shortens the type token gcp:compute/instanceTemplate:InstanceTemplate.
+    // The preview, then the update. The CLI shortens gcp:compute/instanceTemplate:InstanceTemplate.
+    expect(text).to.include(
+      "+- pulumi-nodejs:dynamic/preloaded-cos-image:ImageBuild hello replace [diff: ~contentHash,imageName]",
+    );
+    expect(text).to.include("+- gcp:compute:InstanceTemplate hello replace [diff: ~disks]");
     expect(text).to.match(/\+-\s+gcp:compute:InstanceTemplate\s+hello\s+replaced/);
     expect(text, "the old template goes before the old image").to.match(
       /gcp:compute:InstanceTemplate hello deleted original[\s\S]*ImageBuild hello deleted original/,
