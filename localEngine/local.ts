@@ -6,13 +6,17 @@
  * file lies.
  */
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { Emulator } from "../emulator";
 import { chooseEngine, parseEngineFlag } from "./engineChoice";
 import { runExampleLocally } from "./localRun";
 import { imageGuide } from "./imageGuide";
-import { findPulumiCli } from "./pulumiCli";
+import { findPulumiCli, type RunningCli } from "./pulumiCli";
 import { LOCAL_PASSPHRASE, PULUMI_BACKEND_DIR, PULUMI_PROJECT_DIR } from "./pulumiDeployment";
+
+/** How long an interrupt waits for the Pulumi CLI to cancel before the emulator goes. */
+const CLI_STOP_WAIT_S = 120;
 
 const USAGE = `Usage: npm start [-- [example] [--data-dir <dir>] [--fresh] [--engine pulumi|local]]
 
@@ -42,9 +46,23 @@ async function main(): Promise<void> {
   const requested = parseEngineFlag(values.engine);
   const engine = chooseEngine(requested, requested === "local" ? undefined : await findPulumiCli());
   let emulator: Emulator | undefined;
-  const interrupt = (): void => {
-    process.stdout.write("\nInterrupted: stopping the emulator and its VMs...\n");
-    void (emulator?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  let cli: RunningCli | undefined;
+  const interrupt = (signal: NodeJS.Signals): void => {
+    void (async () => {
+      if (cli && cli.child.exitCode === null) {
+        // A Ctrl-C reaches the CLI too (one process group); a SIGTERM is passed on as one. The
+        // CLI cancels with the emulator still up, so that the running build cleans up and the
+        // stack's state says what happened.
+        if (signal !== "SIGINT") cli.child.kill("SIGINT");
+        process.stdout.write(
+          `\nInterrupted: waiting for pulumi to stop (at most ${CLI_STOP_WAIT_S} s; Ctrl-C again stops at once)...\n`,
+        );
+        process.once("SIGINT", () => process.exit(130));
+        await Promise.race([cli.done, sleep(CLI_STOP_WAIT_S * 1000)]);
+      }
+      process.stdout.write("\nInterrupted: stopping the emulator and its VMs...\n");
+      await (emulator?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+    })();
   };
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
@@ -55,6 +73,7 @@ async function main(): Promise<void> {
     fresh: values.fresh,
     engine,
     onEmulator: (running) => (emulator = running),
+    onCli: (running) => (cli = running),
   });
   process.stdout.write("\n");
   process.stdout.write(`Engine: ${result.engineLine}\n`);

@@ -1,8 +1,9 @@
 /**
  * Runs one of the repository's examples against the embedded emulator with QEMU machines: the same
  * program, the same component and provider code as `pulumi up`, with a local cloud. Checks the
- * host, makes sure the guest image exists, starts the emulator, deploys (`localDeployment.ts`) and
- * reports the images made. `npm start` and `npm run bench:e2e` are built on it.
+ * host, makes sure the guest image exists, starts the emulator, deploys with the engine chosen
+ * (the Pulumi CLI, `pulumiDeployment.ts`, or the local engine, `localDeployment.ts`) and reports
+ * the images made. `npm start` and `npm run bench:e2e` are built on it.
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -26,7 +27,7 @@ import type { EngineChoice, EngineName } from "./engineChoice";
 import { ENGINE_STATE_FILE } from "./engineState";
 import { deployLocally } from "./localDeployment";
 import { localRunProblem } from "./localPrerequisites";
-import { pulumiVersion } from "./pulumiCli";
+import { pulumiVersion, type RunningCli } from "./pulumiCli";
 import { deployWithPulumi, PULUMI_BACKEND_DIR } from "./pulumiDeployment";
 import type { DynamicCreateTiming } from "./localResources";
 import { findRepositoryRoot } from "./repositoryRoot";
@@ -60,6 +61,8 @@ export interface LocalRunOptions {
   onDynamicCreate?: DynamicCreateTiming;
   /** Receives the emulator once it runs (so an interrupt can stop it). */
   onEmulator?: (emulator: Emulator) => void;
+  /** Receives the running `pulumi up`, with the Pulumi CLI (so an interrupt can wait for it). */
+  onCli?: (run: RunningCli) => void;
   /**
    * The engine (see `engineChoice.ts`): the real Pulumi CLI or the local engine. Default the local
    * engine.
@@ -162,6 +165,7 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
             emulator,
             config,
             write,
+            ...(options.onCli ? { onCli: options.onCli } : {}),
           }).finally(() => saveSnapshot(dataDir, emulator, snapshot))
         : await deployLocally({
             programDir,

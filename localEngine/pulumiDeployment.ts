@@ -11,7 +11,7 @@ import * as path from "node:path";
 import type { Emulator } from "../emulator";
 import { writeGcpStandInPlugin } from "./gcpStandIn";
 import { prepareExampleProject } from "./pulumiProject";
-import { pulumi, pulumiOk, startPulumi, type PulumiContext } from "./pulumiCli";
+import { pulumi, pulumiOk, startPulumi, type PulumiContext, type RunningCli } from "./pulumiCli";
 
 /** The data directory's entry holding the file backend (the stack's state). */
 export const PULUMI_BACKEND_DIR = "pulumi-backend";
@@ -41,6 +41,8 @@ export interface PulumiDeployment {
   config: Record<string, string>;
   /** Where lines for the person watching go. */
   write: (line: string) => void;
+  /** Receives the running `pulumi up` (so an interrupt can wait for it to stop). */
+  onCli?: (run: RunningCli) => void;
 }
 
 /** What the deployment produced. */
@@ -92,6 +94,7 @@ export async function deployWithPulumi(
 
   write(`$ pulumi up --yes   (in ${projectDir})`);
   const run = startPulumi(context, ["up", "--yes"], (line) => write(`  ${line}`));
+  deployment.onCli?.(run);
   const done = await run.done;
   if (done.code !== 0) {
     throw new Error(`pulumi up exited with ${String(done.code)} (its output is above)`);
