@@ -61,9 +61,10 @@ const GENERATED = new Set(["node_modules"]);
  * installed. Files of an earlier copy are replaced; nothing else of `projectDir` is kept but the
  * stack settings the CLI wrote there (`Pulumi.<stack>.yaml`).
  *
- * Why transpile: Pulumi runs a TypeScript program through ts-node, which is an optional peer of
- * `@pulumi/pulumi` that this repository does not install; a project built with `tsc` first (a
- * `main` that names the JavaScript) is an ordinary Pulumi project too.
+ * Why transpile: the Node.js language host built here (`engine/go/languagehost`) runs JavaScript
+ * only (Pulumi's own host runs TypeScript through the ts-node that `@pulumi/pulumi` vendors); a
+ * project whose `main` names JavaScript built from its TypeScript is an ordinary Pulumi project
+ * for either host.
  */
 export async function prepareExampleProject(exampleDir: string, projectDir: string): Promise<void> {
   await fs.mkdir(projectDir, { recursive: true });
