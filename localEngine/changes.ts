@@ -7,6 +7,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { canonicalJson } from "../components/pipeline/contentHash";
+import { ARGS_OUTSIDE_THE_HASH } from "../components/pipeline/hashedArgs";
 
 /** What the engine does with a registration, as `pulumi preview` shows it. */
 export type Operation = "create" | "same" | "update" | "replace";
@@ -19,6 +20,8 @@ export interface Change {
   reasons: string[];
   /** For `replace`: the old copy goes first (a fixed name cannot exist twice). */
   deleteBeforeReplace?: boolean;
+  /** The top-level inputs that changed (set by {@link diffInputs}). */
+  properties?: string[];
 }
 
 /**
@@ -65,7 +68,11 @@ export function diffInputs(
       ? `${key} changed (it takes an output that is replaced)`
       : `${key} changed`,
   );
-  return { operation: REPLACED_ON_ANY_CHANGE.has(type) ? "replace" : "update", reasons };
+  return {
+    operation: REPLACED_ON_ANY_CHANGE.has(type) ? "replace" : "update",
+    reasons,
+    properties: changed,
+  };
 }
 
 /** The arguments of an image build that its content hash covers through `args`. */
@@ -74,29 +81,6 @@ interface BuildState {
   programDir?: string;
   sourceImage?: string;
 }
-
-/** Arguments that do not shape the image (labels are updated in place; the rest is how it runs). */
-const ARGS_OUTSIDE_THE_HASH = new Set([
-  "imageLabels",
-  "inheritSourceLabels",
-  "project",
-  "zone",
-  "machineType",
-  "diskType",
-  "network",
-  "subnetwork",
-  "serviceAccountEmail",
-  "serviceAccountScopes",
-  "networkTags",
-  "externalIp",
-  "vmProvisioningModel",
-  "preemptionRetries",
-  "vmLabels",
-  "bucket",
-  "bucketPrefix",
-  "buildTimeoutMinutes",
-  "apiEndpoints",
-]);
 
 /**
  * Why an image build's content hash changed, input by input: the local files that fed it (from
@@ -129,7 +113,8 @@ export function contentHashReasons(
   const oldArgs = olds.args ?? {};
   const newArgs = news.args ?? {};
   for (const key of [...new Set([...Object.keys(oldArgs), ...Object.keys(newArgs)])].sort()) {
-    if (ARGS_OUTSIDE_THE_HASH.has(key)) continue;
+    // The product's own list: an argument the hash ignores is no reason for a replacement.
+    if ((ARGS_OUTSIDE_THE_HASH as ReadonlySet<string>).has(key)) continue;
     if (canonicalJson(oldArgs[key] ?? null) !== canonicalJson(newArgs[key] ?? null)) {
       reasons.push(`args.${key} changed`);
     }

@@ -190,12 +190,12 @@ function record(
 }
 
 /** A name for a replacement: the prefix plus a fresh suffix, as the gcp provider's `namePrefix` does. */
-function freshName(prefix: string): string {
+export function freshName(prefix: string): string {
   return `${prefix}${randomBytes(4).toString("hex").slice(0, 7)}`;
 }
 
 /** An updated resource keeps the outputs it was created with (its name, self link). */
-function keptOutputs(old: StoredResource | undefined): Record<string, unknown> {
+export function keptOutputs(old: StoredResource | undefined): Record<string, unknown> {
   if (!old) return {};
   return Object.fromEntries(
     ["name", "selfLink", "selfLinkUnique", "instanceGroup"]
@@ -219,9 +219,9 @@ const COMPUTE_COLLECTIONS: Readonly<
 };
 
 /** The name and self link of a recorded Compute Engine resource (none for other types). */
-function computedOutputs(
+export function computedOutputs(
   registration: Registration,
-  ledger: ResourceLedger,
+  ledger: Pick<ResourceLedger, "project" | "zone">,
   nameFrom: (prefix: string) => string,
 ): Record<string, unknown> {
   const where = COMPUTE_COLLECTIONS[registration.type];
@@ -428,7 +428,8 @@ interface BucketLifecycleRule {
   condition?: { age?: number };
 }
 
-async function bucket(
+/** A `gcp.storage.Bucket` made in the emulator (planned only, when `preview`), and its outputs. */
+export async function bucket(
   registration: Registration,
   bucketName: string,
   preview: boolean,

@@ -1,8 +1,9 @@
 /**
  * Runs one of the repository's examples against the embedded emulator with QEMU machines: the same
  * program, the same component and provider code as `pulumi up`, with a local cloud. Checks the
- * host, makes sure the guest image exists, starts the emulator, deploys (`localDeployment.ts`) and
- * reports the images made. `npm start` and `npm run bench:e2e` are built on it.
+ * host, makes sure the guest image exists, starts the emulator, deploys with the engine chosen
+ * (the Pulumi CLI, `pulumiDeployment.ts`, or the local engine, `localDeployment.ts`) and reports
+ * the images made. `npm start` and `npm run bench:e2e` are built on it.
  */
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -16,11 +17,22 @@ import {
   type MachineRun,
 } from "../emulator/qemu";
 import { createGcpClients } from "../components/google/clients";
-import { loadSnapshot, restoreBuckets, saveSnapshot } from "./emulatorSnapshot";
+import {
+  loadSnapshot,
+  restoreBuckets,
+  saveSnapshot,
+  type EmulatorSnapshot,
+} from "./emulatorSnapshot";
+import type { EngineChoice, EngineName } from "./engineChoice";
 import { ENGINE_STATE_FILE } from "./engineState";
 import { deployLocally } from "./localDeployment";
 import { localRunProblem } from "./localPrerequisites";
+import { pulumiVersion, type RunningCli } from "./pulumiCli";
+import { deployWithPulumi, PULUMI_BACKEND_DIR } from "./pulumiDeployment";
 import type { DynamicCreateTiming } from "./localResources";
+import { findRepositoryRoot } from "./repositoryRoot";
+
+export { findRepositoryRoot };
 
 /** The project the example runs in (the stack's `gcp:project`). */
 export const LOCAL_PROJECT = "local-project";
@@ -31,6 +43,8 @@ export const LOCAL_ZONE = "us-central1-a";
 export interface LocalRunOptions {
   /** Example directory name under `examples/`. Default `hello`. */
   example?: string;
+  /** The directory of the examples. Default the repository's `examples/` (tests pass a copy). */
+  examplesDir?: string;
   /**
    * Where the emulator keeps images and disks, and where the engine's state and the emulator's
    * snapshot live between runs (so a second run diffs against the first). Default
@@ -47,6 +61,18 @@ export interface LocalRunOptions {
   onDynamicCreate?: DynamicCreateTiming;
   /** Receives the emulator once it runs (so an interrupt can stop it). */
   onEmulator?: (emulator: Emulator) => void;
+  /** Receives the running `pulumi up`, with the Pulumi CLI (so an interrupt can wait for it). */
+  onCli?: (run: RunningCli) => void;
+  /**
+   * The engine (see `engineChoice.ts`): the real Pulumi CLI or the local engine. Default the local
+   * engine.
+   */
+  engine?: EngineChoice;
+  /**
+   * Where the emulator comes from. Default: QEMU machines booting the stand-in guest image (with
+   * the host's prerequisites checked first); tests pass scripted guests.
+   */
+  startCloud?: CloudSetup;
 }
 
 /** An image the run created, and its file. */
@@ -69,41 +95,46 @@ export interface LocalRunResult {
   images: CreatedImage[];
   /** Where the emulator's files are (kept after the run). */
   dataDir: string;
+  /** The engine that ran the example. */
+  engine: EngineName;
+  /** The engine, in words (its version and why it was chosen), as the first lines said it. */
+  engineLine: string;
+  /** Resources only recorded, not emulated (with the Pulumi CLI; the local engine prints its own). */
+  recorded: string[];
 }
+
+/** A running emulator for a local run, and how to describe it. */
+export interface LocalCloud {
+  /** The emulator. */
+  emulator: Emulator;
+  /** The source image the example's `cos-stable` family resolves to. */
+  sourceImage: string;
+  /** What runs its VMs, for the first lines (such as "every VM is a QEMU machine (KVM)"). */
+  machines: string;
+}
+
+/** Starts the local run's emulator in `dataDir`, seeded with the images of the last run. */
+export type LocalCloudStarter = (
+  dataDir: string,
+  seedImages: EmulatorSnapshot["images"],
+) => Promise<LocalCloud>;
 
 /** Runs the example; resolves when it is fully deployed, rejects with the first failure. */
 export async function runExampleLocally(options: LocalRunOptions = {}): Promise<LocalRunResult> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const repositoryRoot = findRepositoryRoot();
   const example = options.example ?? "hello";
-  const programDir = path.join(repositoryRoot, "examples", example);
-  await requireExample(repositoryRoot, example);
+  const examplesDir = options.examplesDir ?? path.join(repositoryRoot, "examples");
+  const programDir = path.join(examplesDir, example);
+  await requireExample(examplesDir, example);
+  const choice = options.engine ?? { engine: "local", why: "the default of runExampleLocally" };
+  const startCloud = options.startCloud ?? qemuCloud(write, options.onMachineRun);
+  // Host checks and the guest image come first: a missing tool is named before anything is touched.
+  const starting = await startCloud.prepare();
 
-  const cached = await findCachedGuestImage();
-  const problem = await localRunProblem(cached !== undefined);
-  if (problem) throw new Error(problem);
-  const guestImage =
-    cached ??
-    (await (async () => {
-      write(
-        "Building the local stand-in for COS (a Debian guest image): first run only, about 5 minutes...",
-      );
-      return ensureGuestImage({
-        onBuildOutput: (line) => {
-          if (line.startsWith("=== ")) write(`  [guest image] ${line.slice(4)}`);
-        },
-      });
-    })());
-  const accelerator = await chooseAccelerator("auto", guestImage.kernel);
-
-  const dataDir = await prepareDataDir(options.dataDir, options.fresh ?? false);
+  const dataDir = await prepareDataDir(options.dataDir, options.fresh ?? false, choice.engine);
   const snapshot = await loadSnapshot(dataDir);
-  const { emulator, sourceImage } = await startQemuEmulator({
-    guestImage,
-    dataDir,
-    seedImages: snapshot.images,
-    machines: options.onMachineRun ? { onMachineRun: options.onMachineRun } : {},
-  });
+  const { emulator, sourceImage, machines } = await starting(dataDir, snapshot.images);
   options.onEmulator?.(emulator);
   try {
     const clients = createGcpClients({
@@ -111,25 +142,40 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
       projectId: LOCAL_PROJECT,
     });
     await restoreBuckets(clients, snapshot).finally(() => clients.close());
+    const engineLine =
+      choice.engine === "pulumi"
+        ? `the Pulumi CLI, ${await pulumiVersion(choice.cli.binDir)} (${choice.why})`
+        : `the local engine, in this process (${choice.why})`;
     write(`preloaded-cos-image: examples/${example}, run locally`);
-    write(
-      `  cloud:  the local emulator at ${emulator.endpoint}; every VM is a QEMU machine (${accelerator.toUpperCase()})`,
-    );
+    write(`  engine: ${engineLine}`);
+    write(`  cloud:  the local emulator at ${emulator.endpoint}; ${machines}`);
     write(`  source: ${sourceImage} (a Debian guest standing in for COS)`);
     write(
       `  files:  ${dataDir} (kept between runs: the next run diffs against this one; --fresh starts over)`,
     );
     write(`  stack:  gcp:project=${LOCAL_PROJECT}, gcp:zone=${LOCAL_ZONE}`);
     write("");
-    const { outputs } = await deployLocally({
-      programDir,
-      repositoryRoot,
-      emulator,
-      config: { "gcp:project": LOCAL_PROJECT, "gcp:zone": LOCAL_ZONE },
-      write,
-      statePath: path.join(dataDir, ENGINE_STATE_FILE),
-      ...(options.onDynamicCreate ? { onDynamicCreate: options.onDynamicCreate } : {}),
-    }).finally(() => saveSnapshot(dataDir, emulator, snapshot));
+    const config = { "gcp:project": LOCAL_PROJECT, "gcp:zone": LOCAL_ZONE };
+    const deployed =
+      choice.engine === "pulumi"
+        ? await deployWithPulumi({
+            binDir: choice.cli.binDir,
+            exampleDir: programDir,
+            dataDir,
+            emulator,
+            config,
+            write,
+            ...(options.onCli ? { onCli: options.onCli } : {}),
+          }).finally(() => saveSnapshot(dataDir, emulator, snapshot))
+        : await deployLocally({
+            programDir,
+            repositoryRoot,
+            emulator,
+            config,
+            write,
+            statePath: path.join(dataDir, ENGINE_STATE_FILE),
+            ...(options.onDynamicCreate ? { onDynamicCreate: options.onDynamicCreate } : {}),
+          }).finally(() => saveSnapshot(dataDir, emulator, snapshot));
     const restored = new Set(snapshot.images.map((image) => `${image.project}/${image.name}`));
     const images = emulator
       .inventory()
@@ -140,15 +186,67 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
         selfLink: `https://www.googleapis.com/compute/v1/projects/${image.project}/global/images/${image.name}`,
         file: emulator.imageFile(image.project, image.name),
       }));
-    return { outputs, images, dataDir };
+    return {
+      outputs: deployed.outputs,
+      images,
+      dataDir,
+      engine: choice.engine,
+      engineLine,
+      recorded: "recorded" in deployed ? deployed.recorded : [],
+    };
   } finally {
     await emulator.close();
   }
 }
 
-/** Throws, listing the examples there are, unless `examples/<example>` holds a program. */
-async function requireExample(repositoryRoot: string, example: string): Promise<void> {
-  const examples = path.join(repositoryRoot, "examples");
+/** How a local run gets its cloud: checks first (`prepare`), then a starter. */
+export interface CloudSetup {
+  /** Checks the host and readies what the emulator needs; resolves with the starter. */
+  prepare(): Promise<LocalCloudStarter>;
+}
+
+/** The cloud of `npm start`: the emulator with QEMU machines booting the stand-in guest image. */
+function qemuCloud(
+  write: (line: string) => void,
+  onMachineRun?: (run: MachineRun) => void,
+): CloudSetup {
+  return {
+    async prepare() {
+      const cached = await findCachedGuestImage();
+      const problem = await localRunProblem(cached !== undefined);
+      if (problem) throw new Error(problem);
+      const guestImage =
+        cached ??
+        (await (async () => {
+          write(
+            "Building the local stand-in for COS (a Debian guest image): first run only, about 5 minutes...",
+          );
+          return ensureGuestImage({
+            onBuildOutput: (line) => {
+              if (line.startsWith("=== ")) write(`  [guest image] ${line.slice(4)}`);
+            },
+          });
+        })());
+      const accelerator = await chooseAccelerator("auto", guestImage.kernel);
+      return async (dataDir, seedImages) => {
+        const { emulator, sourceImage } = await startQemuEmulator({
+          guestImage,
+          dataDir,
+          seedImages,
+          machines: onMachineRun ? { onMachineRun } : {},
+        });
+        return {
+          emulator,
+          sourceImage,
+          machines: `every VM is a QEMU machine (${accelerator.toUpperCase()})`,
+        };
+      };
+    },
+  };
+}
+
+/** Throws, listing the examples there are, unless `<examples>/<example>` holds a program. */
+async function requireExample(examples: string, example: string): Promise<void> {
   try {
     await fs.access(path.join(examples, example, "Pulumi.yaml"));
   } catch {
@@ -160,40 +258,37 @@ async function requireExample(repositoryRoot: string, example: string): Promise<
 /**
  * The emulator's data directory. It is kept between runs (the engine's state and the emulator's
  * snapshot are in it); `fresh` empties the default one. A given directory must be empty, new, or one
- * a previous local run used (it holds the engine's state): nothing else of the user's is touched.
+ * a previous local run used (it holds an engine's state): nothing else of the user's is touched.
+ * A directory whose state is the other engine's is refused: that engine's resources (its images)
+ * are unknown to this one's state.
  */
-async function prepareDataDir(given: string | undefined, fresh: boolean): Promise<string> {
+async function prepareDataDir(
+  given: string | undefined,
+  fresh: boolean,
+  engine: EngineName,
+): Promise<string> {
   const dataDir =
     given === undefined ? path.join(defaultCacheRoot(), "local-run") : path.resolve(given);
   const entries = await fs.readdir(dataDir).catch(() => [] as string[]);
-  const previousRun = entries.includes(ENGINE_STATE_FILE);
-  if (entries.length > 0 && !previousRun && given !== undefined) {
+  const previousEngine: EngineName | undefined = entries.includes(ENGINE_STATE_FILE)
+    ? "local"
+    : entries.includes(PULUMI_BACKEND_DIR)
+      ? "pulumi"
+      : undefined;
+  if (entries.length > 0 && !previousEngine && given !== undefined) {
     throw new Error(
       `--data-dir ${dataDir} is neither empty nor the data directory of a previous local run; give an empty or new directory`,
     );
   }
+  if (!fresh && previousEngine && previousEngine !== engine) {
+    throw new Error(
+      `the data directory ${dataDir} holds the ${previousEngine} engine's state from an earlier run, which the ${engine} engine cannot read (the images it made would be strangers to it): add --fresh to start over, or run with --engine ${previousEngine}, or give another --data-dir`,
+    );
+  }
   // The default directory without a state is an older version's, whose files no state knows.
-  if (entries.length > 0 && (fresh || !previousRun)) {
+  if (entries.length > 0 && (fresh || !previousEngine)) {
     await fs.rm(dataDir, { recursive: true, force: true });
   }
   await fs.mkdir(dataDir, { recursive: true });
   return dataDir;
-}
-
-/** The repository root: the nearest directory above this file whose package.json is this package. */
-export function findRepositoryRoot(): string {
-  let directory = __dirname;
-  for (;;) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const manifest = require(path.join(directory, "package.json")) as { name?: string };
-      if (manifest.name === "preloaded-cos-image") return directory;
-    } catch {
-      // no package.json here
-    }
-    const parent = path.dirname(directory);
-    if (parent === directory)
-      throw new Error(`cannot find the preloaded-cos-image repository above ${__dirname}`);
-    directory = parent;
-  }
 }

@@ -89,7 +89,7 @@ function isPackageOrSubpath(specifier: string, name: string): boolean {
 }
 
 /** TypeScript to CommonJS, one file at a time, without type checking (as ts-node's transpile-only). */
-function transpile(file: string): string {
+export function transpile(file: string): string {
   const result = ts.transpileModule(readFileSync(file, "utf8"), {
     fileName: file,
     compilerOptions: {

@@ -13,7 +13,7 @@ import {
   type CliResult,
   type PulumiContext,
   type RunningCli,
-} from "./helpers/pulumiCli";
+} from "../../localEngine/pulumiCli";
 
 /**
  * The real Pulumi engine (the CLI built from Go modules by engine/build-pulumi.sh) running a

@@ -1,17 +1,12 @@
 /**
  * The Pulumi project of the engine tier, in a temporary directory: a JavaScript program that uses
- * this package as a user would, with the package installed from the working tree's `npm pack`
- * tarball. Its dependencies are linked from the repository's node_modules instead of downloaded, so
- * the program and the package share one `@pulumi/pulumi`, as an npm install would arrange.
+ * this package as a user would, installed as `localEngine/pulumiProject.ts` installs it (the
+ * working tree's `npm pack` tarball, the other dependencies linked from the repository).
  */
-import { execFile } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
-import { findRepositoryRoot } from "../../../localEngine/localRun";
-
-const execFileAsync = promisify(execFile);
+import { installThisPackage } from "../../../localEngine/pulumiProject";
 
 /**
  * The program: one PreloadedCosImage whose place, name, labels, script secret and disk size come
@@ -44,7 +39,6 @@ export const SETUP_SCRIPT = "#!/bin/bash\necho 'engine tier, first script' > /va
 
 /** Creates the project; returns its directory. */
 export async function createEngineProject(): Promise<string> {
-  const root = findRepositoryRoot();
   const programDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-engine-program-"));
   await fs.writeFile(
     path.join(programDir, "Pulumi.yaml"),
@@ -57,32 +51,6 @@ export async function createEngineProject(): Promise<string> {
   await fs.writeFile(path.join(programDir, "index.js"), PROGRAM);
   await fs.mkdir(path.join(programDir, "image"));
   await fs.writeFile(path.join(programDir, "image", "setup.sh"), SETUP_SCRIPT, { mode: 0o755 });
-  await installPackage(root, programDir);
+  await installThisPackage(programDir);
   return programDir;
-}
-
-/** Unpacks `npm pack` of the working tree as node_modules/preloaded-cos-image; links the rest. */
-async function installPackage(root: string, programDir: string): Promise<void> {
-  const modules = path.join(programDir, "node_modules");
-  await fs.mkdir(modules);
-  const { stdout } = await execFileAsync(
-    "npm",
-    ["pack", "--json", "--ignore-scripts", "--pack-destination", programDir],
-    { cwd: root },
-  );
-  const [packed] = JSON.parse(stdout) as Array<{ filename: string }>;
-  if (!packed) throw new Error("npm pack produced no tarball");
-  const target = path.join(modules, "preloaded-cos-image");
-  await fs.mkdir(target);
-  await execFileAsync("tar", [
-    "-xzf",
-    path.join(programDir, packed.filename),
-    "-C",
-    target,
-    "--strip-components=1",
-  ]);
-  for (const entry of await fs.readdir(path.join(root, "node_modules"))) {
-    if (entry === "preloaded-cos-image" || entry.startsWith(".")) continue;
-    await fs.symlink(path.join(root, "node_modules", entry), path.join(modules, entry));
-  }
 }

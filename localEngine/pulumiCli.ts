@@ -1,17 +1,62 @@
 /**
- * The real Pulumi CLI of the engine tier: built from Go modules by `engine/build-pulumi.sh` (once per
- * machine, into the cache), run as a child process against a local file backend with a passphrase
- * secrets provider, downloading nothing.
+ * The real Pulumi CLI, run as a child process against a local file backend with a passphrase
+ * secrets provider, downloading nothing: the engine of `npm start --engine pulumi` and of the
+ * engine test tier. The CLI is the user's (`pulumi` on the PATH) or the one `engine/build-pulumi.sh`
+ * builds from Go modules into the cache (once per machine).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { findRepositoryRoot } from "../../../localEngine/localRun";
+import { findRepositoryRoot } from "./repositoryRoot";
 
 const execFileAsync = promisify(execFile);
 
-/** The passphrase of every stack of the tier (a test secret, not a credential). */
+/** The passphrase of the engine tier's stacks (a test secret, not a credential). */
 export const PASSPHRASE = "engine-tier-passphrase";
+
+/** A Pulumi CLI found on this machine. */
+export interface FoundPulumiCli {
+  /** The directory holding `pulumi` (and, beside it, its language host and dynamic provider plugin). */
+  binDir: string;
+  /** Where it was found: the PATH (a user's install) or the cache `engine/build-pulumi.sh` fills. */
+  source: "path" | "cache";
+}
+
+/**
+ * The Pulumi CLI to run, without building anything: `pulumi` on `searchPath` first (what a user
+ * runs), else a current build in the cache (`engine/build-pulumi.sh --check`). Undefined when
+ * there is neither.
+ */
+export async function findPulumiCli(
+  searchPath: string = process.env.PATH ?? "",
+): Promise<FoundPulumiCli | undefined> {
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      await fs.access(path.join(dir, "pulumi"), fs.constants.X_OK);
+      return { binDir: dir, source: "path" };
+    } catch {
+      // not in this directory
+    }
+  }
+  const script = path.join(findRepositoryRoot(), "engine", "build-pulumi.sh");
+  try {
+    const { stdout } = await execFileAsync("bash", [script, "--check"]);
+    const binDir = stdout.trim().split("\n").pop();
+    return binDir ? { binDir, source: "cache" } : undefined;
+  } catch {
+    return undefined; // not built, or built from an older engine/
+  }
+}
+
+/** The CLI's version (`pulumi version`), such as `v3.274.1`. */
+export async function pulumiVersion(binDir: string): Promise<string> {
+  const { stdout } = await execFileAsync(path.join(binDir, "pulumi"), ["version"], {
+    env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
+  });
+  return stdout.trim();
+}
 
 /**
  * The directory holding `pulumi`, `pulumi-language-nodejs` and `pulumi-resource-pulumi-nodejs`:
@@ -30,7 +75,7 @@ export async function ensurePulumiCli(): Promise<string> {
   return lines[lines.length - 1] ?? "";
 }
 
-/** Where one test's Pulumi runs: the CLI, the program, the backend and the emulator's endpoint. */
+/** Where one Pulumi run happens: the CLI, the program, the backend and the emulator's endpoint. */
 export interface PulumiContext {
   /** Directory of the CLI and its plugins. */
   binDir: string;
@@ -40,16 +85,27 @@ export interface PulumiContext {
   backendDir: string;
   /** The emulator's endpoint, for both APIs. */
   endpoint: string;
+  /** The stacks' passphrase (`PULUMI_CONFIG_PASSPHRASE`). Default {@link PASSPHRASE}. */
+  passphrase?: string;
+  /**
+   * Directories searched for plugins before the CLI's own (put first on the PATH, where the CLI
+   * looks for "ambient" plugins). Default none.
+   */
+  pluginDirs?: string[];
+  /** More environment variables of every run (they win over the defaults). Default none. */
+  env?: Record<string, string>;
 }
 
 /** The environment of every CLI run: no update check, no plugin download, the emulator's endpoints. */
 export function pulumiEnv(context: PulumiContext): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PATH: `${context.binDir}${path.delimiter}${process.env.PATH ?? ""}`,
+    PATH: [...(context.pluginDirs ?? []), context.binDir, process.env.PATH ?? ""].join(
+      path.delimiter,
+    ),
     PULUMI_HOME: path.join(context.backendDir, ".pulumi-home"),
     PULUMI_BACKEND_URL: `file://${context.backendDir}`,
-    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+    PULUMI_CONFIG_PASSPHRASE: context.passphrase ?? PASSPHRASE,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_SKIP_CONFIRMATIONS: "true",
@@ -61,6 +117,7 @@ export function pulumiEnv(context: PulumiContext): NodeJS.ProcessEnv {
     GCE_METADATA_IP: "127.0.0.1:9",
     METADATA_SERVER_DETECTION: "none",
     NO_COLOR: "1",
+    ...context.env,
   };
   delete env.GOOGLE_APPLICATION_CREDENTIALS;
   delete env.PULUMI_ACCESS_TOKEN;
@@ -118,8 +175,15 @@ export interface RunningCli {
   done: Promise<CliResult>;
 }
 
-/** Starts `pulumi <args>` without waiting for it. */
-export function startPulumi(context: PulumiContext, args: string[]): RunningCli {
+/**
+ * Starts `pulumi <args>` without waiting for it; `onLine` receives each line of its output as it
+ * comes (standard output and error alike).
+ */
+export function startPulumi(
+  context: PulumiContext,
+  args: string[],
+  onLine?: (line: string) => void,
+): RunningCli {
   const child = spawn(path.join(context.binDir, "pulumi"), args, {
     cwd: context.programDir,
     env: pulumiEnv(context),
@@ -127,8 +191,24 @@ export function startPulumi(context: PulumiContext, args: string[]): RunningCli 
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const lines = { stdout: "", stderr: "" };
+  const forward = (stream: keyof typeof lines, chunk: string): void => {
+    if (!onLine) return;
+    const parts = (lines[stream] + chunk).split("\n");
+    lines[stream] = parts.pop() ?? "";
+    for (const line of parts) onLine(line);
+  };
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+    forward("stdout", chunk);
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+    forward("stderr", chunk);
+  });
+  child.on("close", () => {
+    for (const rest of [lines.stdout, lines.stderr]) if (rest && onLine) onLine(rest);
+  });
   const done = new Promise<CliResult>((resolve) =>
     child.on("close", (code) => resolve({ code, stdout, stderr })),
   );
