@@ -1,4 +1,5 @@
 import type { protos } from "@google-cloud/compute";
+import { initialBootDiskSizeGb } from "./bootDiskSize";
 import { enterPhase, zonalTemporary, type BuildRun } from "./buildRun";
 import {
   attachCidataDisk,
@@ -196,6 +197,7 @@ async function createVm(
   const body = instanceBody(spec, {
     ...attempt,
     sourceImage: run.source.partialUrl,
+    bootDiskSizeGb: initialBootDiskSizeGb(spec, run.source),
     userData: payload.userData,
     labels: run.labels,
     inlineCidata: payload.delivery.kind === "metadata" ? payload.delivery.tree : undefined,
