@@ -1,4 +1,4 @@
-/** `disks.*`: insert (from an image or blank), get, list, delete, setLabels. */
+/** `disks.*`: insert (from an image or blank), get, list, delete, setLabels, resize. */
 import {
   alreadyExists,
   invalid,
@@ -40,6 +40,9 @@ export function registerDiskRoutes(router: Router, deps: ComputeDeps): void {
     sendJson(ctx.res, 200, deps.state.disk(project, zone, disk).toJSON());
   });
   router.add("DELETE", `${BASE}/:disk`, "compute.disks.delete", (ctx) => deleteDisk(ctx, deps));
+  router.add("POST", `${BASE}/:disk/resize`, "compute.disks.resize", (ctx) =>
+    resizeDisk(ctx, deps),
+  );
   router.add("POST", `${BASE}/:resource/setLabels`, "compute.disks.setLabels", async (ctx) => {
     const { project, zone, resource } = ctx.params;
     await setLabels(ctx, deps, { project, zone }, deps.state.disk(project, zone, resource));
@@ -184,6 +187,45 @@ function deleteDisk(ctx: RequestContext, deps: ComputeDeps): void {
     async () => {
       await deps.latency.wait("diskDelete");
       await discardDisk(deps, disk);
+    },
+    ctx.url.searchParams.get("requestId"),
+  );
+  sendOperation(ctx, op);
+}
+
+/**
+ * `disks.resize`: grows a disk, attached or not, as GCE does (a disk never shrinks; GCE's 400 wording
+ * when the size is not larger). The operation grows the backing file, updates the size, then tells
+ * the guests of running instances it is attached to (a QEMU machine: `block_resize`), so that the
+ * guest sees the larger disk when the operation is done, without a reboot.
+ */
+async function resizeDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
+  const { project, zone } = ctx.params;
+  if (replayed(ctx, deps, project)) return;
+  const disk = deps.state.disk(project, zone, ctx.params.disk);
+  const body = await readJsonObject(ctx.req);
+  const sizeGb = optionalInt("sizeGb", body.sizeGb);
+  if (sizeGb === undefined) throw invalidField("sizeGb", "", "Required field is not set.");
+  if (disk.status !== "READY") throw resourceNotReady(disk.path);
+  if (sizeGb <= disk.sizeGb) {
+    throw invalidField(
+      "sizeGb",
+      String(sizeGb),
+      `New disk size '${sizeGb}' GiB must be larger than existing size '${disk.sizeGb}' GiB.`,
+    );
+  }
+  const op = deps.operations.start(
+    { project, zone },
+    "resizeDisk",
+    disk,
+    async () => {
+      await deps.latency.wait("diskResize");
+      if (disk.filePath) await deps.diskFiles.grow(disk.filePath, sizeGb);
+      disk.sizeGb = Math.max(disk.sizeGb, sizeGb);
+      const users = [...deps.state.instances.values()].filter((instance) =>
+        disk.users.includes(instance.record.selfLink),
+      );
+      await Promise.all(users.map((instance) => instance.diskResized(disk)));
     },
     ctx.url.searchParams.get("requestId"),
   );
