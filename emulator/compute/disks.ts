@@ -9,6 +9,7 @@ import {
 import { readJsonObject, sendJson } from "../http/io";
 import type { RequestContext, Router } from "../http/router";
 import { listResponse, replayed, sendOperation, setLabels } from "./common";
+import { OperationFailure } from "./operations";
 import type { ComputeDeps } from "./deps";
 import { listPage } from "./listing";
 import { DiskRecord, type ImageRecord } from "./resources";
@@ -220,6 +221,7 @@ async function resizeDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
     disk,
     async () => {
       await deps.latency.wait("diskResize");
+      checkDiskQuota(deps, disk, sizeGb);
       if (disk.filePath) await deps.diskFiles.grow(disk.filePath, sizeGb);
       disk.sizeGb = Math.max(disk.sizeGb, sizeGb);
       const users = [...deps.state.instances.values()].filter((instance) =>
@@ -230,4 +232,21 @@ async function resizeDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
     ctx.url.searchParams.get("requestId"),
   );
   sendOperation(ctx, op);
+}
+
+/** GCE's `DISKS_TOTAL_GB`: the project's disks in the disk's region, with `disk` at `sizeGb`. */
+function checkDiskQuota(deps: ComputeDeps, disk: DiskRecord, sizeGb: number): void {
+  const quota = deps.diskQuotaGb;
+  if (quota === undefined) return;
+  const region = disk.zone.replace(/-[a-z]$/, "");
+  const used = [...deps.state.disks.values()]
+    .filter((d) => d !== disk && d.project === disk.project && d.zone.startsWith(`${region}-`))
+    .reduce((total, d) => total + d.sizeGb, 0);
+  if (used + sizeGb > quota) {
+    throw new OperationFailure(
+      "QUOTA_EXCEEDED",
+      `Quota 'DISKS_TOTAL_GB' exceeded.  Limit: ${quota.toFixed(1)} in region ${region}.`,
+      403,
+    );
+  }
 }

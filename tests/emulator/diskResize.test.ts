@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { expect } from "chai";
 import type { GuestBackend, GuestDisk } from "../../emulator";
 import { GIB, PROJECT, ZONE, cosBootDisk, getDisk, insertDisk, insertInstance } from "./harness";
-import { rejection, startHarness, waitOk, type Harness } from "./harness";
+import { rejection, startHarness, waitDone, waitOk, type Harness } from "./harness";
 
 /** Compute's `disks.resize` as GCE does it, through the real client (emulator/compute/disks.ts). */
 describe("emulator: disks.resize through the real Compute Engine client", () => {
@@ -81,5 +81,37 @@ describe("emulator: disks.resize through the real Compute Engine client", () => 
     expect(told[0].disk).to.deep.include({ deviceName: "boot", boot: true, sizeGb: 11 });
     expect(told[0].fileBytes).to.equal(11 * GIB);
     expect((await getDisk(h, "vm-1-boot")).sizeGb).to.equal("11");
+  });
+});
+
+describe("emulator: the regional disk quota on disks.resize", () => {
+  let h: Harness;
+  before(async () => (h = await startHarness({ diskQuotaGb: 25 })));
+  after(() => h.close());
+
+  it("fails the operation with QUOTA_EXCEEDED as GCE does, and leaves the size", async () => {
+    await insertDisk(h, { name: "a", sizeGb: "10" });
+    await insertDisk(h, { name: "b", sizeGb: "10" });
+    await waitOk(
+      h,
+      await h.clients.disks.resize({
+        project: PROJECT,
+        zone: ZONE,
+        disk: "a",
+        disksResizeRequestResource: { sizeGb: "15" },
+      }),
+    );
+    const [started] = await h.clients.disks.resize({
+      project: PROJECT,
+      zone: ZONE,
+      disk: "b",
+      disksResizeRequestResource: { sizeGb: "11" },
+    });
+    const op = await waitDone(h, [started]);
+    expect(op.error?.errors?.[0]).to.deep.include({
+      code: "QUOTA_EXCEEDED",
+      message: "Quota 'DISKS_TOTAL_GB' exceeded.  Limit: 25.0 in region us-central1.",
+    });
+    expect((await getDisk(h, "b")).sizeGb).to.equal("10");
   });
 });
