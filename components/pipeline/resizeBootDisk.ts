@@ -118,3 +118,40 @@ export async function resizeBootDisk(
   );
   progress.info(`boot disk resized to ${wanted} GB; the provisioner goes on`);
 }
+
+/**
+ * Before imaging: a build whose boot disk started at the source image's size (bootDiskSize.ts) but
+ * whose provisioner never asked for more is grown to `diskSizeGb` now, with a warning, so that the
+ * image always has the size the user asked for (COS then gives the space to its stateful partition
+ * at the image's first boot, as for any larger disk).
+ */
+export async function growBootDiskBeforeImaging(run: BuildRun, bootDisk: ZonalRef): Promise<void> {
+  const { api } = run;
+  const wanted = run.spec.image.diskSizeGb;
+  const [disk] = await api.read(`reading the boot disk ${bootDisk.name}`, () =>
+    api.clients.disks.get(
+      { project: bootDisk.project, zone: bootDisk.zone, disk: bootDisk.name },
+      api.callOptions(),
+    ),
+  );
+  const current = Number(disk.sizeGb);
+  if (current >= wanted) return;
+  run.progress.warn(
+    `the provisioner never asked for the boot disk to grow (${MARKERS.diskResize}); growing it from ${current} to ${wanted} GB before imaging`,
+  );
+  await api.mutate(
+    `resizing the boot disk ${bootDisk.name} to ${wanted} GB`,
+    bootDisk,
+    (requestId) =>
+      api.clients.disks.resize(
+        {
+          project: bootDisk.project,
+          zone: bootDisk.zone,
+          disk: bootDisk.name,
+          requestId,
+          disksResizeRequestResource: { sizeGb: String(wanted) },
+        },
+        api.callOptions(),
+      ),
+  );
+}
