@@ -84,21 +84,7 @@ export async function resizeBootDisk(
   if (wanted > current) {
     progress.info(`resizing the boot disk to ${wanted} GB for the disk layout`);
     try {
-      await api.mutate(
-        `resizing the boot disk ${bootDisk.name} to ${wanted} GB`,
-        bootDisk,
-        (requestId) =>
-          api.clients.disks.resize(
-            {
-              project: bootDisk.project,
-              zone: bootDisk.zone,
-              disk: bootDisk.name,
-              requestId,
-              disksResizeRequestResource: { sizeGb: String(wanted) },
-            },
-            api.callOptions(),
-          ),
-      );
+      await growDisk(run, bootDisk, wanted);
     } catch (error) {
       if (error instanceof DeadlineExceededError || error instanceof BuildCancelledError)
         throw error;
@@ -139,8 +125,14 @@ export async function growBootDiskBeforeImaging(run: BuildRun, bootDisk: ZonalRe
   run.progress.warn(
     `the provisioner never asked for the boot disk to grow (${MARKERS.diskResize}); growing it from ${current} to ${wanted} GB before imaging`,
   );
+  await growDisk(run, bootDisk, wanted);
+}
+
+/** `disks.resize` of the boot disk to `sizeGb`, waiting for its operation. */
+async function growDisk(run: BuildRun, bootDisk: ZonalRef, sizeGb: number): Promise<void> {
+  const { api } = run;
   await api.mutate(
-    `resizing the boot disk ${bootDisk.name} to ${wanted} GB`,
+    `resizing the boot disk ${bootDisk.name} to ${sizeGb} GB`,
     bootDisk,
     (requestId) =>
       api.clients.disks.resize(
@@ -149,7 +141,7 @@ export async function growBootDiskBeforeImaging(run: BuildRun, bootDisk: ZonalRe
           zone: bootDisk.zone,
           disk: bootDisk.name,
           requestId,
-          disksResizeRequestResource: { sizeGb: String(wanted) },
+          disksResizeRequestResource: { sizeGb: String(sizeGb) },
         },
         api.callOptions(),
       ),
