@@ -17,8 +17,11 @@ import type { BuildSpec } from "../pipeline/spec";
  * files.
  */
 
-/** How long the provisioner waits for the acknowledgement, and after a failure, before powering off. */
-export const GUEST_WAIT_SECONDS = { ack: 300, failureShutdown: 300 } as const;
+/**
+ * How long the provisioner waits for the acknowledgement, and after a failure, before powering off;
+ * and how long it waits for a boot disk resize it asked for before failing the step.
+ */
+export const GUEST_WAIT_SECONDS = { ack: 300, failureShutdown: 300, diskResize: 600 } as const;
 
 /** The build context and extra files, as they appear under `context/`. Also what the content hash reads. */
 export function contextEntries(spec: Pick<BuildSpec, "contextDir" | "extraFiles">): CidataEntry[] {
@@ -36,7 +39,7 @@ export function contextEntries(spec: Pick<BuildSpec, "contextDir" | "extraFiles"
 
 /** The provisioner's config for a build. */
 export function provisionerConfigFor(
-  spec: Pick<BuildSpec, "steps">,
+  spec: Pick<BuildSpec, "steps"> & { image: Pick<BuildSpec["image"], "diskSizeGb"> },
   buildId: string,
 ): ProvisionerConfig {
   return {
@@ -45,6 +48,8 @@ export function provisionerConfigFor(
     ackKey: ACK_METADATA_KEY,
     ackTimeoutSeconds: GUEST_WAIT_SECONDS.ack,
     failureShutdownSeconds: GUEST_WAIT_SECONDS.failureShutdown,
+    diskSizeGb: spec.image.diskSizeGb,
+    diskResizeTimeoutSeconds: GUEST_WAIT_SECONDS.diskResize,
     steps: spec.steps,
   };
 }

@@ -8,7 +8,7 @@
  */
 
 /** Bumped whenever the config shape or the serial markers change incompatibly. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Line prefixes on serial port 3. Every line the provisioner (and the user's scripts) print starts
@@ -22,12 +22,20 @@ export const PROTOCOL_VERSION = 1;
  *   the acknowledgement, then powers off.
  * - `BuildFailed: <step>: <reason>`: the build failed in `<step>` (a step label such as
  *   `step 2/3 runScript install.sh`, or `setup`); the VM powers off after a bounded wait.
+ * - `BuildDiskResize: <sizeGb>`: a disk-layout step needs the boot disk grown to `<sizeGb>` GB (a
+ *   whole number, never more than {@link ProvisionerConfig.diskSizeGb}). The orchestrator resizes
+ *   the disk (Compute's `disks.resize`), then sets {@link DISK_RESIZED_METADATA_KEY} to `<sizeGb>`;
+ *   the provisioner waits for that (bounded by {@link ProvisionerConfig.diskResizeTimeoutSeconds}).
+ *   After a reboot the same request may come again for a disk that already has that size: it is
+ *   acknowledged again. On timeout the provisioner fails the step with
+ *   `BuildFailed: <step>: the boot disk was not resized to <n> GB within <t> s`.
  */
 export const MARKERS = {
   protocol: "BuildProtocol:",
   status: "BuildStatus:",
   succeeded: "BuildSucceeded:",
   failed: "BuildFailed:",
+  diskResize: "BuildDiskResize:",
 } as const;
 
 /** GCE serial port the provisioner writes to (the guest's `/dev/ttyS2`). */
@@ -35,6 +43,13 @@ export const SERIAL_PORT = 3;
 
 /** Instance metadata key the orchestrator sets (value: the build id) once it has seen `BuildSucceeded:`. */
 export const ACK_METADATA_KEY = "pci-build-ack";
+
+/**
+ * Instance metadata key the orchestrator sets once it has grown the boot disk for a
+ * `BuildDiskResize: <sizeGb>` request; its value is that `<sizeGb>`. The provisioner waits for it with
+ * the metadata server's `?wait_for_change=true`, as it does for {@link ACK_METADATA_KEY}.
+ */
+export const DISK_RESIZED_METADATA_KEY = "pci-disk-resized";
 
 /**
  * Instance metadata key that carries the CIDATA tree of small, secret-free builds (base64 of a
@@ -150,5 +165,13 @@ export interface ProvisionerConfig {
   ackTimeoutSeconds: number;
   /** How long to wait after `BuildFailed:` before powering off (lets the orchestrator read the log). */
   failureShutdownSeconds: number;
+  /**
+   * The boot disk size the build ends with, in GB (the user's `diskSizeGb`). When a disk-layout step
+   * needs more room than the disk it booted on has, the provisioner asks for this size with
+   * `BuildDiskResize:`; it never asks for more.
+   */
+  diskSizeGb: number;
+  /** How long the provisioner waits for {@link DISK_RESIZED_METADATA_KEY} after asking (default 600). */
+  diskResizeTimeoutSeconds: number;
   steps: ProvisionerStep[];
 }

@@ -19,6 +19,8 @@ export interface ConfigFile {
  * build-id, ack-key             strings
  * ack-timeout-seconds           whole number
  * failure-shutdown-seconds      whole number
+ * disk-size-gb                  whole number (GB the boot disk ends with)
+ * disk-resize-timeout-seconds   whole number
  * steps/count                   number of steps
  * steps/<n>/type                runScript | installGpuDriver | preloadImages | disableAutoUpdate |
  *                               extendOemPartition | sealOemPartition | reclaimRootPartition
@@ -46,6 +48,11 @@ export function renderProvisionerConfig(config: ProvisionerConfig): ConfigFile[]
   put(
     "failure-shutdown-seconds",
     wholeNumber("failureShutdownSeconds", config.failureShutdownSeconds),
+  );
+  put("disk-size-gb", wholeNumber("diskSizeGb", config.diskSizeGb));
+  put(
+    "disk-resize-timeout-seconds",
+    wholeNumber("diskResizeTimeoutSeconds", config.diskResizeTimeoutSeconds),
   );
   put("steps/count", String(config.steps.length));
   config.steps.forEach((step, index) => {

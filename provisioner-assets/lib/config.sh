@@ -52,6 +52,10 @@ config_list() {
   ACK_KEY=""
   ACK_TIMEOUT_SECONDS=0
   FAILURE_SHUTDOWN_SECONDS=300
+  # The boot disk size the build ends with (GB), and the bound on waiting for a resize asked for with
+  # MARKER_DISK_RESIZE (config/disk-size-gb, config/disk-resize-timeout-seconds).
+  DISK_SIZE_GB=0
+  DISK_RESIZE_TIMEOUT_SECONDS=600
   STEP_COUNT=0
 }
 
@@ -93,5 +97,7 @@ config_load_settings() {
   config_int ACK_TIMEOUT_SECONDS ack-timeout-seconds
   config_read ACK_KEY ack-key
   [[ $ACK_KEY =~ ^[A-Za-z0-9_-]{1,127}$ ]] || config_error "ack-key is not a metadata key"
+  config_int DISK_SIZE_GB disk-size-gb
+  config_int DISK_RESIZE_TIMEOUT_SECONDS disk-resize-timeout-seconds
   config_int STEP_COUNT steps/count
 }

@@ -3,7 +3,7 @@
 # The serial protocol (components/guest/protocol.ts): every line on serial port 3 starts with one marker.
 
 # Must equal PROTOCOL_VERSION in components/guest/protocol.ts (a test checks it).
-readonly PROTOCOL_VERSION=1
+readonly PROTOCOL_VERSION=2
 # Must equal REBOOT_EXIT_CODE in components/guest/protocol.ts (a test checks it).
 readonly REBOOT_EXIT_CODE=3
 
@@ -14,3 +14,5 @@ readonly MARKER_PROTOCOL="BuildProtocol:"
 readonly MARKER_STATUS="BuildStatus:"
 readonly MARKER_SUCCEEDED="BuildSucceeded:"
 readonly MARKER_FAILED="BuildFailed:"
+# "BuildDiskResize: <sizeGb>": grow the boot disk to <sizeGb> GB, then set metadata pci-disk-resized.
+readonly MARKER_DISK_RESIZE="BuildDiskResize:"

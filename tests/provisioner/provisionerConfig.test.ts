@@ -18,6 +18,8 @@ const EVERY_STEP: ProvisionerConfig = {
   ackKey: ACK_METADATA_KEY,
   ackTimeoutSeconds: 600,
   failureShutdownSeconds: 300,
+  diskSizeGb: 11,
+  diskResizeTimeoutSeconds: 600,
   steps: [
     {
       type: "runScript",
@@ -110,6 +112,8 @@ describe("provisioner config", () => {
       content: "\nfirst\nsecond\n\n",
     });
     expect(files).to.deep.include({ path: "config/steps/count", content: "9" });
+    expect(files).to.deep.include({ path: "config/disk-size-gb", content: "11" });
+    expect(files).to.deep.include({ path: "config/disk-resize-timeout-seconds", content: "600" });
   });
 
   it("rejects values the provisioner could not read back, naming the field", () => {
@@ -133,6 +137,12 @@ describe("provisioner config", () => {
     expect(() => renderProvisionerConfig({ ...EVERY_STEP, failureShutdownSeconds: 1.5 })).to.throw(
       /failureShutdownSeconds/,
     );
+    expect(() => renderProvisionerConfig({ ...EVERY_STEP, diskSizeGb: 10.5 })).to.throw(
+      /diskSizeGb must be a whole number/,
+    );
+    expect(() => renderProvisionerConfig({ ...EVERY_STEP, diskResizeTimeoutSeconds: -1 })).to.throw(
+      /diskResizeTimeoutSeconds must be a whole number/,
+    );
   });
 
   it("makes the bash loader name a malformed file", () => {
@@ -146,5 +156,10 @@ describe("provisioner config", () => {
     );
     fs.rmSync(path.join(tree, "config", "ack-timeout-seconds"));
     expect(dump(tree).stderr).to.equal("dump: invalid config: missing ack-timeout-seconds\n");
+    fs.writeFileSync(path.join(tree, "config", "ack-timeout-seconds"), "600");
+    fs.writeFileSync(path.join(tree, "config", "disk-size-gb"), "11 GB");
+    expect(dump(tree).stderr).to.equal(
+      "dump: invalid config: disk-size-gb is not a whole number\n",
+    );
   });
 });

@@ -36,6 +36,7 @@ const MARKER_VARIABLES: Record<keyof typeof MARKERS, string> = {
   status: "MARKER_STATUS",
   succeeded: "MARKER_SUCCEEDED",
   failed: "MARKER_FAILED",
+  diskResize: "MARKER_DISK_RESIZE",
 };
 
 describe("provisioner shell code", function () {

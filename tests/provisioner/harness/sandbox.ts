@@ -30,6 +30,8 @@ export function testConfig(
     ackKey: ACK_METADATA_KEY,
     ackTimeoutSeconds: 10,
     failureShutdownSeconds: 0,
+    diskSizeGb: 10,
+    diskResizeTimeoutSeconds: 10,
     steps,
     ...overrides,
   };
