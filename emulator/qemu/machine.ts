@@ -33,6 +33,7 @@ import {
   type DiskInterface,
   type MachineDisk,
   type SmbiosSystem,
+  type RegistryForward,
 } from "./qemuCommandLine";
 import { requireCommands } from "./prerequisites";
 import { QmpClient, type QmpEvent } from "./qmp";
@@ -66,6 +67,8 @@ export interface MachineSpec {
   diskInterface?: DiskInterface;
   /** Host loopback port of an OCI registry, forwarded to the guest's mirror address; none if absent. */
   registryPort?: number;
+  /** Further registries the guest reaches at the mirror's address on other ports. Default none. */
+  registryForwards?: readonly RegistryForward[];
   /** Host loopback port of the metadata server the guest reaches at 169.254.169.254:80. */
   metadataPort: number;
   /** Guest memory in MiB. Default 1024. */
@@ -231,6 +234,7 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
       initrd: path.resolve(spec.initrd),
       kernelCommandLine: boot.commandLine,
       ...(spec.registryPort !== undefined ? { registryPort: spec.registryPort } : {}),
+      ...(spec.registryForwards ? { registryForwards: spec.registryForwards } : {}),
       disks,
       serialFiles: serialFiles as [string, string, string, string],
       qmpSocket,

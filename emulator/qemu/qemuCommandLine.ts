@@ -26,6 +26,17 @@ export const USER_NETWORK = {
 export const REGISTRY_MIRROR = { address: "169.254.169.250", port: 5000 } as const;
 
 /**
+ * A further registry the guest reaches at `REGISTRY_MIRROR.address:<guestPort>` (such as a private
+ * TLS registry, or one that plays Artifact Registry at port 443), forwarded to a host loopback port.
+ */
+export interface RegistryForward {
+  /** TCP port at the mirror's guest address: 1 to 65535, not the mirror's own port (5000). */
+  guestPort: number;
+  /** Host loopback port it is forwarded to. */
+  hostPort: number;
+}
+
+/**
  * The longest serial number kept for every disk interface: virtio-blk's (VIRTIO_BLK_ID_BYTES) and
  * NVMe's (the controller's 20-byte serial number); longer is cut off.
  */
@@ -100,6 +111,8 @@ export interface QemuInvocation {
   smbios: SmbiosSystem;
   /** Host loopback port of an OCI registry the guest reaches at {@link REGISTRY_MIRROR}; none if absent. */
   registryPort?: number;
+  /** Further registries at the mirror's address, other ports (see {@link RegistryForward}). Default none. */
+  registryForwards?: readonly RegistryForward[];
 }
 
 /** Throws if `deviceName` cannot be a virtio serial number (and so a `google-<name>` link). */
@@ -170,6 +183,7 @@ export function shellQuote(word: string): string {
 /** The argv (without the program name) that starts the machine described by `invocation`. */
 export function qemuCommandLine(invocation: QemuInvocation): string[] {
   for (const disk of invocation.disks) validateDeviceName(disk.deviceName);
+  const forwards = registryForwardOptions(invocation);
   const relay = invocation.metadataRelayCommand.map(shellQuote).join(" ");
   const netdev = [
     "user",
@@ -183,6 +197,7 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
           `guestfwd=tcp:${REGISTRY_MIRROR.address}:${REGISTRY_MIRROR.port}-tcp:127.0.0.1:${invocation.registryPort}`,
         ]
       : []),
+    ...forwards,
   ].join(",");
   const smbios = invocation.smbios;
   const args = [
@@ -242,4 +257,28 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     );
   });
   return args;
+}
+
+/** The `guestfwd=` options of the further registries; throws on a port that cannot be one. */
+function registryForwardOptions(invocation: QemuInvocation): string[] {
+  const seen = new Set<number>([REGISTRY_MIRROR.port]);
+  return (invocation.registryForwards ?? []).map(({ guestPort, hostPort }, index) => {
+    for (const [field, port] of [
+      ["guestPort", guestPort],
+      ["hostPort", hostPort],
+    ] as const) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new Error(
+          `registryForwards[${index}].${field} is ${port}: give a TCP port from 1 to 65535`,
+        );
+      }
+    }
+    if (seen.has(guestPort)) {
+      throw new Error(
+        `registryForwards[${index}].guestPort ${guestPort} is taken (${REGISTRY_MIRROR.port} is the mirror's): give each registry its own port`,
+      );
+    }
+    seen.add(guestPort);
+    return `guestfwd=tcp:${REGISTRY_MIRROR.address}:${guestPort}-tcp:127.0.0.1:${hostPort}`;
+  });
 }

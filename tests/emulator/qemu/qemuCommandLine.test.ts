@@ -143,6 +143,30 @@ describe("qemuCommandLine", () => {
     expect(withRegistry).to.contain(",guestfwd=tcp:169.254.169.250:5000-tcp:127.0.0.1:5123");
   });
 
+  it("forwards further registries at the mirror's address, each on its own guest port", () => {
+    const [netdev] = valuesOf(
+      qemuCommandLine(
+        invocation({
+          registryPort: 5123,
+          registryForwards: [
+            { guestPort: 5001, hostPort: 6001 },
+            { guestPort: 443, hostPort: 6002 },
+          ],
+        }),
+      ),
+      "-netdev",
+    );
+    expect(netdev).to.contain(",guestfwd=tcp:169.254.169.250:5000-tcp:127.0.0.1:5123");
+    expect(netdev).to.contain(",guestfwd=tcp:169.254.169.250:5001-tcp:127.0.0.1:6001");
+    expect(netdev).to.contain(",guestfwd=tcp:169.254.169.250:443-tcp:127.0.0.1:6002");
+    expect(() =>
+      qemuCommandLine(invocation({ registryForwards: [{ guestPort: 5000, hostPort: 6001 }] })),
+    ).to.throw("registryForwards[0].guestPort 5000 is taken");
+    expect(() =>
+      qemuCommandLine(invocation({ registryForwards: [{ guestPort: 443, hostPort: 0 }] })),
+    ).to.throw("registryForwards[0].hostPort is 0: give a TCP port from 1 to 65535");
+  });
+
   it("picks the CPU model from the accelerator and sets memory and CPUs", () => {
     const kvm = qemuCommandLine(invocation({ accelerator: "kvm", memoryMiB: 2048, cpus: 2 }));
     expect(valuesOf(kvm, "-machine")).to.deep.equal(["pc,accel=kvm"]);
