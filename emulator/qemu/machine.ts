@@ -243,6 +243,7 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
         path.join(__dirname, "metadataRelay.js"),
         String(spec.metadataPort),
       ],
+      loopbackRelayCommand: [process.execPath, path.join(__dirname, "metadataRelay.js")],
       smbios,
     });
     // The previous process's socket file, if any: connecting to it would only be refused.

@@ -107,6 +107,12 @@ export interface QemuInvocation {
    * its stdin/stdout (slirp `guestfwd=...-cmd:`), as an argv.
    */
   metadataRelayCommand: readonly string[];
+  /**
+   * The same relay program without its port (`[node, metadataRelay.js]`): QEMU runs it with the
+   * host port added for each guest connection to a forwarded registry. Needed when a registry is
+   * forwarded ({@link registryPort}, {@link registryForwards}).
+   */
+  loopbackRelayCommand?: readonly string[];
   /** SMBIOS type 1 values (`-smbios type=1,...`). */
   smbios: SmbiosSystem;
   /** Host loopback port of an OCI registry the guest reaches at {@link REGISTRY_MIRROR}; none if absent. */
@@ -192,11 +198,6 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     `host=${USER_NETWORK.host}`,
     `dhcpstart=${USER_NETWORK.dhcpStart}`,
     `guestfwd=tcp:${METADATA_SERVER_ADDRESS}:80-cmd:${escapeOptionValue(relay)}`,
-    ...(invocation.registryPort !== undefined
-      ? [
-          `guestfwd=tcp:${REGISTRY_MIRROR.address}:${REGISTRY_MIRROR.port}-tcp:127.0.0.1:${invocation.registryPort}`,
-        ]
-      : []),
     ...forwards,
   ].join(",");
   const smbios = invocation.smbios;
@@ -259,10 +260,31 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
   return args;
 }
 
-/** The `guestfwd=` options of the further registries; throws on a port that cannot be one. */
+/**
+ * The `guestfwd=` options of the mirror and the further registries; throws on a port that cannot be
+ * one. Each guest connection gets its own relay process (`-cmd:`), as the metadata server's do:
+ * slirp's `-tcp:` form opens one host connection when QEMU starts and funnels every guest
+ * connection into it, so a client's second connection (docker makes several) would go nowhere.
+ */
 function registryForwardOptions(invocation: QemuInvocation): string[] {
   const seen = new Set<number>([REGISTRY_MIRROR.port]);
-  return (invocation.registryForwards ?? []).map(({ guestPort, hostPort }, index) => {
+  const forwards = [
+    ...(invocation.registryPort !== undefined
+      ? [{ guestPort: REGISTRY_MIRROR.port, hostPort: invocation.registryPort, mirror: true }]
+      : []),
+    ...(invocation.registryForwards ?? []).map((forward) => ({ ...forward, mirror: false })),
+  ];
+  if (forwards.length > 0 && !invocation.loopbackRelayCommand) {
+    throw new Error("a registry is forwarded but the invocation has no loopbackRelayCommand");
+  }
+  let index = -1;
+  return forwards.map(({ guestPort, hostPort, mirror }) => {
+    const relay = [...(invocation.loopbackRelayCommand ?? []), String(hostPort)]
+      .map(shellQuote)
+      .join(" ");
+    const option = `guestfwd=tcp:${REGISTRY_MIRROR.address}:${guestPort}-cmd:${escapeOptionValue(relay)}`;
+    if (mirror) return option;
+    index++;
     for (const [field, port] of [
       ["guestPort", guestPort],
       ["hostPort", hostPort],
@@ -279,6 +301,6 @@ function registryForwardOptions(invocation: QemuInvocation): string[] {
       );
     }
     seen.add(guestPort);
-    return `guestfwd=tcp:${REGISTRY_MIRROR.address}:${guestPort}-tcp:127.0.0.1:${hostPort}`;
+    return option;
   });
 }

@@ -24,6 +24,7 @@ function invocation(overrides: Partial<QemuInvocation> = {}): QemuInvocation {
     serialFiles: ["/vm/s1", "/vm/s2", "/vm/s3", "/vm/s4"],
     qmpSocket: "/tmp/q/qmp.sock",
     metadataRelayCommand: ["/usr/bin/node", "/pkg/metadataRelay.js", "8123"],
+    loopbackRelayCommand: ["/usr/bin/node", "/pkg/metadataRelay.js"],
     smbios: { manufacturer: "Google", product: "Google Compute Engine", serial: "GoogleCloud-AB" },
     ...overrides,
   };
@@ -136,11 +137,13 @@ describe("qemuCommandLine", () => {
     ]);
   });
 
-  it("forwards the guest's registry mirror address to the host's registry port only when given one", () => {
+  it("forwards the guest's registry mirror address to the host's registry port only when given one, a relay per connection", () => {
     const [without] = valuesOf(qemuCommandLine(invocation()), "-netdev");
     expect(without).to.not.contain("169.254.169.250");
     const [withRegistry] = valuesOf(qemuCommandLine(invocation({ registryPort: 5123 })), "-netdev");
-    expect(withRegistry).to.contain(",guestfwd=tcp:169.254.169.250:5000-tcp:127.0.0.1:5123");
+    expect(withRegistry).to.contain(
+      ",guestfwd=tcp:169.254.169.250:5000-cmd:/usr/bin/node /pkg/metadataRelay.js 5123",
+    );
   });
 
   it("forwards further registries at the mirror's address, each on its own guest port", () => {
@@ -156,9 +159,15 @@ describe("qemuCommandLine", () => {
       ),
       "-netdev",
     );
-    expect(netdev).to.contain(",guestfwd=tcp:169.254.169.250:5000-tcp:127.0.0.1:5123");
-    expect(netdev).to.contain(",guestfwd=tcp:169.254.169.250:5001-tcp:127.0.0.1:6001");
-    expect(netdev).to.contain(",guestfwd=tcp:169.254.169.250:443-tcp:127.0.0.1:6002");
+    expect(netdev).to.contain(
+      ",guestfwd=tcp:169.254.169.250:5000-cmd:/usr/bin/node /pkg/metadataRelay.js 5123",
+    );
+    expect(netdev).to.contain(
+      ",guestfwd=tcp:169.254.169.250:5001-cmd:/usr/bin/node /pkg/metadataRelay.js 6001",
+    );
+    expect(netdev).to.contain(
+      ",guestfwd=tcp:169.254.169.250:443-cmd:/usr/bin/node /pkg/metadataRelay.js 6002",
+    );
     expect(() =>
       qemuCommandLine(invocation({ registryForwards: [{ guestPort: 5000, hostPort: 6001 }] })),
     ).to.throw("registryForwards[0].guestPort 5000 is taken");
