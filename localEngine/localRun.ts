@@ -47,6 +47,11 @@ export interface LocalRunOptions {
   onDynamicCreate?: DynamicCreateTiming;
   /** Receives the emulator once it runs (so an interrupt can stop it). */
   onEmulator?: (emulator: Emulator) => void;
+  /**
+   * Called after a successful deployment, before the emulator stops, with what the run produced
+   * (the end-to-end tests boot VMs from its images there). A rejection fails the run. Default none.
+   */
+  afterDeploy?: (emulator: Emulator, result: LocalRunResult) => Promise<void>;
 }
 
 /** An image the run created, and its file. */
@@ -140,7 +145,9 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
         selfLink: `https://www.googleapis.com/compute/v1/projects/${image.project}/global/images/${image.name}`,
         file: emulator.imageFile(image.project, image.name),
       }));
-    return { outputs, images, dataDir };
+    const result = { outputs, images, dataDir };
+    await options.afterDeploy?.(emulator, result);
+    return result;
   } finally {
     await emulator.close();
   }
