@@ -1,6 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { PreloadedCosImageArgs } from "./args";
+import type { PulledImage } from "./guest/serialLines";
 import { regionOfZone } from "./google/names";
 import { MANAGED_BY, ownerIdOf } from "./naming";
 import { ImageBuild, type ImageBuildResourceInputs } from "./provider/imageBuild";
@@ -47,6 +48,12 @@ export class PreloadedCosImage extends pulumi.ComponentResource {
   public readonly sourceImage: pulumi.Output<string>;
   /** The scratch bucket the build used: the given `bucket`, or the one the component created. */
   public readonly bucketName: pulumi.Output<string>;
+  /**
+   * Every image the `preloadImages` steps pulled: `{ image, runtime, digest }` with the image as
+   * given, `containerd` or `docker`, and the digest pulled (what a tag resolved to at build time).
+   * Empty without such steps, or for an image built before this output existed.
+   */
+  public readonly preloadedImages: pulumi.Output<PulledImage[]>;
 
   /**
    * @param name Logical name; also the start of generated image names and of child names.
@@ -103,6 +110,7 @@ export class PreloadedCosImage extends pulumi.ComponentResource {
     this.imageId = build.imageId;
     this.imageFamily = build.imageFamily;
     this.sourceImage = build.sourceImage;
+    this.preloadedImages = build.preloadedImages.apply((pulled) => pulled ?? []);
     this.registerOutputs({
       imageName: this.imageName,
       imageSelfLink: this.imageSelfLink,
@@ -110,6 +118,7 @@ export class PreloadedCosImage extends pulumi.ComponentResource {
       imageFamily: this.imageFamily,
       sourceImage: this.sourceImage,
       bucketName: this.bucketName,
+      preloadedImages: this.preloadedImages,
     });
   }
 }

@@ -73,6 +73,11 @@ export interface LocalRunOptions {
    * the host's prerequisites checked first); tests pass scripted guests.
    */
   startCloud?: CloudSetup;
+  /**
+   * Called after a successful deployment, before the emulator stops, with what the run produced
+   * (the end-to-end tests boot VMs from its images there). A rejection fails the run. Default none.
+   */
+  afterDeploy?: (emulator: Emulator, result: LocalRunResult) => Promise<void>;
 }
 
 /** An image the run created, and its file. */
@@ -186,7 +191,7 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
         selfLink: `https://www.googleapis.com/compute/v1/projects/${image.project}/global/images/${image.name}`,
         file: emulator.imageFile(image.project, image.name),
       }));
-    return {
+    const result: LocalRunResult = {
       outputs: deployed.outputs,
       images,
       dataDir,
@@ -194,6 +199,8 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
       engineLine,
       recorded: "recorded" in deployed ? deployed.recorded : [],
     };
+    await options.afterDeploy?.(emulator, result);
+    return result;
   } finally {
     await emulator.close();
   }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { providerLoadedByName } from "./serializedProvider";
+import type { PulledImage } from "../guest/serialLines";
 import type { PreloadedCosImageArgs } from "../args";
 import type { BuildSecrets } from "../secrets";
 import type { ImageBuildInputs } from "./inputs";
@@ -40,6 +41,8 @@ export class ImageBuild extends pulumi.dynamic.Resource {
   declare readonly contentHash: pulumi.Output<string>;
   /** Id of the build that made the image. */
   declare readonly buildId: pulumi.Output<string>;
+  /** The images the `preloadImages` steps pulled, with runtime and digest (see ImageBuildOutputs). */
+  declare readonly preloadedImages: pulumi.Output<PulledImage[] | undefined>;
 
   constructor(name: string, inputs: ImageBuildResourceInputs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -56,6 +59,7 @@ export class ImageBuild extends pulumi.dynamic.Resource {
         sourceImage: undefined,
         contentHash: undefined,
         buildId: undefined,
+        preloadedImages: undefined,
       },
       opts,
       IMAGE_BUILD_MODULE,

@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { PreloadedCosImageArgs } from "../args";
+import type { PulledImage } from "../guest/serialLines";
 import type { BuildSecrets } from "../secrets";
 
 /**
@@ -50,6 +51,12 @@ export interface ImageBuildOutputs extends CheckedImageBuildInputs {
   imageFamily?: string;
   /** Labels on the output image. */
   imageLabels: Record<string, string>;
+  /**
+   * Every image the `preloadImages` steps pulled into the image, with the runtime and the digest
+   * pulled (what a tag resolved to at build time), in pull order. Empty without such steps.
+   * Optional: states written before this output existed lack it.
+   */
+  preloadedImages?: PulledImage[];
   /** True when the image exists but deprecating older family images failed; update finishes it. */
   deprecationPending?: boolean;
 }

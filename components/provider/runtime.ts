@@ -16,6 +16,8 @@ import { formatProblem, validateArgs } from "../validation";
 import type { CheckedImageBuildInputs, ImageBuildInputs, ImageBuildOutputs } from "./inputs";
 import { classifyDiff } from "./diff";
 import { environment, withApi } from "./environment";
+import { parseBuildLine, parsePulledImage, type PulledImage } from "../guest/serialLines";
+import type { Progress } from "../pipeline/progress";
 
 /**
  * The build resource's provider implementation, loaded by package name from the serialized provider
@@ -96,7 +98,8 @@ export async function create(
   const status = await withApi(spec, (api) => nameStatus(api, inputs));
   throwUnlessFree(status, inputs.imageName);
   const clients = environment().clients(spec.endpoints, spec.vm.project);
-  const progress = environment().progress(spec.namePrefix);
+  const pulled: PulledImage[] = [];
+  const progress = recordingPulls(environment().progress(spec.namePrefix), pulled);
   try {
     const result = await buildChecked(inputs, {
       clients,
@@ -106,7 +109,7 @@ export async function create(
       leftoverAgeMs: 0,
       options: environment().pipeline,
     });
-    const outs = outputsOf(inputs, result.buildId, result.image);
+    const outs = { ...outputsOf(inputs, result.buildId, result.image), preloadedImages: pulled };
     if (result.deprecationError) {
       // The image exists: record it (with init errors); the next `up` retries the deprecation in update.
       throw Object.assign(result.deprecationError, {
@@ -237,6 +240,24 @@ function outputsOf(
     imageId: image?.id != null ? String(image.id) : (previous?.imageId ?? ""),
     imageFamily: image ? (image.family ?? undefined) : previous?.imageFamily,
     imageLabels: { ...(image?.labels ?? previous?.imageLabels ?? {}) },
+    // An update changes no content, so what the build pulled stays what the image holds.
+    ...(previous?.preloadedImages ? { preloadedImages: previous.preloadedImages } : {}),
+  };
+}
+
+/** `progress`, also adding to `pulled` every image the guest reports it pulled (serial port 3). */
+function recordingPulls(progress: Progress, pulled: PulledImage[]): Progress {
+  return {
+    info: (message) => progress.info(message),
+    warn: (message) => progress.warn(message),
+    started: (buildId) => progress.started?.(buildId),
+    phase: (phase) => progress.phase?.(phase),
+    serialLine: (line) => {
+      progress.serialLine?.(line);
+      const event = parseBuildLine(line);
+      const image = event.kind === "status" ? parsePulledImage(event.text) : undefined;
+      if (image) pulled.push(image);
+    },
   };
 }
 

@@ -33,6 +33,7 @@ import {
   type DiskInterface,
   type MachineDisk,
   type SmbiosSystem,
+  type RegistryForward,
 } from "./qemuCommandLine";
 import { requireCommands } from "./prerequisites";
 import { QmpClient, type QmpEvent } from "./qmp";
@@ -66,6 +67,8 @@ export interface MachineSpec {
   diskInterface?: DiskInterface;
   /** Host loopback port of an OCI registry, forwarded to the guest's mirror address; none if absent. */
   registryPort?: number;
+  /** Further registries the guest reaches at the mirror's address on other ports. Default none. */
+  registryForwards?: readonly RegistryForward[];
   /** Host loopback port of the metadata server the guest reaches at 169.254.169.254:80. */
   metadataPort: number;
   /** Guest memory in MiB. Default 1024. */
@@ -245,6 +248,7 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
       initrd: path.resolve(spec.initrd),
       kernelCommandLine: boot.commandLine,
       ...(spec.registryPort !== undefined ? { registryPort: spec.registryPort } : {}),
+      ...(spec.registryForwards ? { registryForwards: spec.registryForwards } : {}),
       disks,
       serialFiles: serialFiles as [string, string, string, string],
       qmpSocket,
@@ -253,6 +257,7 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
         path.join(__dirname, "metadataRelay.js"),
         String(spec.metadataPort),
       ],
+      loopbackRelayCommand: [process.execPath, path.join(__dirname, "metadataRelay.js")],
       smbios,
     });
     // The previous process's socket file, if any: connecting to it would only be refused.

@@ -1,5 +1,6 @@
 /**
- * The per-connection bridge between a guest and the emulator's metadata server.
+ * The per-connection bridge between a guest and a server on the host's loopback: the emulator's
+ * metadata server, and the test registries the launcher forwards (registryPort, registryForwards).
  *
  * QEMU's user networking (slirp) runs this program once for every TCP connection the guest opens to
  * 169.254.169.254:80 (`guestfwd=tcp:169.254.169.254:80-cmd:...`), with that connection as its

@@ -30,6 +30,7 @@ export const DEBIAN_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
   htpasswd: "apache2-utils",
   busybox: "busybox-static",
   skopeo: "skopeo",
+  openssl: "openssl",
 };
 
 /** Directories searched besides `$PATH`: sbin tools are often missing from a non-root `$PATH`. */

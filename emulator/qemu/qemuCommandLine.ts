@@ -26,6 +26,17 @@ export const USER_NETWORK = {
 export const REGISTRY_MIRROR = { address: "169.254.169.250", port: 5000 } as const;
 
 /**
+ * A further registry the guest reaches at `REGISTRY_MIRROR.address:<guestPort>` (such as a private
+ * TLS registry, or one that plays Artifact Registry at port 443), forwarded to a host loopback port.
+ */
+export interface RegistryForward {
+  /** TCP port at the mirror's guest address: 1 to 65535, not the mirror's own port (5000). */
+  guestPort: number;
+  /** Host loopback port it is forwarded to. */
+  hostPort: number;
+}
+
+/**
  * The longest serial number kept for every disk interface: virtio-blk's (VIRTIO_BLK_ID_BYTES) and
  * NVMe's (the controller's 20-byte serial number); longer is cut off.
  */
@@ -96,10 +107,18 @@ export interface QemuInvocation {
    * its stdin/stdout (slirp `guestfwd=...-cmd:`), as an argv.
    */
   metadataRelayCommand: readonly string[];
+  /**
+   * The same relay program without its port (`[node, metadataRelay.js]`): QEMU runs it with the
+   * host port added for each guest connection to a forwarded registry. Needed when a registry is
+   * forwarded ({@link registryPort}, {@link registryForwards}).
+   */
+  loopbackRelayCommand?: readonly string[];
   /** SMBIOS type 1 values (`-smbios type=1,...`). */
   smbios: SmbiosSystem;
   /** Host loopback port of an OCI registry the guest reaches at {@link REGISTRY_MIRROR}; none if absent. */
   registryPort?: number;
+  /** Further registries at the mirror's address, other ports (see {@link RegistryForward}). Default none. */
+  registryForwards?: readonly RegistryForward[];
 }
 
 /** Throws if `deviceName` cannot be a virtio serial number (and so a `google-<name>` link). */
@@ -170,6 +189,7 @@ export function shellQuote(word: string): string {
 /** The argv (without the program name) that starts the machine described by `invocation`. */
 export function qemuCommandLine(invocation: QemuInvocation): string[] {
   for (const disk of invocation.disks) validateDeviceName(disk.deviceName);
+  const forwards = registryForwardOptions(invocation);
   const relay = invocation.metadataRelayCommand.map(shellQuote).join(" ");
   const netdev = [
     "user",
@@ -178,11 +198,7 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     `host=${USER_NETWORK.host}`,
     `dhcpstart=${USER_NETWORK.dhcpStart}`,
     `guestfwd=tcp:${METADATA_SERVER_ADDRESS}:80-cmd:${escapeOptionValue(relay)}`,
-    ...(invocation.registryPort !== undefined
-      ? [
-          `guestfwd=tcp:${REGISTRY_MIRROR.address}:${REGISTRY_MIRROR.port}-tcp:127.0.0.1:${invocation.registryPort}`,
-        ]
-      : []),
+    ...forwards,
   ].join(",");
   const smbios = invocation.smbios;
   const args = [
@@ -242,4 +258,49 @@ export function qemuCommandLine(invocation: QemuInvocation): string[] {
     );
   });
   return args;
+}
+
+/**
+ * The `guestfwd=` options of the mirror and the further registries; throws on a port that cannot be
+ * one. Each guest connection gets its own relay process (`-cmd:`), as the metadata server's do:
+ * slirp's `-tcp:` form opens one host connection when QEMU starts and funnels every guest
+ * connection into it, so a client's second connection (docker makes several) would go nowhere.
+ */
+function registryForwardOptions(invocation: QemuInvocation): string[] {
+  const seen = new Set<number>([REGISTRY_MIRROR.port]);
+  const forwards = [
+    ...(invocation.registryPort !== undefined
+      ? [{ guestPort: REGISTRY_MIRROR.port, hostPort: invocation.registryPort, mirror: true }]
+      : []),
+    ...(invocation.registryForwards ?? []).map((forward) => ({ ...forward, mirror: false })),
+  ];
+  if (forwards.length > 0 && !invocation.loopbackRelayCommand) {
+    throw new Error("a registry is forwarded but the invocation has no loopbackRelayCommand");
+  }
+  let index = -1;
+  return forwards.map(({ guestPort, hostPort, mirror }) => {
+    const relay = [...(invocation.loopbackRelayCommand ?? []), String(hostPort)]
+      .map(shellQuote)
+      .join(" ");
+    const option = `guestfwd=tcp:${REGISTRY_MIRROR.address}:${guestPort}-cmd:${escapeOptionValue(relay)}`;
+    if (mirror) return option;
+    index++;
+    for (const [field, port] of [
+      ["guestPort", guestPort],
+      ["hostPort", hostPort],
+    ] as const) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new Error(
+          `registryForwards[${index}].${field} is ${port}: give a TCP port from 1 to 65535`,
+        );
+      }
+    }
+    if (seen.has(guestPort)) {
+      throw new Error(
+        `registryForwards[${index}].guestPort ${guestPort} is taken (${REGISTRY_MIRROR.port} is the mirror's): give each registry its own port`,
+      );
+    }
+    seen.add(guestPort);
+    return option;
+  });
 }

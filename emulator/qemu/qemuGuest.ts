@@ -35,7 +35,7 @@ import type { AcceleratorPreference } from "./accelerator";
 import { diskInterfaceForMachineType } from "./diskInterface";
 import type { GuestImage } from "./guestImage";
 import { startMachine, type Machine, type MachineExit } from "./machine";
-import type { DiskInterface, MachineDisk } from "./qemuCommandLine";
+import type { DiskInterface, MachineDisk, RegistryForward } from "./qemuCommandLine";
 import { forwardSerialPorts } from "./serialForwarder";
 import { GIB } from "../compute/rawDiskArchive";
 
@@ -73,6 +73,11 @@ export interface QemuGuestOptions {
   diskInterface?: DiskInterface;
   /** Host loopback port of an OCI registry the guests reach as their mirror (`REGISTRY_MIRROR`). */
   registryPort?: number;
+  /**
+   * Further registries at the mirror's guest address, on other ports (a private TLS registry, one
+   * playing Artifact Registry at 443...). Default none.
+   */
+  registryForwards?: readonly RegistryForward[];
   /** Parent of each machine's work directory (serial capture files). Default the system temp directory. */
   workRoot?: string;
   /** Keep each machine's work directory after it ended (for debugging). Default false. */
@@ -145,6 +150,7 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
       disks,
       diskInterface: options.diskInterface ?? diskInterfaceForMachineType(ctx.instance.machineType),
       ...(options.registryPort !== undefined ? { registryPort: options.registryPort } : {}),
+      ...(options.registryForwards ? { registryForwards: options.registryForwards } : {}),
       metadataPort: ctx.metadataServer.port,
       ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
       ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),

@@ -45,8 +45,11 @@ basic_auth() {
 # images pull --hosts-dir DIR`: the registry HOST, reached at SERVER (a scheme and a host; default
 # https://HOST, https://registry-1.docker.io for docker.io), with AUTHORIZATION ("Basic ...",
 # "Bearer ...") as the Authorization header of every request to it (containerd's hosts.toml:
-# docs/hosts.md, the root `server` and `[header]` fields). Fails when a value could break out of its
-# TOML string.
+# docs/hosts.md, the root `server` and `[header]` fields). The empty `[host]` table is needed by
+# containerd 1.6 and early 1.7 releases, which refuse a hosts.toml without one ("failed to decode
+# hosts.toml: invalid `host` tree", containerd issue 10027) and then pull without the header: COS
+# releases ship such versions, and so does the local stand-in (Debian's 1.6.20). Fails when a value
+# could break out of its TOML string.
 write_containerd_hosts_file() {
   local dir=$1 host=$2 authorization=$3 server=${4:-https://$2}
   [[ $authorization =~ ^(Basic|Bearer)\ [A-Za-z0-9+/=._~-]+$ ]] || return 1
@@ -59,6 +62,8 @@ capabilities = [\"pull\", \"resolve\"]
 
 [header]
   Authorization = \"$authorization\"
+
+[host]
 "
 }
 

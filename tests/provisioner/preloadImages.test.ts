@@ -35,7 +35,7 @@ const HOSTS_DIR = (box: Sandbox): string => box.machinePath("run/pci-secrets/con
 
 /** The hosts.toml that gives containerd an Authorization header for one registry. */
 const hostsToml = (server: string, authorization: string, scheme = "https"): string =>
-  `server = "${scheme}://${server}"\ncapabilities = ["pull", "resolve"]\n\n[header]\n  Authorization = "${authorization}"\n`;
+  `server = "${scheme}://${server}"\ncapabilities = ["pull", "resolve"]\n\n[header]\n  Authorization = "${authorization}"\n\n[host]\n`;
 
 /** A password with what a curl config or a URL must escape: quotes, a backslash, a colon, spaces. */
 const TOKEN_FLOW_PASSWORD = 'p"a\\ss:w,o rd';

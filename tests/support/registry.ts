@@ -37,6 +37,12 @@ export interface LocalRegistryOptions {
    */
   credentials?: RegistryCredentials;
   /**
+   * Further users the registry accepts beside {@link credentials} (which seeding uses), such as
+   * `oauth2accesstoken` with a service account's token, for a registry that plays Artifact Registry.
+   * Only with `credentials`. Default: none.
+   */
+  moreCredentials?: readonly RegistryCredentials[];
+  /**
    * Whether images may be seeded with a static busybox (needs `busybox-static`, checked at start).
    * Default: true.
    */
@@ -137,13 +143,19 @@ export class LocalRegistry {
   /** Starts a registry; throws with its log when it does not come up. */
   static async start(options: LocalRegistryOptions = {}): Promise<LocalRegistry> {
     const tools = await requireRegistryTools(options.busybox !== false);
-    if (options.credentials) validateCredentials(options.credentials);
+    if (options.moreCredentials?.length && !options.credentials) {
+      throw new Error("registry moreCredentials: give credentials too (seeding pushes with them)");
+    }
+    const users = options.credentials
+      ? [options.credentials, ...(options.moreCredentials ?? [])]
+      : [];
+    users.forEach(validateCredentials);
     let lastError: Error | undefined;
     const attempts = options.port === undefined ? PORT_ATTEMPTS : 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pci-registry-"));
       const port = options.port ?? (await freePort());
-      writeRegistryFiles(dir, port, options.credentials, tools.htpasswd);
+      writeRegistryFiles(dir, port, users, tools.htpasswd);
       const log = fs.openSync(path.join(dir, "registry.log"), "a");
       const child = spawn(
         tools.setpriv,
@@ -312,11 +324,11 @@ function validateCredentials({ username, password }: RegistryCredentials): void 
   }
 }
 
-/** The config file, storage directory and (with credentials) htpasswd file of a registry. */
+/** The config file, storage directory and (with users) htpasswd file of a registry. */
 function writeRegistryFiles(
   dir: string,
   port: number,
-  credentials: RegistryCredentials | undefined,
+  users: readonly RegistryCredentials[],
   htpasswd: string,
 ): void {
   const storage = path.join(dir, "storage");
@@ -337,18 +349,21 @@ function writeRegistryFiles(
     // A fixed secret silences the registry's warning; uploads go to this one instance anyway.
     "  secret: pci-test-registry",
   ];
-  if (credentials) {
+  if (users.length > 0) {
     const file = path.join(dir, "htpasswd");
-    // -i reads the password from stdin, so it is on no command line; cost 4 (the least) keeps
-    // the registry's check of every request cheap on a shared machine.
-    const result = spawnSync(htpasswd, ["-B", "-C", "4", "-n", "-i", credentials.username], {
-      input: credentials.password + "\n",
-      encoding: "utf8",
+    const entries = users.map((user) => {
+      // -i reads the password from stdin, so it is on no command line; cost 4 (the least) keeps
+      // the registry's check of every request cheap on a shared machine.
+      const result = spawnSync(htpasswd, ["-B", "-C", "4", "-n", "-i", user.username], {
+        input: user.password + "\n",
+        encoding: "utf8",
+      });
+      if (result.status !== 0) {
+        throw new Error(`htpasswd could not hash the test password: ${result.stderr}`);
+      }
+      return result.stdout.trim() + "\n";
     });
-    if (result.status !== 0) {
-      throw new Error(`htpasswd could not hash the test password: ${result.stderr}`);
-    }
-    fs.writeFileSync(file, result.stdout, { mode: 0o600 });
+    fs.writeFileSync(file, entries.join(""), { mode: 0o600 });
     lines.push(
       "auth:",
       "  htpasswd:",

@@ -144,9 +144,13 @@ for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_re
   proc-sys-fs-binfmt_misc.automount; do
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
-# docker and containerd start on demand (docker.socket stays enabled), not at every boot: under
-# software emulation they would add seconds to each boot of a build that may not use them.
-rm -f "$root/etc/systemd/system/multi-user.target.wants/docker.service" \
+# docker starts on demand (docker.socket stays enabled), not at every boot: under software
+# emulation dockerd adds seconds to each boot of a build that may not use it.
+rm -f "$root/etc/systemd/system/multi-user.target.wants/docker.service"
+# containerd runs from boot, as on COS: COS Customizer's provisioner (and ours) calls `ctr` before
+# anything starts docker, and a GKE node's kubelet expects it. Its state is /var/lib/containerd, on
+# STATE through /var (see rootfs/etc/fstab).
+ln -sf /lib/systemd/system/containerd.service \
   "$root/etc/systemd/system/multi-user.target.wants/containerd.service"
 # COS's /etc is writable but forgets everything at reboot, and its root is read-only: the stand-in
 # initramfs (rootfs/etc/initramfs-tools/) overlays /etc on a tmpfs and mounts / read-only; rebuild it

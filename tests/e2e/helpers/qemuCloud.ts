@@ -13,7 +13,7 @@ import { ownerIdOf } from "../../../components/naming";
 import type { ImageBuildInputs, ImageBuildOutputs } from "../../../components/provider/inputs";
 import * as runtime from "../../../components/provider/runtime";
 import type { Emulator } from "../../../emulator";
-import { startQemuEmulator, type MachineRun } from "../../../emulator/qemu";
+import { startQemuEmulator, type MachineRun, type QemuGuestOptions } from "../../../emulator/qemu";
 import { buildInputs, checkBuild, createBuild } from "../../support/buildInputs";
 import { startEmulatorCloud } from "../../support/emulatorCloud";
 import { sharedGuestImage } from "./guestFixture";
@@ -40,8 +40,14 @@ export interface QemuCloud {
   close(): Promise<void>;
 }
 
-/** Starts the local cloud; the guest image comes from the cache (or is built once). */
-export async function startQemuCloud(): Promise<QemuCloud> {
+/**
+ * Starts the local cloud; the guest image comes from the cache (or is built once). `machines` adds
+ * to every QEMU machine's options (registries the guests reach, a work root for their serial
+ * captures...).
+ */
+export async function startQemuCloud(
+  machines: Omit<QemuGuestOptions, "boot" | "onMachineRun"> = {},
+): Promise<QemuCloud> {
   const guestImage = await sharedGuestImage();
   const machineRuns: MachineRun[] = [];
   const local = await startEmulatorCloud({
@@ -53,6 +59,7 @@ export async function startQemuCloud(): Promise<QemuCloud> {
           guestImage,
           machines: {
             keepWorkDirs: Boolean(process.env.PCI_E2E_KEEP),
+            ...machines,
             onMachineRun: (run) => {
               machineRuns.push(run);
               const seconds = ((run.endedAt - run.startedAt) / 1000).toFixed(1);

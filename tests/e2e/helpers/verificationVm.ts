@@ -40,13 +40,18 @@ export function verificationScript(checks: string): string {
 
 type Operation = protos.google.cloud.compute.v1.IOperation;
 
-/** Boots `name` from `image` with `script` as its verification unit; returns the verdict; deletes the VM. */
+/**
+ * Boots `name` from `image` with `script` as its verification unit; returns the verdict; deletes the
+ * VM. `extraCloudConfig` is more top-level cloud-config (YAML keys such as `bootcmd:`, what a user's
+ * instance would carry) added to the verification's own. Default: none.
+ */
 export async function verifyOnNewVm(
   cloud: QemuCloud,
   image: string,
   name: string,
   script: string,
   timeoutMs = 10 * 60_000,
+  extraCloudConfig = "",
 ): Promise<Verification> {
   const { instances } = cloud.clients;
   const key = { project: E2E_PROJECT, zone: E2E_ZONE, instance: name };
@@ -72,7 +77,9 @@ export async function verifyOnNewVm(
           items: [
             {
               key: "user-data",
-              value: oneshotUnitCloudConfig("pci-e2e-verify", script, { tty: "/dev/ttyS1" }),
+              value:
+                oneshotUnitCloudConfig("pci-e2e-verify", script, { tty: "/dev/ttyS1" }) +
+                extraCloudConfig,
             },
             { key: "block-project-ssh-keys", value: "TRUE" },
           ],

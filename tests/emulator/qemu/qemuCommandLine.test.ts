@@ -24,6 +24,7 @@ function invocation(overrides: Partial<QemuInvocation> = {}): QemuInvocation {
     serialFiles: ["/vm/s1", "/vm/s2", "/vm/s3", "/vm/s4"],
     qmpSocket: "/tmp/q/qmp.sock",
     metadataRelayCommand: ["/usr/bin/node", "/pkg/metadataRelay.js", "8123"],
+    loopbackRelayCommand: ["/usr/bin/node", "/pkg/metadataRelay.js"],
     smbios: { manufacturer: "Google", product: "Google Compute Engine", serial: "GoogleCloud-AB" },
     ...overrides,
   };
@@ -136,11 +137,43 @@ describe("qemuCommandLine", () => {
     ]);
   });
 
-  it("forwards the guest's registry mirror address to the host's registry port only when given one", () => {
+  it("forwards the guest's registry mirror address to the host's registry port only when given one, a relay per connection", () => {
     const [without] = valuesOf(qemuCommandLine(invocation()), "-netdev");
     expect(without).to.not.contain("169.254.169.250");
     const [withRegistry] = valuesOf(qemuCommandLine(invocation({ registryPort: 5123 })), "-netdev");
-    expect(withRegistry).to.contain(",guestfwd=tcp:169.254.169.250:5000-tcp:127.0.0.1:5123");
+    expect(withRegistry).to.contain(
+      ",guestfwd=tcp:169.254.169.250:5000-cmd:/usr/bin/node /pkg/metadataRelay.js 5123",
+    );
+  });
+
+  it("forwards further registries at the mirror's address, each on its own guest port", () => {
+    const [netdev] = valuesOf(
+      qemuCommandLine(
+        invocation({
+          registryPort: 5123,
+          registryForwards: [
+            { guestPort: 5001, hostPort: 6001 },
+            { guestPort: 443, hostPort: 6002 },
+          ],
+        }),
+      ),
+      "-netdev",
+    );
+    expect(netdev).to.contain(
+      ",guestfwd=tcp:169.254.169.250:5000-cmd:/usr/bin/node /pkg/metadataRelay.js 5123",
+    );
+    expect(netdev).to.contain(
+      ",guestfwd=tcp:169.254.169.250:5001-cmd:/usr/bin/node /pkg/metadataRelay.js 6001",
+    );
+    expect(netdev).to.contain(
+      ",guestfwd=tcp:169.254.169.250:443-cmd:/usr/bin/node /pkg/metadataRelay.js 6002",
+    );
+    expect(() =>
+      qemuCommandLine(invocation({ registryForwards: [{ guestPort: 5000, hostPort: 6001 }] })),
+    ).to.throw("registryForwards[0].guestPort 5000 is taken");
+    expect(() =>
+      qemuCommandLine(invocation({ registryForwards: [{ guestPort: 443, hostPort: 0 }] })),
+    ).to.throw("registryForwards[0].hostPort is 0: give a TCP port from 1 to 65535");
   });
 
   it("picks the CPU model from the accelerator and sets memory and CPUs", () => {

@@ -1,0 +1,176 @@
+/**
+ * The `gpu` example (examples/gpu), run as `npm start -- gpu` runs it: through the local engine,
+ * against the emulator whose VMs are QEMU machines booting the COS-shaped guest. Its
+ * `installGpuDriver` step runs against the guest's `cos-extensions` stand-in (there is no GPU and no
+ * cos-gpu-installer container here: the stand-in plays what a build and an instance can see):
+ * - the toolchain goes to the scratch disk, and neither it nor the driver installer is left in the
+ *   image;
+ * - the boot-time setup (setup_gpu.sh and preloaded-cos-image-gpu.service) is in the image, pinned
+ *   to the driver installed at build time;
+ * - a VM booted from the image with the example's own cloud-init (its `bootTimeSetup` output, the
+ *   user-data of its instance template) runs the unit at boot, which loads the cached driver.
+ */
+import { expect } from "chai";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createGcpClients } from "../../components/google/clients";
+import * as runtime from "../../components/provider/runtime";
+import type { Emulator } from "../../emulator";
+import { runExampleLocally, type LocalRunResult } from "../../localEngine/localRun";
+import { ext4ReadFile, ext4Stat } from "./helpers/ext4Image";
+import { requireE2ePrerequisites } from "./helpers/hostTools";
+import { E2E_PROJECT, type QemuCloud } from "./helpers/qemuCloud";
+import { verificationScript, verifyOnNewVm, type Verification } from "./helpers/verificationVm";
+
+const INSTALL_DIR = "/var/lib/nvidia";
+/** The driver the stand-in installs for "default", as the real tool picks one per COS release. */
+const DEFAULT_DRIVER = "535.183.01";
+const INSTALLER = `NVIDIA-Linux-x86_64-${DEFAULT_DRIVER}.run`;
+const UNIT = "preloaded-cos-image-gpu.service";
+
+describe("e2e: the gpu example on QEMU: installGpuDriver and its boot-time setup on the COS-shaped guest", function () {
+  let run: LocalRunResult | undefined;
+  let failure: Error | undefined;
+  let verification: Verification | undefined;
+  let dataDir = "";
+  const lines: string[] = [];
+
+  before(async function () {
+    await requireE2ePrerequisites(this);
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-e2e-gpu-example-"));
+    const started = Date.now();
+    // The build's progress (serial port 3 included), which `npm start` prints, recorded as well.
+    const record = (prefix: string) => (message: string) => {
+      lines.push(message);
+      console.log(`      [build] ${prefix}${message}`);
+    };
+    const restore = runtime.configureRuntime({
+      progress: () => ({ info: record(""), warn: record("warning: ") }),
+    });
+    try {
+      run = await runExampleLocally({
+        example: "gpu",
+        dataDir,
+        fresh: true,
+        write: (line) => {
+          lines.push(line);
+          console.log(`      [npm start gpu] ${line}`);
+        },
+        afterDeploy: async (emulator, result) => {
+          const created = Date.now();
+          verification = await verifyWithBootTimeSetup(emulator, result);
+          console.log(
+            `      [e2e timing] verification VM of the gpu image: ${((Date.now() - created) / 1000).toFixed(1)} s`,
+          );
+        },
+      });
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    } finally {
+      restore();
+    }
+    console.log(
+      `      [e2e timing] gpu example on QEMU, with its verification VM: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+  });
+
+  after(async () => {
+    if (dataDir && !process.env.PCI_E2E_KEEP)
+      await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  const deployed = (): LocalRunResult => {
+    if (!run) throw failure ?? new Error("the example did not run (its before hook failed)");
+    return run;
+  };
+
+  /** The one image the example made, and its file. */
+  const imageFile = (): string => {
+    const images = deployed().images;
+    expect(images.map((image) => image.name)).to.deep.equal([deployed().outputs.imageName]);
+    return images[0].file ?? "";
+  };
+
+  it("put the toolchain on the scratch disk while the driver was installed", () => {
+    deployed();
+    const progress = lines.join("\n");
+    expect(progress).to.include("the toolchain goes to the scratch disk");
+    // The stand-in names the device under /var/lib/cos-extensions: a second disk, not the boot disk.
+    expect(progress).to.match(/toolchain cached in \/var\/lib\/cos-extensions on \/dev\/sd[b-z]\b/);
+    expect(progress).to.include(`removed the driver installer ${INSTALLER} from ${INSTALL_DIR}`);
+  });
+
+  it("left the boot-time setup in the image, pinned to the installed driver, and no installer or toolchain", async () => {
+    const file = imageFile();
+    const setup = await ext4ReadFile(file, `${INSTALL_DIR}/setup_gpu.sh`);
+    expect(setup).to.include(`readonly version=${DEFAULT_DRIVER}`);
+    expect(setup).to.include(`readonly install_dir=${INSTALL_DIR}`);
+    const unit = await ext4ReadFile(file, `${INSTALL_DIR}/${UNIT}`);
+    expect(unit).to.include(`ExecStart=/bin/bash "${INSTALL_DIR}/setup_gpu.sh"`);
+    expect(await ext4Stat(file, `${INSTALL_DIR}/${INSTALLER}`)).to.equal(undefined);
+    expect(await ext4Stat(file, "/var/lib/cos-extensions")).to.equal(undefined);
+  });
+
+  it("boots a VM with the example's cloud-init, whose boot-time step loads the cached driver", () => {
+    deployed();
+    expect(verification, "the verification ran").to.not.equal(undefined);
+    expect(verification!.verdict, verification!.port2).to.equal("TestPass");
+  });
+});
+
+/**
+ * Boots a VM from the example's image with the example's `bootTimeSetup` (the instance template's
+ * user-data) added to the verification's cloud-config, and checks on serial port 2 that the unit
+ * ran at boot and loaded the driver installed at build time.
+ */
+async function verifyWithBootTimeSetup(
+  emulator: Emulator,
+  result: LocalRunResult,
+): Promise<Verification> {
+  const bootTimeSetup =
+    typeof result.outputs.bootTimeSetup === "string" ? result.outputs.bootTimeSetup : "";
+  expect(bootTimeSetup.startsWith("#cloud-config\n"), "bootTimeSetup is a cloud-config").to.equal(
+    true,
+  );
+  const clients = createGcpClients({
+    endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
+    projectId: E2E_PROJECT,
+  });
+  const cloud: QemuCloud = {
+    emulator,
+    clients,
+    progress: [],
+    machineRuns: [],
+    close: () => clients.close(),
+  };
+  try {
+    return await verifyOnNewVm(
+      cloud,
+      String(result.outputs.imageSelfLink),
+      "verify-gpu",
+      verificationScript(
+        [
+          `unit=${UNIT}`,
+          "for _ in $(seq 1 240); do",
+          '  state=$(systemctl show -p ActiveState --value "$unit")',
+          "  [[ $state == active || $state == failed ]] && break",
+          "  sleep 1",
+          "done",
+          'echo "TestStatus: $unit is $state"',
+          '[[ $state == active ]] || fail "$unit is $state: $(journalctl -u "$unit" --no-pager | tail -n 5)"',
+          'journal=$(journalctl -u "$unit" --no-pager)',
+          `grep -qF 'GPU driver ${DEFAULT_DRIVER} found cached in ${INSTALL_DIR}' <<<"$journal" || fail "the driver was not loaded from the cache"`,
+          `grep -qF 'NVIDIA-SMI driver version ${DEFAULT_DRIVER}' <<<"$journal" || fail "nvidia-smi did not run"`,
+          `tail -n 1 /var/lib/cos-stand-ins/cos-extensions.log | grep -qxF 'cos-extensions install gpu -- -version=${DEFAULT_DRIVER} -host-dir=${INSTALL_DIR}' || fail "the boot asked for another driver"`,
+          `findmnt -n -o OPTIONS ${INSTALL_DIR} | grep -qw noexec && fail "${INSTALL_DIR} is still noexec"`,
+          'echo "TestStatus: $(tail -n 1 /var/lib/cos-stand-ins/cos-extensions.log)"',
+        ].join("\n"),
+      ),
+      10 * 60_000,
+      bootTimeSetup.slice("#cloud-config\n".length),
+    );
+  } finally {
+    await clients.close();
+  }
+}
