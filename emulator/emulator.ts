@@ -122,6 +122,7 @@ export class Emulator {
       diskFiles,
       objectFile: (bucket, name) => store.objectFile(bucket, name),
       serialOutputAfterStop: options.serialOutputAfterStop ?? false,
+      diskQuotaGb: options.diskQuotaGb,
       createInstanceRuntime: async (record) => {
         const runtime = new InstanceRuntime(record, chooseGuest(record, options), {
           latency,

@@ -37,7 +37,9 @@ export type LatencyKind =
   /** `instances.attachDisk` / `detachDisk`. */
   | "diskAttach"
   /** Small metadata-only mutations: setMetadata, setLabels, deprecate. */
-  | "metadataUpdate";
+  | "metadataUpdate"
+  /** `disks.resize` (the size changes at once; the guest sees it without a reboot). */
+  | "diskResize";
 
 /** One latency figure: a fixed part plus a part proportional to size. */
 export interface LatencyFigure {
@@ -68,6 +70,7 @@ export const ZERO_LATENCY: LatencyModel = {
   imageDelete: { baseMs: 0 },
   diskAttach: { baseMs: 0 },
   metadataUpdate: { baseMs: 0 },
+  diskResize: { baseMs: 0 },
 };
 
 /**
@@ -96,6 +99,8 @@ export const ZERO_LATENCY: LatencyModel = {
  *   of a small instance; instance delete 20 s, disk/image delete 4 s.
  * - Attach/detach, setMetadata, setLabels, deprecate: operations finish in 2-5 s (attach 4 s,
  *   metadata-only 2 s); operations go from PENDING to RUNNING in well under a second (0.5 s).
+ * - Disk resize: GCE changes a persistent disk's size without copying data, like the metadata-only
+ *   operations above (an assumption, not a measured figure): 2 s.
  */
 export const GCE_LATENCY: LatencyModel = {
   operationStart: { baseMs: 500 },
@@ -114,6 +119,7 @@ export const GCE_LATENCY: LatencyModel = {
   imageDelete: { baseMs: 4_000 },
   diskAttach: { baseMs: 4_000 },
   metadataUpdate: { baseMs: 2_000 },
+  diskResize: { baseMs: 2_000 },
 };
 
 /** Named models accepted by the `latency` option. */

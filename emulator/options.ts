@@ -46,6 +46,13 @@ export interface EmulatorOptions {
   requireAuth?: boolean;
   /** Longest time `zoneOperations.wait`/`globalOperations.wait` blocks, ms (GCE: about 2 minutes). Default 120000. */
   operationWaitCapMs?: number;
+  /**
+   * The projects' persistent-disk quota per region (GCE's `DISKS_TOTAL_GB`), in GB. A `disks.resize`
+   * that would take the region's disks of the project above it fails its operation with
+   * `QUOTA_EXCEEDED`, as GCE does. Only resizes are checked: creating disks is never refused for
+   * quota (a difference from GCE that no test needs closed yet). Default: no quota.
+   */
+  diskQuotaGb?: number;
   /** Longest time (real ms) a guest may take to shut down on stop/delete/preemption. Default 90000. */
   guestShutdownGraceMs?: number;
   /**

@@ -3,6 +3,7 @@ import { cidataSpecFor } from "../guest/cidataTree";
 import { renderCloudConfig } from "../guest/cloudConfig";
 import { inlineCidata } from "../guest/inlineCidata";
 import { CONTENT_LABEL_KEY, contentLabelOf, temporaryName } from "../naming";
+import { hasDiskLayoutStep } from "../pipeline/bootDiskSize";
 import { toBuildSpec, type BuildSpec } from "../pipeline/spec";
 import type { ParsedFlags } from "./args";
 import { preview } from "../buildImage";
@@ -107,7 +108,7 @@ async function creations(
   const gpu = spec.steps.some((step) => step.type === "installGpuDriver");
   const list = [
     `instance ${temporaryName(BUILD_ID, "vm")} (${spec.vm.machineType}${spec.vm.gpu ? `, ${spec.vm.gpu.count}x ${spec.vm.gpu.type}` : ""}) in ${zone}`,
-    `disk ${temporaryName(BUILD_ID, "boot")} (${spec.image.diskSizeGb} GB ${spec.vm.diskType}, from ${sourceImage}) in ${zone}`,
+    `disk ${temporaryName(BUILD_ID, "boot")} (${bootDiskSize(spec)} ${spec.vm.diskType}, from ${sourceImage}) in ${zone}`,
   ];
   if (gpu) list.push(`disk ${temporaryName(BUILD_ID, "scratch")} (GPU toolchain) in ${zone}`);
   if (await travelsInMetadata(spec)) {
@@ -120,6 +121,13 @@ async function creations(
   }
   list.push(`image ${spec.image.project}/${imageName} (the output, labelled ${CONTENT_LABEL_KEY})`);
   return list;
+}
+
+/** The boot disk's size: a disk-layout step starts it at the source image's (see bootDiskSize.ts). */
+function bootDiskSize(spec: BuildSpec): string {
+  return hasDiskLayoutStep(spec.steps)
+    ? `the source image's size, grown to ${spec.image.diskSizeGb} GB during the build`
+    : `${spec.image.diskSizeGb} GB`;
 }
 
 /** The pipeline's own choice (deliverCidata.ts): small, secret-free trees travel in metadata. */

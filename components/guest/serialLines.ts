@@ -64,6 +64,8 @@ export type BuildEvent =
   | { kind: "status"; text: string }
   | { kind: "succeeded"; text: string }
   | { kind: "failed"; step: string; reason: string }
+  /** `BuildDiskResize: <sizeGb>`; `sizeGb` is NaN when the text is no whole number. */
+  | { kind: "diskResize"; sizeGb: number; text: string }
   | { kind: "other"; text: string };
 
 /**
@@ -94,7 +96,20 @@ export function parseBuildLine(line: string): BuildEvent {
       ? { kind: "failed", step: "unknown step", reason: failed }
       : { kind: "failed", step: failed.slice(0, separator), reason: failed.slice(separator + 2) };
   }
+  const diskResize = after(MARKERS.diskResize);
+  if (diskResize !== undefined) {
+    const text = diskResize.trim();
+    return { kind: "diskResize", sizeGb: /^\d{1,9}$/.test(text) ? Number(text) : NaN, text };
+  }
   return { kind: "other", text: line };
+}
+
+/**
+ * The step a `BuildStatus:` line says has started (`step 2/3 extendOemPartition: started`, printed
+ * by the provisioner's `run_step`), or undefined for other lines.
+ */
+export function startedStepOf(statusText: string): string | undefined {
+  return /^(step \d+\/\d+\b.*): started$/.exec(statusText)?.[1];
 }
 
 /** Keeps the last `limit` lines, for error messages. */

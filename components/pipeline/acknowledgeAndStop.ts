@@ -1,17 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/compute";
-import { isStaleFingerprint } from "../google/errors";
 import { ACK_METADATA_KEY } from "../guest/protocol";
 import { enterPhase, type BuildRun } from "./buildRun";
+import { setInstanceMetadataItem } from "./instanceMetadata";
 import type { ZonalRef } from "./temporaries";
 
 /**
  * After `BuildSucceeded:`: the orchestrator acknowledges in instance metadata, and the provisioner,
  * which waits for that key, powers the VM off. The image is made only from a stopped VM's disk.
  */
-
-/** How many times a stale metadata fingerprint is read again before the acknowledgement gives up. */
-const ACK_ATTEMPTS = 5;
 
 /** Sets the acknowledgement key (value: the build id), keeping the rest of the metadata. */
 export async function acknowledge(
@@ -20,33 +17,13 @@ export async function acknowledge(
   seen: protos.google.cloud.compute.v1.IInstance,
 ): Promise<void> {
   await enterPhase(run, "acknowledge");
-  const { api } = run;
-  let current = seen;
-  for (let attempt = 1; ; attempt++) {
-    const items = (current.metadata?.items ?? []).filter((item) => item.key !== ACK_METADATA_KEY);
-    try {
-      await api.mutate(`acknowledging the build to ${vm.name}`, vm, (requestId) =>
-        api.clients.instances.setMetadata(
-          {
-            ...instanceKey(vm),
-            requestId,
-            metadataResource: {
-              fingerprint: current.metadata?.fingerprint,
-              items: [...items, { key: ACK_METADATA_KEY, value: run.buildId }],
-            },
-          },
-          api.callOptions(),
-        ),
-      );
-      return;
-    } catch (error) {
-      // Someone (the guest agent, say) changed the metadata since it was read: read it again.
-      if (!isStaleFingerprint(error) || attempt >= ACK_ATTEMPTS) throw error;
-      [current] = await api.read(`reading the instance ${vm.name}`, () =>
-        api.clients.instances.get(instanceKey(vm), api.callOptions()),
-      );
-    }
-  }
+  await setInstanceMetadataItem(
+    run.api,
+    vm,
+    { key: ACK_METADATA_KEY, value: run.buildId },
+    `acknowledging the build to ${vm.name}`,
+    seen,
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { protos } from "@google-cloud/compute";
+import { initialBootDiskSizeGb } from "./bootDiskSize";
 import { enterPhase, zonalTemporary, type BuildRun } from "./buildRun";
 import {
   attachCidataDisk,
@@ -9,6 +10,7 @@ import {
 } from "./deliverCidata";
 import { TreeFetch, hedgeWanted, treeObject, uploadTree } from "./fetchedCidata";
 import { instanceBody, needsScratchDisk } from "./instanceBody";
+import { resizeBootDisk, type DiskResizeRequest } from "./resizeBootDisk";
 import { preemptionRetriesOf } from "./spec";
 import type { ZonalRef } from "./temporaries";
 import { deleteDisk, deleteInstance } from "./teardown";
@@ -127,17 +129,23 @@ async function relaunchBuildVm(
   return { ...attempt, fetch: new TreeFetch(run, delivery.plan, upload, attempt.vm, number) };
 }
 
-/** Watches one attempt; a fetch from the bucket follows its status lines (and may fall back). */
+/**
+ * Watches one attempt; a fetch from the bucket follows its status lines (and may fall back), and
+ * the provisioner's boot disk resize requests are served (resizeBootDisk.ts).
+ */
 async function watchAttempt(
   run: BuildRun,
   attempt: VmAttempt,
 ): Promise<Awaited<ReturnType<typeof watchProvisioner>>> {
   const fetch = attempt.fetch;
-  if (!fetch) return watchProvisioner(run, attempt.vm);
+  const onDiskResize = (request: DiskResizeRequest): Promise<void> =>
+    resizeBootDisk(run, attempt, request);
+  if (!fetch) return watchProvisioner(run, attempt.vm, { onDiskResize });
   try {
     return await watchProvisioner(run, attempt.vm, {
       onStatus: (text) => fetch.onStatus(text),
       check: () => fetch.check(),
+      onDiskResize,
     });
   } finally {
     await fetch.settle();
@@ -196,6 +204,7 @@ async function createVm(
   const body = instanceBody(spec, {
     ...attempt,
     sourceImage: run.source.partialUrl,
+    bootDiskSizeGb: initialBootDiskSizeGb(spec, run.source),
     userData: payload.userData,
     labels: run.labels,
     inlineCidata: payload.delivery.kind === "metadata" ? payload.delivery.tree : undefined,

@@ -29,6 +29,8 @@ export interface VmPlan {
   fetchCidata?: string;
   /** Partial URL of the source image. */
   sourceImage: string;
+  /** Size the boot disk is created with, in GB (see bootDiskSize.ts). */
+  bootDiskSizeGb: number;
   userData: string;
   labels: Record<string, string>;
 }
@@ -108,7 +110,7 @@ function attachedDisks(
       initializeParams: {
         diskName: plan.bootDisk.name,
         sourceImage: plan.sourceImage,
-        diskSizeGb: String(spec.image.diskSizeGb),
+        diskSizeGb: String(plan.bootDiskSizeGb),
         diskType,
         labels: plan.labels,
       },

@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/compute";
 import { apiMessage } from "../google/errors";
-import { LastLines, SerialLineReader, parseBuildLine } from "../guest/serialLines";
+import { LastLines, SerialLineReader, parseBuildLine, startedStepOf } from "../guest/serialLines";
 import { PROTOCOL_VERSION, SERIAL_PORT } from "../guest/protocol";
 import { preemptionRetriesOf } from "./spec";
 import type { ComputeApi } from "../google/computeApi";
 import type { BuildRun } from "./buildRun";
 import { BuildFailedError, SERIAL_TAIL_LINES } from "./errors";
+import { DiskResizeFailure, type DiskResizeRequest } from "./resizeBootDisk";
 import type { Progress } from "./progress";
 import type { ZonalRef } from "./temporaries";
 
@@ -44,6 +45,11 @@ export interface WatchHooks {
   onStatus?(text: string): void;
   /** Called before every poll; throws to end the watch (work it started has failed). */
   check?(): void;
+  /**
+   * Serves a `BuildDiskResize:` line; the watch reads on once it resolves. A
+   * {@link DiskResizeFailure} ends the watch as a failure of the step that asked.
+   */
+  onDiskResize?(request: DiskResizeRequest): Promise<void>;
 }
 
 const STOPPED = new Set(["STOPPING", "STOPPED", "TERMINATED", "SUSPENDING", "SUSPENDED"]);
@@ -59,6 +65,8 @@ export class SerialWatch {
   /** The instance as last read; its metadata fingerprint serves the acknowledgement. */
   private latest: protos.google.cloud.compute.v1.IInstance = {};
   private lastReadError = "";
+  /** The step the provisioner said it started last, for a disk resize request's messages. */
+  private currentStep = "the disk layout";
 
   constructor(
     private readonly api: ComputeApi,
@@ -165,8 +173,14 @@ export class SerialWatch {
           break;
         case "status":
           this.progress.info(`| ${event.text}`);
+          this.currentStep = startedStepOf(event.text) ?? this.currentStep;
           this.hooks.onStatus?.(event.text);
           break;
+        case "diskResize": {
+          const failure = await this.serveDiskResize(event);
+          if (failure) return failure;
+          break;
+        }
         case "succeeded":
           return { kind: "succeeded", message: event.text, instance: this.latest };
         case "failed":
@@ -176,6 +190,28 @@ export class SerialWatch {
       }
     }
     return undefined;
+  }
+
+  /** Hands a resize request to the hook; a refusal becomes the step's failure. */
+  private async serveDiskResize(event: {
+    sizeGb: number;
+    text: string;
+  }): Promise<WatchOutcome | undefined> {
+    const request = { sizeGb: event.sizeGb, text: event.text, step: this.currentStep };
+    if (!this.hooks.onDiskResize)
+      return {
+        kind: "failed",
+        step: request.step,
+        reason: "the provisioner asked for a boot disk resize, which this build cannot serve",
+      };
+    try {
+      await this.hooks.onDiskResize(request);
+      return undefined;
+    } catch (error) {
+      if (error instanceof DiskResizeFailure)
+        return { kind: "failed", step: error.step, reason: error.reason };
+      throw error;
+    }
   }
 }
 

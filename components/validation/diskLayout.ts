@@ -34,7 +34,10 @@ export interface DiskLayout {
   oemSizeBytes?: number;
   /** A `sealOemPartition` step is present (doubles the OEM partition for the hash tree). */
   sealOem: boolean;
-  /** ROOT-A is reclaimed (`reclaimRootPartition`, or implied by `sealOemPartition`). */
+  /**
+   * ROOT-A is reclaimed (`reclaimRootPartition`, or implied by `sealOemPartition` and
+   * `disableAutoUpdate`, as COS Customizer's `seal-oem` and `disable-auto-update` do).
+   */
   reclaimRoot: boolean;
   /** Boot disk size in GB. */
   diskSizeGb: number;

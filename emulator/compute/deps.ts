@@ -30,4 +30,6 @@ export interface ComputeDeps {
   createInstanceRuntime(record: InstanceRecord): Promise<InstanceRuntime>;
   /** Whether `getSerialPortOutput` answers for TERMINATED instances (GCE: it does not). */
   serialOutputAfterStop: boolean;
+  /** Regional persistent-disk quota in GB that `disks.resize` checks; undefined for none. */
+  diskQuotaGb?: number;
 }

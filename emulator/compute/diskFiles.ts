@@ -60,6 +60,16 @@ export class DiskFiles {
     }
   }
 
+  /** Grows a file to `sizeGb` GiB (sparse: the new end is a hole); a longer file stays as it is. */
+  async grow(path: string, sizeGb: number): Promise<void> {
+    const handle = await open(path, "r+");
+    try {
+      if ((await handle.stat()).size < sizeGb * GIB) await handle.truncate(sizeGb * GIB);
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Bytes actually allocated by a file (sparse files allocate less than their size). */
   async allocatedBytes(path: string): Promise<number> {
     return (await stat(path)).blocks * 512;

@@ -1,4 +1,4 @@
-/** `disks.*`: insert (from an image or blank), get, list, delete, setLabels. */
+/** `disks.*`: insert (from an image or blank), get, list, delete, setLabels, resize. */
 import {
   alreadyExists,
   invalid,
@@ -9,6 +9,7 @@ import {
 import { readJsonObject, sendJson } from "../http/io";
 import type { RequestContext, Router } from "../http/router";
 import { listResponse, replayed, sendOperation, setLabels } from "./common";
+import { OperationFailure } from "./operations";
 import type { ComputeDeps } from "./deps";
 import { listPage } from "./listing";
 import { DiskRecord, type ImageRecord } from "./resources";
@@ -40,6 +41,9 @@ export function registerDiskRoutes(router: Router, deps: ComputeDeps): void {
     sendJson(ctx.res, 200, deps.state.disk(project, zone, disk).toJSON());
   });
   router.add("DELETE", `${BASE}/:disk`, "compute.disks.delete", (ctx) => deleteDisk(ctx, deps));
+  router.add("POST", `${BASE}/:disk/resize`, "compute.disks.resize", (ctx) =>
+    resizeDisk(ctx, deps),
+  );
   router.add("POST", `${BASE}/:resource/setLabels`, "compute.disks.setLabels", async (ctx) => {
     const { project, zone, resource } = ctx.params;
     await setLabels(ctx, deps, { project, zone }, deps.state.disk(project, zone, resource));
@@ -188,4 +192,61 @@ function deleteDisk(ctx: RequestContext, deps: ComputeDeps): void {
     ctx.url.searchParams.get("requestId"),
   );
   sendOperation(ctx, op);
+}
+
+/**
+ * `disks.resize`: grows a disk, attached or not, as GCE does (a disk never shrinks; GCE's 400 wording
+ * when the size is not larger). The operation grows the backing file, updates the size, then tells
+ * the guests of running instances it is attached to (a QEMU machine: `block_resize`), so that the
+ * guest sees the larger disk when the operation is done, without a reboot.
+ */
+async function resizeDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
+  const { project, zone } = ctx.params;
+  if (replayed(ctx, deps, project)) return;
+  const disk = deps.state.disk(project, zone, ctx.params.disk);
+  const body = await readJsonObject(ctx.req);
+  const sizeGb = optionalInt("sizeGb", body.sizeGb);
+  if (sizeGb === undefined) throw invalidField("sizeGb", "", "Required field is not set.");
+  if (disk.status !== "READY") throw resourceNotReady(disk.path);
+  if (sizeGb <= disk.sizeGb) {
+    throw invalidField(
+      "sizeGb",
+      String(sizeGb),
+      `New disk size '${sizeGb}' GiB must be larger than existing size '${disk.sizeGb}' GiB.`,
+    );
+  }
+  const op = deps.operations.start(
+    { project, zone },
+    "resizeDisk",
+    disk,
+    async () => {
+      await deps.latency.wait("diskResize");
+      checkDiskQuota(deps, disk, sizeGb);
+      if (disk.filePath) await deps.diskFiles.grow(disk.filePath, sizeGb);
+      disk.sizeGb = Math.max(disk.sizeGb, sizeGb);
+      const users = [...deps.state.instances.values()].filter((instance) =>
+        disk.users.includes(instance.record.selfLink),
+      );
+      await Promise.all(users.map((instance) => instance.diskResized(disk)));
+    },
+    ctx.url.searchParams.get("requestId"),
+  );
+  sendOperation(ctx, op);
+}
+
+/** GCE's `DISKS_TOTAL_GB`: the project's disks in the disk's region, with `disk` at `sizeGb`. */
+function checkDiskQuota(deps: ComputeDeps, disk: DiskRecord, sizeGb: number): void {
+  const quota = deps.diskQuotaGb;
+  if (quota === undefined) return;
+  const region = disk.zone.replace(/-[a-z]$/, "");
+  const used = [...deps.state.disks.values()]
+    .filter((d) => d !== disk && d.project === disk.project && d.zone.startsWith(`${region}-`))
+    .reduce((total, d) => total + d.sizeGb, 0);
+  if (used + sizeGb > quota) {
+    throw new OperationFailure(
+      "QUOTA_EXCEEDED",
+      `Quota 'DISKS_TOTAL_GB' exceeded.  Limit: ${quota.toFixed(1)} in region ${region}.`,
+      403,
+    );
+  }
 }

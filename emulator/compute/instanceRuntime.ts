@@ -21,7 +21,7 @@ import type {
 import type { DiskFiles } from "./diskFiles";
 import { projectNumber, rfc3339 } from "./ids";
 import type { OperationStore } from "./operations";
-import type { AttachedDisk, InstanceRecord, InstanceStatus } from "./resources";
+import type { AttachedDisk, DiskRecord, InstanceRecord, InstanceStatus } from "./resources";
 import { SerialPortBuffer } from "./serialPort";
 import type { ComputeState } from "./state";
 import { globMatches } from "../glob";
@@ -62,6 +62,8 @@ export class InstanceRuntime implements MetadataSource {
   readonly statusHistory: Array<{ status: InstanceStatus; at: number }> = [];
 
   private readonly events = new EventEmitter();
+  /** What the current boot's guest does when an attached disk grows (see `onDiskResized`). */
+  private readonly resizeListeners = new Set<(disk: GuestDisk) => void | Promise<void>>();
   private bootNumber = 0;
   private boot?: { controller: AbortController; done: Promise<void>; number: number };
   /** Bumped by every transition that ends the current run, so stale async flows stop. */
@@ -244,6 +246,27 @@ export class InstanceRuntime implements MetadataSource {
     attached.disk.lastDetachTimestamp = rfc3339();
     this.events.emit("diskDetached", this.guestDisk(attached));
     return true;
+  }
+
+  /**
+   * An attached disk has grown (`disks.resize`, its record and file already at the new size): the
+   * guest's listeners are told, and awaited so that the operation ends once the guest can see it.
+   */
+  async diskResized(disk: DiskRecord): Promise<void> {
+    const attached = this.record.disks.find((d) => d.disk === disk);
+    if (!attached) return;
+    const seen = this.guestDisk(attached);
+    await Promise.all(
+      [...this.resizeListeners].map(async (listener) => {
+        try {
+          await listener(seen);
+        } catch (error) {
+          this.serialPort(1).write(
+            `[emulator] telling the guest that disk ${seen.deviceName} grew failed: ${String(error)}\n`,
+          );
+        }
+      }),
+    );
   }
 
   /** The next free attachment index. */
@@ -444,6 +467,16 @@ export class InstanceRuntime implements MetadataSource {
       disks: () => this.guestDisks(),
       onDiskAttached: (listener) => listen("diskAttached", listener),
       onDiskDetached: (listener) => listen("diskDetached", listener),
+      onDiskResized: (listener) => {
+        if (signal.aborted) return () => undefined;
+        this.resizeListeners.add(listener);
+        const off = (): void => {
+          this.resizeListeners.delete(listener);
+          signal.removeEventListener("abort", off);
+        };
+        signal.addEventListener("abort", off, { once: true });
+        return off;
+      },
       waitForDisk: (deviceName, options = {}) =>
         waitUntil(
           () => this.guestDisks().find((d) => d.deviceName === deviceName),

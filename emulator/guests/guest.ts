@@ -106,6 +106,13 @@ export interface GuestContext {
   /** Calls `listener` when a disk is detached during this boot; returns an unsubscribe function. */
   onDiskDetached(listener: (disk: GuestDisk) => void): () => void;
   /**
+   * Calls `listener` when an attached disk grows during this boot (`disks.resize`), with the disk at
+   * its new size and its backing file (if any) already that long. The resize operation completes
+   * once every listener has settled, so a VM-backed guest sees the larger disk when it does (as on
+   * GCE); a listener's rejection is written to serial port 1. Returns an unsubscribe function.
+   */
+  onDiskResized(listener: (disk: GuestDisk) => void | Promise<void>): () => void;
+  /**
    * Resolves with the disk of that device name once attached (at once if it already is), or
    * undefined when `timeoutMs` (unscaled) passes or the boot ends first.
    */

@@ -1,8 +1,8 @@
 /**
  * A simulated build VM that speaks the real serial protocol of `components/guest/protocol.ts`, for fast
  * orchestration tests and benchmarks. Per boot it: (optionally) waits for the `cidata` disk, prints
- * `BuildProtocol: <version> build=<id>` on serial port 3, then `BuildStatus:` lines, then ends as
- * the scenario says. Progress survives reboots (like the provisioner's state file), so a reboot
+ * `BuildProtocol: <version> build=<id>` on serial port 3, then `BuildStatus:` lines (with, when asked
+ * to, a boot disk resize request among them), then ends as the scenario says. Progress survives reboots (like the provisioner's state file), so a reboot
  * mid-way resumes after the last printed step.
  *
  * The build id comes from the VM's cloud-config (`user-data`), where the real guest finds it too;
@@ -15,6 +15,7 @@ import {
   ACK_METADATA_KEY,
   CIDATA_FETCH_STATUS,
   DEVICE_NAMES,
+  DISK_RESIZED_METADATA_KEY,
   FETCH_CIDATA_METADATA_KEY,
   INLINE_CIDATA_METADATA_KEY,
   MARKERS,
@@ -87,6 +88,27 @@ export interface ScriptedGuestOptions {
   statusText?: (n: number, total: number) => string;
   /** Write boot chatter on serial port 1. Default true. */
   consoleOutput?: boolean;
+  /** Ask for a larger boot disk mid-build, as a disk-layout step of the provisioner does. */
+  diskResize?: ScriptedDiskResize;
+}
+
+/**
+ * A boot disk resize request (protocol.ts, `BuildDiskResize:`): after `afterLines` status lines the
+ * guest prints `BuildDiskResize: <sizeGb>`, waits for metadata `pci-disk-resized` to equal
+ * `<sizeGb>`, then checks that its boot disk has that size, and goes on; otherwise it fails, with the
+ * provisioner's wording.
+ */
+export interface ScriptedDiskResize {
+  /** Ask after this many status lines (0: before the first). */
+  afterLines: number;
+  /** The size asked for, GB. */
+  sizeGb: number;
+  /** How long to wait for the acknowledgement, real ms. Default 600000 (the provisioner's 600 s). */
+  timeoutMs?: number;
+  /** Ask again at the start of every later boot, as a layout step resumed after a reboot does. Default false. */
+  againAfterReboot?: boolean;
+  /** Step named in a failure. Default `step 1/1 extendOemPartition`. */
+  step?: string;
 }
 
 /** Creates a scripted guest for one instance (its progress persists across that instance's reboots). */
@@ -99,7 +121,15 @@ export function scriptedGuest(options: ScriptedGuestOptions = {}): GuestBackend 
   const buildIdKey = options.buildIdKey ?? BUILD_ID_METADATA_KEY;
   const statusText = options.statusText ?? ((n: number, of: number) => `step ${n}/${of}: working`);
   /** Survives reboots: the number of status lines already printed, and whether we rebooted. */
-  const progress = { linesDone: 0, rebooted: false };
+  const progress = { linesDone: 0, rebooted: false, resizeAsked: false };
+  const resize = options.diskResize;
+  if (
+    resize &&
+    !(Number.isInteger(resize.afterLines) && resize.afterLines >= 0 && resize.afterLines <= total)
+  )
+    throw new Error(
+      `diskResize.afterLines must be a whole number from 0 to statusLines (${total})`,
+    );
 
   return {
     async boot(ctx: GuestContext): Promise<void> {
@@ -151,7 +181,24 @@ export function scriptedGuest(options: ScriptedGuestOptions = {}): GuestBackend 
       }
       say(`${MARKERS.protocol} ${options.protocolVersion ?? PROTOCOL_VERSION} build=${buildId}`);
 
-      while (progress.linesDone < total) {
+      const askForDisk = async (): Promise<boolean> => {
+        if (!resize) return true;
+        progress.resizeAsked = true;
+        const failed = await askForLargerDisk(ctx, say, resize);
+        if (failed === undefined) return true;
+        if (!ctx.signal.aborted) {
+          say(`${MARKERS.failed} ${resize.step ?? "step 1/1 extendOemPartition"}: ${failed}`);
+          await failAndPowerOff(ctx, options.failureShutdownMs);
+        }
+        return false;
+      };
+      if (resize?.againAfterReboot && progress.resizeAsked && !(await askForDisk())) return;
+
+      while (progress.linesDone < total || (resize && !progress.resizeAsked)) {
+        if (resize && !progress.resizeAsked && progress.linesDone >= resize.afterLines) {
+          if (!(await askForDisk())) return;
+          continue;
+        }
         await ctx.sleep(options.lineIntervalMs ?? 0);
         if (ctx.signal.aborted) return;
         progress.linesDone++;
@@ -179,6 +226,30 @@ export function scriptedGuest(options: ScriptedGuestOptions = {}): GuestBackend 
       if (!ctx.signal.aborted) ctx.powerOff();
     },
   };
+}
+
+/** One `BuildDiskResize:` request and its wait; undefined when served, else why not. */
+async function askForLargerDisk(
+  ctx: GuestContext,
+  say: (line: string) => void,
+  resize: ScriptedDiskResize,
+): Promise<string | undefined> {
+  const timeoutMs = resize.timeoutMs ?? 600_000;
+  say(`${MARKERS.diskResize} ${resize.sizeGb}`);
+  const acked = await ctx.metadata.waitFor(DISK_RESIZED_METADATA_KEY, {
+    timeoutMs,
+    accept: (value) => value === String(resize.sizeGb),
+  });
+  if (ctx.signal.aborted) return "the boot ended";
+  if (acked === undefined) {
+    return `the boot disk was not resized to ${resize.sizeGb} GB within ${Math.round(timeoutMs / 1000)} s`;
+  }
+  const boot = ctx.disks().find((disk) => disk.boot);
+  if (boot?.sizeGb !== resize.sizeGb) {
+    return `the resize was acknowledged, but the boot disk is ${boot?.sizeGb ?? "?"} GB, not ${resize.sizeGb} GB`;
+  }
+  say(`${MARKERS.status} the boot disk is ${resize.sizeGb} GB`);
+  return undefined;
 }
 
 async function failAndPowerOff(ctx: GuestContext, delayMs = 300_000): Promise<void> {

@@ -122,6 +122,14 @@ export interface Machine {
    */
   attachDisk(disk: MachineDisk): Promise<void>;
   /**
+   * Tells the running machine that the disk with serial `deviceName` is now `sizeBytes` long (QMP
+   * `block_resize` on its block node), so that the guest sees the larger disk at once, as a GCE guest
+   * does after `disks.resize`. QEMU grows a raw file itself; one that is already that long stays so.
+   * A machine between QEMU processes (a guest reboot) waits for the next one, which opens the file
+   * at its new size anyway.
+   */
+  resizeDisk(deviceName: string, sizeBytes: number): Promise<void>;
+  /**
    * Presses the ACPI power button (the guest shuts down cleanly if it listens), waits up to
    * `graceMs` (default 90 s) for the machine to exit, then quits QEMU hard. Resolves with the exit.
    */
@@ -218,7 +226,13 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
   }
   let nextBoot: { kernel: string; commandLine: string } | undefined = firstBoot;
 
+  // The block node of each disk of the current QEMU process, by device name: `disk<index>` for
+  // those it got at start (qemuCommandLine.ts), `hotplug<n>` for those plugged in since.
+  const nodeNames = new Map<string, string>();
+
   const launch = async (): Promise<QemuProcess> => {
+    nodeNames.clear();
+    disks.forEach((disk, index) => nodeNames.set(disk.deviceName, `disk${index}`));
     const boot = nextBoot ?? (await chooseBoot());
     nextBoot = undefined;
     const args = qemuCommandLine({
@@ -375,6 +389,15 @@ export async function startMachine(spec: MachineSpec): Promise<Machine> {
         throw error;
       }
       disks.push(resolved);
+      nodeNames.set(resolved.deviceName, nodeName);
+    },
+    async resizeDisk(deviceName: string, sizeBytes: number): Promise<void> {
+      if (!running)
+        throw new Error(`cannot resize ${deviceName}: machine ${spec.name} is not running`);
+      const { qmp } = await ready;
+      const nodeName = nodeNames.get(deviceName);
+      if (!nodeName) throw new Error(`machine ${spec.name} has no disk ${deviceName}`);
+      await qmp.execute("block_resize", { "node-name": nodeName, size: sizeBytes });
     },
     async powerDown(graceMs: number = MACHINE_DEFAULTS.powerDownGraceMs): Promise<MachineExit> {
       stopRequested = true;

@@ -14,6 +14,8 @@
  *   buffers, which `getSerialPortOutput` serves;
  * - metadata: the guest's 169.254.169.254:80 is the instance's own metadata server;
  * - hot-attach: `attachDisk` on a running instance hot-plugs the disk;
+ * - resize: `disks.resize` of an attached disk grows its file and QEMU's block node
+ *   (`block_resize`), so the guest sees the larger disk without a reboot, as on GCE;
  * - the guest powering off ends the boot with `powerOff()` (STOPPING, TERMINATED); a guest reboot
  *   stays inside the machine (a fresh QEMU process), so the instance stays RUNNING;
  * - stop, delete and preemption press the ACPI power button and quit QEMU after a grace period; a
@@ -35,6 +37,7 @@ import type { GuestImage } from "./guestImage";
 import { startMachine, type Machine, type MachineExit } from "./machine";
 import type { DiskInterface, MachineDisk } from "./qemuCommandLine";
 import { forwardSerialPorts } from "./serialForwarder";
+import { GIB } from "../compute/rawDiskArchive";
 
 /** One machine run of an instance, reported when the machine has ended. */
 export interface MachineRun {
@@ -193,7 +196,7 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
 }
 
 /**
- * Hot-plugs the disks attached during this boot, one at a time. Disks attached while QEMU starts
+ * Hot-plugs the disks attached during this boot, one at a time, and passes disk resizes on. Disks attached while QEMU starts
  * wait until {@link machineIsUp}; those already among the boot disks are skipped. Detaching is
  * reported on serial port 1: the launcher cannot unplug a disk, so the guest keeps the device.
  */
@@ -220,6 +223,15 @@ function followAttachments(
     );
   };
   const offAttached = ctx.onDiskAttached(plug);
+  // A disk grown by disks.resize: the running QEMU is told (block_resize), so that the guest sees
+  // the new size at once, as on GCE; a machine still starting opens the file at its new size.
+  const offResized = ctx.onDiskResized((disk) => {
+    const running = machine;
+    if (!running) return Promise.resolve();
+    const resized = queue.then(() => running.resizeDisk(disk.deviceName, disk.sizeGb * GIB));
+    queue = resized.catch(() => undefined);
+    return resized;
+  });
   const offDetached = ctx.onDiskDetached((disk) =>
     ctx.writeSerial(
       1,
@@ -234,6 +246,7 @@ function followAttachments(
     },
     async stop() {
       offAttached();
+      offResized();
       offDetached();
       await queue;
     },

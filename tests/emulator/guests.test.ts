@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { scriptedGuest, type ScriptedGuestOptions } from "../../emulator";
+import { PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { eventually, startHarness, ZONE, type Harness } from "./harness";
 import { attachDisk, cosBootDisk, getInstance, insertDisk, insertInstance } from "./harness";
 import { instanceRef as ref, serialOutput, setMetadata, stopInstance } from "./harness";
@@ -95,7 +96,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
       l.some((x) => x.startsWith("BuildSucceeded:")),
     );
     expect(lines).to.deep.equal([
-      "BuildProtocol: 1 build=b-ok",
+      `BuildProtocol: ${PROTOCOL_VERSION} build=b-ok`,
       "BuildStatus: step 1/3: working",
       "BuildStatus: step 2/3: working",
       "BuildStatus: step 3/3: working",
@@ -128,7 +129,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
       l.some((x) => x.startsWith("BuildFailed:")),
     );
     expect(lines).to.deep.equal([
-      "BuildProtocol: 1 build=b-fail",
+      `BuildProtocol: ${PROTOCOL_VERSION} build=b-fail`,
       "BuildStatus: step 1/2: working",
       "BuildStatus: step 2/2: working",
       "BuildFailed: step 2/3 runScript install.sh: exit status 7",
@@ -143,7 +144,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
     expect(await status("build-hang")).to.equal("RUNNING");
     await stopInstance(h, "build-hang");
     expect(h.emulator.serialLines(ref("build-hang")).map((l) => l.text)).to.deep.equal([
-      "BuildProtocol: 1 build=b-hang",
+      `BuildProtocol: ${PROTOCOL_VERSION} build=b-hang`,
       "BuildStatus: step 1/2: working",
       "BuildStatus: step 2/2: working",
     ]);
@@ -156,11 +157,11 @@ describe("emulator: scripted build guests end to end through the API", () => {
       l.some((x) => x.startsWith("BuildSucceeded:")),
     );
     expect(lines).to.deep.equal([
-      "BuildProtocol: 1 build=b-reboot",
+      `BuildProtocol: ${PROTOCOL_VERSION} build=b-reboot`,
       "BuildStatus: step 1/4: working",
       "BuildStatus: step 2/4: working",
       "BuildStatus: Rebooting...",
-      "BuildProtocol: 1 build=b-reboot",
+      `BuildProtocol: ${PROTOCOL_VERSION} build=b-reboot`,
       "BuildStatus: step 3/4: working",
       "BuildStatus: step 4/4: working",
       "BuildSucceeded: Build completed with no errors; waiting for the acknowledgement",
@@ -190,7 +191,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
     await startBuild("build-nocidata", "b-nocidata");
     await h.emulator.untilInstanceStatus(ref("build-nocidata"), "TERMINATED");
     expect(h.emulator.serialLines(ref("build-nocidata")).map((l) => l.text)).to.deep.equal([
-      "BuildProtocol: 1 build=b-nocidata",
+      `BuildProtocol: ${PROTOCOL_VERSION} build=b-nocidata`,
       "BuildFailed: setup: the cidata disk was never attached",
     ]);
   });

@@ -3,6 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
+import { PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { contentLabelOf } from "../../components/naming";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
@@ -238,7 +239,7 @@ describe("the build, on the emulator", function () {
       (e: unknown) => e as Error,
     );
     expect(error?.message).to.include(
-      "the provisioner on the CIDATA disk speaks protocol 99, this orchestrator 1",
+      `the provisioner on the CIDATA disk speaks protocol 99, this orchestrator ${PROTOCOL_VERSION}`,
     );
     expectNoTemporaries(f.emulator);
   });

@@ -1,5 +1,10 @@
 import { expect } from "chai";
-import { LastLines, SerialLineReader, parseBuildLine } from "../../components/guest/serialLines";
+import {
+  LastLines,
+  SerialLineReader,
+  parseBuildLine,
+  startedStepOf,
+} from "../../components/guest/serialLines";
 
 describe("serial port reading", () => {
   it("carries a line split across reads, and a marker split in two", () => {
@@ -55,6 +60,34 @@ describe("serial port reading", () => {
       stage: "boot",
     });
     expect(parseBuildLine("BuildProtocol: x").kind).to.equal("protocol");
+  });
+
+  it("parses a disk resize request, and a malformed one as NaN", () => {
+    expect(parseBuildLine("BuildDiskResize: 11")).to.deep.equal({
+      kind: "diskResize",
+      sizeGb: 11,
+      text: "11",
+    });
+    expect(parseBuildLine("BuildDiskResize: 11GB")).to.deep.include({
+      kind: "diskResize",
+      text: "11GB",
+    });
+    expect(parseBuildLine("BuildDiskResize: 11GB")).to.have.property("sizeGb").that.is.NaN;
+    expect(parseBuildLine("BuildStatus: BuildDiskResize: 11")).to.deep.equal({
+      kind: "status",
+      text: "BuildDiskResize: 11",
+    });
+  });
+
+  it("reads the step a status line says has started", () => {
+    expect(startedStepOf("step 2/3 extendOemPartition: started")).to.equal(
+      "step 2/3 extendOemPartition",
+    );
+    expect(startedStepOf("step 1/2 runScript a: b.sh: started")).to.equal(
+      "step 1/2 runScript a: b.sh",
+    );
+    expect(startedStepOf("step 2/3 extendOemPartition: done")).to.equal(undefined);
+    expect(startedStepOf("resuming with step 2 of 3")).to.equal(undefined);
   });
 
   it("keeps only the last lines", () => {

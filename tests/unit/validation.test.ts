@@ -367,22 +367,16 @@ const cases: Case[] = [
   {
     name: "malformed OEM size",
     args: { ...base, steps: [{ extendOemPartition: { size: "1T" } }] },
-    count: 2,
-    expect: [
-      'steps[0].extendOemPartition.size: is not a size (got "1T")',
-      "steps[0]: uses extendOemPartition, which is not available yet",
-    ],
+    expect: ['steps[0].extendOemPartition.size: is not a size (got "1T")'],
   },
   {
     name: "OEM size below the minimum",
     args: { ...base, steps: [{ extendOemPartition: { size: "8M" } }] },
-    count: 2,
     expect: ['steps[0].extendOemPartition.size: is below the 16M minimum (got "8M")'],
   },
   {
     name: "disk too small for the OEM size",
     args: { ...base, steps: [{ extendOemPartition: { size: "2G" } }] },
-    count: 2,
     expect: [
       "diskSizeGb: is 10 GB, but the disk layout needs at least 12 GB (OEM size + image size (10 GB))",
     ],
@@ -394,7 +388,6 @@ const cases: Case[] = [
       diskSizeGb: 12,
       steps: [{ extendOemPartition: { size: "2G" } }, { sealOemPartition: {} }],
     },
-    count: 3,
     expect: [
       "diskSizeGb: is 12 GB, but the disk layout needs at least 13 GB (OEM size x 2 - reclaimed space (2046 MiB) + image size (10 GB))",
     ],
@@ -405,13 +398,31 @@ const cases: Case[] = [
       ...base,
       steps: [{ extendOemPartition: { size: "4G" } }, { reclaimRootPartition: {} }],
     },
-    count: 3,
     expect: ["needs at least 13 GB (OEM size - reclaimed space (2046 MiB) + image size (10 GB))"],
   },
   {
-    name: "disk-layout step not available yet",
-    args: { ...base, steps: [{ sealOemPartition: {} }] },
-    expect: ["steps[0]: uses sealOemPartition, which is not available yet", "remove the step"],
+    name: "disk too small with the root partition reclaimed by disableAutoUpdate",
+    args: {
+      ...base,
+      diskSizeGb: 12,
+      steps: [{ extendOemPartition: { size: "4G" } }, { disableAutoUpdate: {} }],
+    },
+    expect: [
+      "diskSizeGb: is 12 GB, but the disk layout needs at least 13 GB (OEM size - reclaimed space (2046 MiB) + image size (10 GB))",
+      "raise diskSizeGb, or lower the extendOemPartition size",
+    ],
+  },
+  {
+    name: "extendOemPartition without options",
+    args: { ...base, steps: [{ extendOemPartition: true as never }] },
+    expect: [
+      "steps[0].extendOemPartition: must be an object (got true). Fix: give the step's options as an object",
+    ],
+  },
+  {
+    name: "sealOemPartition with options",
+    args: { ...base, steps: [{ sealOemPartition: { size: "1G" } as never }] },
+    expect: ["steps[0].sealOemPartition: takes no options", "write it as {}"],
   },
   // ---- output image
   {
@@ -708,6 +719,21 @@ describe("validateArgs", () => {
       apiEndpoints: { compute: "http://127.0.0.1:8085", storage: "http://127.0.0.1:8085" },
     };
     expect(validateArgs(full, ctx).map(formatProblem)).to.deep.equal([]);
+  });
+
+  it("accepts the disk-layout steps on disks that hold them (COS Customizer's exact fits)", () => {
+    const layouts: Array<Pick<PreloadedCosImageArgs, "diskSizeGb" | "steps">> = [
+      { diskSizeGb: 11, steps: [{ extendOemPartition: { size: "1G" } }] },
+      { steps: [{ sealOemPartition: {} }] },
+      { steps: [{ extendOemPartition: { size: "50M" } }, { sealOemPartition: {} }] },
+      { diskSizeGb: 11, steps: [{ extendOemPartition: { size: "1G" } }, { sealOemPartition: {} }] },
+      { steps: [{ reclaimRootPartition: {} }, { disableAutoUpdate: {} }] },
+      { steps: [{ extendOemPartition: { size: "2046M" } }, { disableAutoUpdate: {} }] },
+    ];
+    for (const layout of layouts) {
+      const problems = validateArgs({ ...base, ...layout }, ctx).map(formatProblem);
+      expect(problems, JSON.stringify(layout)).to.deep.equal([]);
+    }
   });
 
   it("has a table of at least 40 distinct invalid configurations", () => {

@@ -59,7 +59,10 @@ export function checkDiskSizeForLayout(
   const problem = diskLayoutProblem({
     oemSizeBytes,
     sealOem,
-    reclaimRoot: sealOem || kindCounts.has("reclaimRootPartition"),
+    // ROOT-A is reclaimed by reclaimRootPartition, and by sealOemPartition and disableAutoUpdate as
+    // COS Customizer's do (its ReclaimSDA3): the layout may use that space.
+    reclaimRoot:
+      sealOem || kindCounts.has("reclaimRootPartition") || kindCounts.has("disableAutoUpdate"),
     diskSizeGb,
   });
   if (problem) {

@@ -24,9 +24,9 @@ export const STEP_KINDS = [
 /** Compile-time check that {@link STEP_KINDS} lists every kind of `BuildStepArgs`. */
 export const STEP_KINDS_COMPLETE: EveryKeyListed<BuildStepArgs, typeof STEP_KINDS> = true;
 
-/** Step kinds that are validated but cannot be built yet (they need the disk-layout work). */
-export const UNSUPPORTED_STEP_KINDS: ReadonlySet<string> = new Set([
-  "extendOemPartition",
+/** Step kinds that take no options: each is written `{}`. */
+const OPTION_FREE_KINDS: ReadonlySet<string> = new Set([
+  "disableAutoUpdate",
   "sealOemPartition",
   "reclaimRootPartition",
 ]);
@@ -60,7 +60,6 @@ export function checkSteps(
     if (body === undefined) return;
     const size = checkStepOptions(r, `${field}.${kind}`, kind, body, args, context);
     if (size !== undefined) oemSizeBytes = size;
-    if (UNSUPPORTED_STEP_KINDS.has(kind)) reportUnavailable(r, field, kind);
   });
   checkRepeatedKinds(r, kindCounts);
   checkDiskSizeForLayout(r, args, kindCounts, oemSizeBytes);
@@ -123,10 +122,7 @@ function stepOptions(
       field,
       value: body,
       message: "must be an object",
-      fix:
-        kind === "disableAutoUpdate" || UNSUPPORTED_STEP_KINDS.has(kind)
-          ? "write it as {}"
-          : "give the step's options as an object",
+      fix: OPTION_FREE_KINDS.has(kind) ? "write it as {}" : "give the step's options as an object",
     });
     return undefined;
   }
@@ -158,14 +154,6 @@ function checkStepOptions(
       checkNoOptions(r, field, fields);
       return undefined;
   }
-}
-
-function reportUnavailable(r: ArgsReader, field: string, kind: string): void {
-  r.report({
-    field,
-    message: `uses ${kind}, which is not available yet (the disk-layout steps are not implemented in this release)`,
-    fix: "remove the step; extendOemPartition, sealOemPartition and reclaimRootPartition will come in a later release",
-  });
 }
 
 function checkRepeatedKinds(r: ArgsReader, kindCounts: ReadonlyMap<string, number>): void {

@@ -104,6 +104,50 @@ describe("startMachine (with a fake QEMU)", function () {
     expect((error as Error).message).to.match(/not running/);
   });
 
+  it("resizes a disk over QMP (block_resize on its block node), boot-time, hot-plugged, and after a reboot", async () => {
+    const qmpLog = path.join(dir, "qmp.jsonl");
+    process.env.FAKE_QEMU_QMP_LOG = qmpLog;
+    process.env.FAKE_QEMU_REBOOTS = "0";
+    machine = await startMachine(spec());
+    await machine.attachDisk({
+      file: path.join(dir, "data.raw"),
+      format: "raw",
+      deviceName: "data",
+    });
+    await machine.resizeDisk("boot", 11 * 1024 ** 3);
+    await machine.resizeDisk("data", 3 * 1024 ** 3);
+    let error: unknown;
+    await machine.resizeDisk("nope", 1).catch((caught: unknown) => (error = caught));
+    expect((error as Error).message).to.equal("machine vm has no disk nope");
+    const resizes = async () =>
+      (await fs.readFile(qmpLog, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { execute: string; arguments?: unknown })
+        .filter((entry) => entry.execute === "block_resize")
+        .map((entry) => entry.arguments);
+    expect(await resizes()).to.deep.equal([
+      { "node-name": "disk0", size: 11 * 1024 ** 3 },
+      { "node-name": "hotplug0", size: 3 * 1024 ** 3 },
+    ]);
+    await machine.kill();
+    machine = undefined;
+
+    // After a guest reboot, the next QEMU gets the hot-plugged disk at start, as disk1.
+    await fs.rm(log, { force: true });
+    await fs.rm(qmpLog, { force: true });
+    process.env.FAKE_QEMU_REBOOTS = "1";
+    machine = await startMachine(spec());
+    await machine.attachDisk({
+      file: path.join(dir, "data.raw"),
+      format: "raw",
+      deviceName: "data",
+    });
+    await waitUntil(() => machine!.reboots === 1);
+    await machine.resizeDisk("data", 4 * 1024 ** 3);
+    expect(await resizes()).to.deep.equal([{ "node-name": "disk1", size: 4 * 1024 ** 3 }]);
+  });
+
   it("fails to start with QEMU's own message when QEMU cannot start, leaving no QMP directory", async () => {
     process.env.TMPDIR = dir;
     let error: unknown;
