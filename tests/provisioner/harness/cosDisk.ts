@@ -131,7 +131,8 @@ export class FakeCosDisk {
     return count * size;
   }
 
-  private write(): void {
+  /** Writes the kernel's view (sysfs) of the current partitions and disk size. */
+  write(): void {
     const sysBlock = this.box.machinePath("sys/class/block");
     const diskDir = path.join(sysBlock, this.disk);
     fs.mkdirSync(diskDir, { recursive: true });
