@@ -128,8 +128,15 @@ export interface PreloadImagesStepArgs {
 }
 
 /**
- * Grows the OEM partition (`/usr/share/oem`) so that its filesystem has the given size. Needs COS 73
- * or later and enough disk (see {@link PreloadedCosImageArgs.diskSizeGb}).
+ * Grows the OEM partition (`/usr/share/oem`) so that its filesystem has the given size, as COS
+ * Customizer's `-oem-size`. The partition moves to the end of the disk, after the stateful partition
+ * (STATE), which moves with its data; the OEM filesystem is then grown, and what scripts wrote to
+ * `/usr/share/oem` stays. Needs COS 73 or later and a disk that holds the image and the new
+ * partition: `diskSizeGb` of at least 10 + the OEM size in whole GB (less the 2046 MiB of a reclaimed
+ * ROOT-A, when `reclaimRootPartition`, `sealOemPartition` or `disableAutoUpdate` is there too);
+ * preview refuses a smaller one. The build boots on a disk of the source image's size and grows it to
+ * `diskSizeGb` mid-build (Compute's `disks.resize`), so that COS does not give that space to STATE
+ * first; STATE gets whatever the OEM partition leaves.
  */
 export interface ExtendOemPartitionStepArgs {
   /**
@@ -141,19 +148,32 @@ export interface ExtendOemPartitionStepArgs {
 
 /**
  * Disables COS auto-update on the image by masking `update-engine.service` on the kernel command line,
- * as COS Customizer's `disable-auto-update` does. Unlike it, this step does not (yet) reclaim the
- * unused ROOT-A partition for the stateful partition: the disk layout is left as it is.
+ * and reclaims the unused root partition ROOT-A, as COS Customizer's `disable-auto-update` does: an
+ * image that never updates never boots its second root, so its 2 GiB go to the stateful partition
+ * (STATE, `/mnt/stateful_partition`, which holds `/var` and `/home`), which grows by about 2 GB (2046
+ * MiB; ROOT-A keeps 4 KiB). The build copies the running root to ROOT-B, boots from it, shrinks
+ * ROOT-A and moves STATE over the freed space, rebooting in between; instances of the image boot
+ * from ROOT-B. No disk size beyond the source image's is needed.
  */
 export type DisableAutoUpdateStepArgs = Record<string, never>;
 
 /**
- * Seals the OEM partition with dm-verity (COS Customizer's `seal-oem`). Must come after every step that
- * writes to `/usr/share/oem`; implies reclaiming the unused root partition and disables auto-update.
+ * Seals the OEM partition with dm-verity, as COS Customizer's `seal-oem`: the OEM partition is
+ * doubled, its second half holds the hash tree, every boot entry verifies it read-only, and
+ * `usr-share-oem.mount` is masked: instances see the sealed filesystem as `/dev/dm-1` and mount it
+ * themselves (read-only). Implies `reclaimRootPartition` and disables auto-update (it changes the
+ * kernel command line an update would replace). Must come after every step that writes to
+ * `/usr/share/oem`. With `extendOemPartition`, `diskSizeGb` must be at least 10 + (2 × OEM size −
+ * 2046 MiB) in whole GB; without it the 16 MiB OEM filesystem is sealed within the reclaimed space.
  */
 export type SealOemPartitionStepArgs = Record<string, never>;
 
 /**
- * Reclaims the unused root partition (ROOT-A, about 2 GB) for the OEM and stateful partitions.
+ * Reclaims the unused root partition (ROOT-A, 2 GiB) for the stateful partition, or for the OEM
+ * partition of `extendOemPartition`, as COS Customizer does for `disable-auto-update` and `seal-oem`:
+ * the build copies the running root to ROOT-B, boots from it, shrinks ROOT-A to 4 KiB and moves the
+ * partitions after it over the space (about 2 GB: 2046 MiB). Instances boot from ROOT-B; an update,
+ * which would write the other root, has nowhere to go, so disable auto-update with it.
  */
 export type ReclaimRootPartitionStepArgs = Record<string, never>;
 
@@ -175,13 +195,13 @@ export interface BuildStepArgs {
   installGpuDriver?: InstallGpuDriverStepArgs;
   /** Pull container images into the image. */
   preloadImages?: PreloadImagesStepArgs;
-  /** Disable COS auto-update on instances of the image. */
+  /** Disable COS auto-update on instances of the image; also reclaims ROOT-A for the stateful partition (about 2 GB more). */
   disableAutoUpdate?: DisableAutoUpdateStepArgs;
-  /** Grow the OEM partition. Not available yet: rejected at preview. */
+  /** Grow the OEM partition to a given filesystem size (needs a larger `diskSizeGb`). */
   extendOemPartition?: ExtendOemPartitionStepArgs;
-  /** Seal the OEM partition with dm-verity. Not available yet: rejected at preview. */
+  /** Seal the OEM partition with dm-verity (implies reclaiming ROOT-A and disabling auto-update). */
   sealOemPartition?: SealOemPartitionStepArgs;
-  /** Reclaim the unused root partition. Not available yet: rejected at preview. */
+  /** Reclaim the unused root partition ROOT-A (about 2 GB) for the stateful or OEM partition. */
   reclaimRootPartition?: ReclaimRootPartitionStepArgs;
 }
 
@@ -311,7 +331,9 @@ export interface PreloadedCosImageArgs {
   /**
    * Size of the boot disk and so of the output image, in GB. At least 10 (the size of COS images)
    * and at least the source image's size; also large enough for the OEM arithmetic of
-   * `extendOemPartition` / `sealOemPartition` / `reclaimRootPartition`. Default: 10.
+   * `extendOemPartition` / `sealOemPartition` / `reclaimRootPartition` (checked at preview). With a
+   * disk-layout step (those three and `disableAutoUpdate`) the build VM's disk starts at the source
+   * image's size and is grown to this size mid-build. Default: 10.
    */
   diskSizeGb?: pulumi.Input<number>;
 

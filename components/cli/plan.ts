@@ -108,7 +108,7 @@ async function creations(
   const gpu = spec.steps.some((step) => step.type === "installGpuDriver");
   const list = [
     `instance ${temporaryName(BUILD_ID, "vm")} (${spec.vm.machineType}${spec.vm.gpu ? `, ${spec.vm.gpu.count}x ${spec.vm.gpu.type}` : ""}) in ${zone}`,
-    `disk ${temporaryName(BUILD_ID, "boot")} (${bootDiskSize(spec)} ${spec.vm.diskType}, from ${sourceImage}) in ${zone}`,
+    `disk ${temporaryName(BUILD_ID, "boot")} (${bootDiskOf(spec)}, from ${sourceImage}) in ${zone}`,
   ];
   if (gpu) list.push(`disk ${temporaryName(BUILD_ID, "scratch")} (GPU toolchain) in ${zone}`);
   if (await travelsInMetadata(spec)) {
@@ -123,11 +123,11 @@ async function creations(
   return list;
 }
 
-/** The boot disk's size: a disk-layout step starts it at the source image's (see bootDiskSize.ts). */
-function bootDiskSize(spec: BuildSpec): string {
+/** The boot disk's type and size: a disk-layout step starts it at the source image's (see bootDiskSize.ts). */
+function bootDiskOf(spec: BuildSpec): string {
   return hasDiskLayoutStep(spec.steps)
-    ? `the source image's size, grown to ${spec.image.diskSizeGb} GB during the build`
-    : `${spec.image.diskSizeGb} GB`;
+    ? `${spec.vm.diskType}, at the source image's size, grown to ${spec.image.diskSizeGb} GB during the build`
+    : `${spec.image.diskSizeGb} GB ${spec.vm.diskType}`;
 }
 
 /** The pipeline's own choice (deliverCidata.ts): small, secret-free trees travel in metadata. */

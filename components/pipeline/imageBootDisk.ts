@@ -2,11 +2,13 @@ import type { protos } from "@google-cloud/compute";
 import { Deadline } from "../google/deadline";
 import { DEVICE_NAMES } from "../guest/protocol";
 import { TEMPORARY_LABEL_KEYS } from "../naming";
+import { hasDiskLayoutStep } from "./bootDiskSize";
 import { enterPhase, type BuildRun } from "./buildRun";
 import { deleteVm, type VmAttempt } from "./bootVm";
 import { deleteCidataImage, hasCidataImage } from "./deliverCidata";
 import { diskUrl } from "./instanceBody";
 import { outputImageBody, readImage, setImageLabels } from "./outputImage";
+import { growBootDiskBeforeImaging } from "./resizeBootDisk";
 import { teardown } from "./teardown";
 import { temporaryLabels, type ImageRef } from "./temporaries";
 
@@ -36,6 +38,7 @@ export async function imageBootDisk(run: BuildRun, attempt: VmAttempt): Promise<
   run.progress.info(`creating the image ${imageName} from ${attempt.bootDisk.name}`);
   const ref: ImageRef = { project: spec.image.project, name: imageName };
   await keepBootDisk(run, attempt);
+  if (hasDiskLayoutStep(spec.steps)) await growBootDiskBeforeImaging(run, attempt.bootDisk);
   const body = outputImageBody(
     spec.image,
     imageName,

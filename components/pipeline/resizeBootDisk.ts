@@ -84,21 +84,7 @@ export async function resizeBootDisk(
   if (wanted > current) {
     progress.info(`resizing the boot disk to ${wanted} GB for the disk layout`);
     try {
-      await api.mutate(
-        `resizing the boot disk ${bootDisk.name} to ${wanted} GB`,
-        bootDisk,
-        (requestId) =>
-          api.clients.disks.resize(
-            {
-              project: bootDisk.project,
-              zone: bootDisk.zone,
-              disk: bootDisk.name,
-              requestId,
-              disksResizeRequestResource: { sizeGb: String(wanted) },
-            },
-            api.callOptions(),
-          ),
-      );
+      await growDisk(run, bootDisk, wanted);
     } catch (error) {
       if (error instanceof DeadlineExceededError || error instanceof BuildCancelledError)
         throw error;
@@ -117,4 +103,47 @@ export async function resizeBootDisk(
     await readInstance(api, vm),
   );
   progress.info(`boot disk resized to ${wanted} GB; the provisioner goes on`);
+}
+
+/**
+ * Before imaging: a build whose boot disk started at the source image's size (bootDiskSize.ts) but
+ * whose provisioner never asked for more is grown to `diskSizeGb` now, with a warning, so that the
+ * image always has the size the user asked for (COS then gives the space to its stateful partition
+ * at the image's first boot, as for any larger disk).
+ */
+export async function growBootDiskBeforeImaging(run: BuildRun, bootDisk: ZonalRef): Promise<void> {
+  const { api } = run;
+  const wanted = run.spec.image.diskSizeGb;
+  const [disk] = await api.read(`reading the boot disk ${bootDisk.name}`, () =>
+    api.clients.disks.get(
+      { project: bootDisk.project, zone: bootDisk.zone, disk: bootDisk.name },
+      api.callOptions(),
+    ),
+  );
+  const current = Number(disk.sizeGb);
+  if (current >= wanted) return;
+  run.progress.warn(
+    `the provisioner never asked for the boot disk to grow (${MARKERS.diskResize}); growing it from ${current} to ${wanted} GB before imaging`,
+  );
+  await growDisk(run, bootDisk, wanted);
+}
+
+/** `disks.resize` of the boot disk to `sizeGb`, waiting for its operation. */
+async function growDisk(run: BuildRun, bootDisk: ZonalRef, sizeGb: number): Promise<void> {
+  const { api } = run;
+  await api.mutate(
+    `resizing the boot disk ${bootDisk.name} to ${sizeGb} GB`,
+    bootDisk,
+    (requestId) =>
+      api.clients.disks.resize(
+        {
+          project: bootDisk.project,
+          zone: bootDisk.zone,
+          disk: bootDisk.name,
+          requestId,
+          disksResizeRequestResource: { sizeGb: String(sizeGb) },
+        },
+        api.callOptions(),
+      ),
+  );
 }

@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { MachineRun } from "../../emulator/qemu";
 import { machineDiskOf, qemuGuests } from "../../emulator/qemu";
-import { eventually, startHarness, ZONE, type Harness } from "./harness";
+import { PROJECT, eventually, startHarness, waitOk, ZONE, type Harness } from "./harness";
 import { attachDisk, cosBootDisk, insertDisk, insertInstance, instanceRef } from "./harness";
 import { serialOutput, stopInstance } from "./harness";
 
@@ -146,6 +146,29 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
       (c) => c.execute === "blockdev-add",
     );
     expect(blockdevAdd?.arguments).to.deep.include({ "read-only": true });
+  });
+
+  it("tells the running machine of a disks.resize (QMP block_resize) before the operation is done", async () => {
+    await createInstance();
+    // The machine must be up: a machine still starting opens the file at its new size anyway.
+    await eventually(async () => ((await serial(1)).includes("boot 1") ? true : undefined));
+    const [disk] = await h.clients.disks.get({ project: PROJECT, zone: ZONE, disk: "vm-boot" });
+    const grown = Number(disk.sizeGb) + 1;
+    await waitOk(
+      h,
+      await h.clients.disks.resize({
+        project: PROJECT,
+        zone: ZONE,
+        disk: "vm-boot",
+        disksResizeRequestResource: { sizeGb: String(grown) },
+      }),
+    );
+    const resizes = (await lines(process.env.FAKE_QEMU_QMP_LOG!)).filter(
+      (c) => c.execute === "block_resize",
+    );
+    expect(resizes.map((c) => c.arguments)).to.deep.equal([
+      { "node-name": "disk0", size: grown * 1024 ** 3 },
+    ]);
   });
 
   it("an API stop presses the power button; the instance ends TERMINATED", async () => {

@@ -136,8 +136,25 @@ describe("the preloaded-cos-image command", function () {
     expect(plan.sourceImage).to.match(/^projects\/cos-cloud\/global\/images\/cos-stable-/);
     expect(plan.wouldCreate[0]).to.match(/^instance pci-<build>-vm/);
     expect(plan.wouldCreate.at(-1)).to.include(`image ${PROJECT}/web-fixed`);
+    expect(plan.wouldCreate[1]).to.match(/^disk pci-<build>-boot \(10 GB pd-balanced, from /);
     expect(cloud.emulator.requestLog.count("compute.*.insert")).to.equal(0);
     expect(mutatingCalls(cloud)).to.deep.equal([]);
+  });
+
+  it("plans a disk-layout build's boot disk at the source image's size, grown during the build", async () => {
+    cloud = await startCloud();
+    dir = makeProject(
+      baseConfig({
+        diskSizeGb: 20,
+        steps: [{ runScript: { script: "setup.sh" } }, { disableAutoUpdate: {} }],
+      }),
+    );
+    const result = await run(["plan", ...CONFIG]);
+    expect(result.code, result.stderr).to.equal(0);
+    const plan = JSON.parse(result.stdout) as { wouldCreate: string[] };
+    expect(plan.wouldCreate[1]).to.match(
+      /^disk pci-<build>-boot \(pd-balanced, at the source image's size, grown to 20 GB during the build, from /,
+    );
   });
 
   it("re-runs a fixed name as a no-op when the image has the same content, and refuses another's name (exit 2, no VM)", async () => {

@@ -162,6 +162,18 @@ describe("the mid-build boot disk resize, on the emulator", function () {
     expectNoTemporaries(f.emulator);
   });
 
+  it("grows the boot disk before imaging, with a warning, when the provisioner never asked", async () => {
+    f = await buildFixture({ defaultGuest: { statusLines: 3, statusText: layoutStatus } });
+    const { outs } = await f.build(f.inputs(LAYOUT_ARGS));
+    const [image] = await f.clients.images.get({ project: PROJECT, image: outs.imageName });
+    expect(Number(image.diskSizeGb)).to.equal(20);
+    expect(f.emulator.requestLog.count("compute.disks.resize")).to.equal(1);
+    expect(f.progress.join("\n")).to.include(
+      "the provisioner never asked for the boot disk to grow (BuildDiskResize:); growing it from 10 to 20 GB before imaging",
+    );
+    expectNoTemporaries(f.emulator, [outs.imageName]);
+  });
+
   it("creates the boot disk at diskSizeGb when no step changes the disk layout", async () => {
     const initial = recordingInitialSize();
     f = await buildFixture({}, initial.options);
