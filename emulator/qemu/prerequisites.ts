@@ -23,6 +23,7 @@ export const DEBIAN_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
   "mkfs.vfat": "dosfstools",
   sgdisk: "gdisk",
   veritysetup: "cryptsetup-bin",
+  sfdisk: "fdisk",
   shellcheck: "shellcheck",
   curl: "curl",
   flock: "util-linux",
