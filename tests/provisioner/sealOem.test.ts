@@ -32,6 +32,24 @@ describe("provisioner: sealOemPartition", function () {
   this.timeout(60_000);
   const { sandbox } = useSandboxes();
 
+  it("refuses an OEM filesystem with blocks smaller than dm-verity's 4096 bytes (it could not be mounted sealed)", async () => {
+    const box = sandbox({
+      config: testConfig([{ type: "sealOemPartition" }]),
+      env: { STUB_EFI_DEVICE: "/dev/sda12", STUB_PARTUUID: PARTUUID },
+    });
+    const disk = new FakeCosDisk(box, "sda", 10 * GIB_SECTORS).reclaimed();
+    disk.partitions.OEM.start = 4509696 + 4096;
+    disk.partitions.OEM.size = 31 * 2048;
+    disk.partitions.STATE.start = 4509696 + 4096 + 31 * 2048;
+    disk.write();
+    disk.setFilesystem("OEM", 16 * MIB, 1024);
+    const result = await box.run();
+    expectWellFormedRun(result.serial, BUILD_ID);
+    expect(finalLine(result.serial)).to.equal(
+      "BuildFailed: step 1/1 sealOemPartition: the OEM filesystem has 1024-byte blocks; sealed, it could not be mounted (dm-verity reads 4096-byte blocks)",
+    );
+  });
+
   it("writes a dm-verity tree that veritysetup verifies and appends oemroot to every dm table", async () => {
     const hasVeritysetup = spawnSync("veritysetup", ["--version"]).status === 0;
     if (!hasVeritysetup) {

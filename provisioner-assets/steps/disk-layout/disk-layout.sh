@@ -139,11 +139,11 @@ layout_resize_disk() {
     fail "$CURRENT_LABEL" "the boot disk was resized to $DISK_SIZE_GB GB, but the kernel still sees $((sectors / 2048)) MiB"
 }
 
-# wait_for_disk_sectors N: up to 60 s for the kernel to see the disk at N sectors or more, asking
-# the SCSI layer to rescan if it does not by itself.
+# wait_for_disk_sectors N: up to DISK_RESIZE_TIMEOUT_SECONDS for the kernel to see the disk at N
+# sectors or more (GCE's guests see a resize at once), asking the SCSI layer to rescan after 5 s.
 wait_for_disk_sectors() {
   local sectors tries=0
-  while ((tries < 60)); do
+  while ((tries <= DISK_RESIZE_TIMEOUT_SECONDS)); do
     boot_disk_sectors sectors || return 1
     ((sectors >= $1)) && return 0
     if ((tries == 5)) && [[ -e $ROOT/sys/class/block/${LAYOUT_DISK##*/}/device/rescan ]]; then
@@ -233,6 +233,14 @@ ext4_bytes() {
   size=$(sed -n 's/^Block size: *//p' <<<"$header")
   [[ $count =~ ^[0-9]+$ && $size =~ ^[0-9]+$ ]] || return 1
   printf '%d' "$((count * size))"
+}
+
+# ext4_block_size DEVICE: prints the block size of the ext4 filesystem on DEVICE.
+ext4_block_size() {
+  local size
+  size=$(dumpe2fs -h "$1" 2>/dev/null | sed -n 's/^Block size: *//p') || return 1
+  [[ $size =~ ^[0-9]+$ ]] || return 1
+  printf '%d' "$size"
 }
 
 # release_oem_mount: unmounts /usr/share/oem (COS mounts OEM there with usr-share-oem.mount).

@@ -19,6 +19,12 @@ step_seal_oem_partition() {
   blocks=$((fs_bytes / VERITY_BLOCK))
   sectors=$((fs_bytes / SECTOR_BYTES))
   have_bytes=$(ext4_bytes "$device") || fail "$CURRENT_LABEL" "could not read the OEM filesystem's size"
+  # dm-verity's 4096-byte blocks become /dev/dm-1's sector size, and ext4 cannot mount a filesystem
+  # with smaller blocks on it: refuse now rather than leave an image whose OEM cannot be mounted.
+  local block_size
+  block_size=$(ext4_block_size "$device") || fail "$CURRENT_LABEL" "could not read the OEM filesystem's block size"
+  ((block_size >= VERITY_BLOCK)) ||
+    fail "$CURRENT_LABEL" "the OEM filesystem has $block_size-byte blocks; sealed, it could not be mounted (dm-verity reads 4096-byte blocks)"
   ((have_bytes <= fs_bytes)) ||
     fail "$CURRENT_LABEL" "the OEM filesystem ($have_bytes bytes) is larger than the $fs_bytes bytes to seal"
   tree=$(verity_tree_bytes "$blocks")

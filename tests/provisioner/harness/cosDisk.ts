@@ -115,11 +115,11 @@ export class FakeCosDisk {
     this.write();
   }
 
-  /** Sets what `dumpe2fs -h` reports for a partition's filesystem. */
-  setFilesystem(name: string, bytes: number): void {
+  /** Sets what `dumpe2fs -h` reports for a partition's filesystem (4096-byte blocks, as COS's OEM). */
+  setFilesystem(name: string, bytes: number, blockSize = 4096): void {
     fs.writeFileSync(
       `${this.device(name)}.dumpe2fs`,
-      `Block count: ${bytes / 1024}\nBlock size: 1024\n`,
+      `Block count: ${bytes / blockSize}\nBlock size: ${blockSize}\n`,
     );
   }
 
