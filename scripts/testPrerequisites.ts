@@ -11,7 +11,8 @@ import { missingCommands, type HostProbe } from "../localEngine/localPrerequisit
  * What the unit, component, provisioner, orchestration and emulator tiers run on the host: the
  * provisioner's lint, its registry tests' curl and the local registry they pull from (Debian's
  * distribution registry, htpasswd, a static busybox for the seeded images, skopeo), the FAT and ext4
- * tools that build and inspect disks, and the archive tools. (python3 is optional: the one test that uses it says loudly that it skips.)
+ * tools that build and inspect disks, the disk-layout tests' sgdisk, sfdisk and veritysetup, and the
+ * archive tools. (python3 is optional: the one test that uses it says loudly that it skips.)
  */
 export const TEST_COMMANDS = [
   "bash",
@@ -32,6 +33,9 @@ export const TEST_COMMANDS = [
   "busybox",
   "skopeo",
   "setpriv",
+  "sgdisk",
+  "sfdisk",
+  "veritysetup",
 ] as const;
 
 /** Why `npm test` cannot run on this host, or undefined when every tool is there. */

@@ -22,6 +22,8 @@ export const DEBIAN_PACKAGE_OF_COMMAND: Readonly<Record<string, string>> = {
   "fsck.fat": "dosfstools",
   "mkfs.vfat": "dosfstools",
   sgdisk: "gdisk",
+  veritysetup: "cryptsetup-bin",
+  sfdisk: "fdisk",
   shellcheck: "shellcheck",
   curl: "curl",
   flock: "util-linux",

@@ -21,6 +21,8 @@ main() {
     status "build $BUILD_ID: $STEP_COUNT step(s); copying the build context"
     state_init
   fi
+  # Before the first step (it may reboot several times): the partitions the disk-layout steps need.
+  prepare_disk_layout
   mount_run_arrangements
   run_steps
   # shellcheck disable=SC2034 # read by lib/lifecycle.sh

@@ -28,21 +28,26 @@ header_value() {
 }
 
 # wait_for_ack: waits until instance attribute ACK_KEY equals BUILD_ID, at most ACK_TIMEOUT_SECONDS.
-# Uses wait-for-change requests; last_etag=NONE makes the first one answer at once, later ones hang
-# until the value changes. 404 means "not set yet": try again a second later.
 wait_for_ack() {
+  wait_for_attribute "$ACK_KEY" "$BUILD_ID" "$ACK_TIMEOUT_SECONDS"
+}
+
+# wait_for_attribute KEY VALUE SECONDS: waits until instance attribute KEY equals VALUE, at most
+# SECONDS. Uses wait-for-change requests; last_etag=NONE makes the first one answer at once, later
+# ones hang until the value changes. 404 means "not set yet": try again a second later.
+wait_for_attribute() {
   # SECONDS counts whole seconds from an arbitrary fraction: one more makes the wait at least
-  # ACK_TIMEOUT_SECONDS long (and at most one second longer), never shorter.
-  local deadline=$((SECONDS + ACK_TIMEOUT_SECONDS + 1)) etag=NONE remaining wait code value
-  local body="$RUN_DIR/ack.body" headers="$RUN_DIR/ack.headers"
+  # the given seconds long (and at most one second longer), never shorter.
+  local key=$1 expected=$2 deadline=$((SECONDS + $3 + 1)) etag=NONE remaining wait code value
+  local body="$RUN_DIR/attribute.body" headers="$RUN_DIR/attribute.headers"
   mkdir -p "$RUN_DIR"
   while ((remaining = deadline - SECONDS, remaining > 0)); do
     wait=$((remaining < 60 ? remaining : 60))
-    code=$(metadata_get "instance/attributes/$ACK_KEY?wait_for_change=true&timeout_sec=$wait&last_etag=$etag" \
+    code=$(metadata_get "instance/attributes/$key?wait_for_change=true&timeout_sec=$wait&last_etag=$etag" \
       "$body" "$headers" --max-time "$((wait + 5))")
     if [[ $code == 200 ]]; then
       value=$(<"$body")
-      [[ $value == "$BUILD_ID" ]] && return 0
+      [[ $value == "$expected" ]] && return 0
       etag=$(header_value ETag "$headers") || etag=""
       [[ -n $etag ]] && continue
       etag=NONE

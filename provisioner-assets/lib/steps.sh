@@ -30,7 +30,9 @@ run_step() {
   installGpuDriver) step_install_gpu_driver "$index" ;;
   preloadImages) step_preload_images "$index" ;;
   disableAutoUpdate) step_disable_auto_update ;;
-  extendOemPartition | sealOemPartition | reclaimRootPartition) step_not_supported_yet ;;
+  extendOemPartition) step_extend_oem_partition ;;
+  sealOemPartition) step_seal_oem_partition ;;
+  reclaimRootPartition) step_reclaim_root_partition ;;
   *) config_error "unknown step type '$(one_line "$type")'" ;;
   esac
   state_mark_done "$((index + 1))"

@@ -14,9 +14,12 @@ import { verificationScript, verifyOnNewVm } from "./helpers/verificationVm";
 
 const GIB = 1024 ** 3;
 
-/** COS's partitions by number (name, first sector), as the source image has them. */
+/**
+ * COS's partitions by number (name, first sector), as the source image has them except STATE:
+ * disableAutoUpdate reclaims ROOT-A (shrunk to 4 KiB in place), and STATE starts 2 MiB after it.
+ */
 const COS_PARTITIONS: Array<[number, string, number]> = [
-  [1, "STATE", 8704000],
+  [1, "STATE", 4509696 + 4096],
   [2, "KERN-A", 20480],
   [3, "ROOT-A", 4509696],
   [4, "KERN-B", 53248],
@@ -52,22 +55,24 @@ describe("e2e: COS's disk layout and rules, on an NVMe machine type with a large
 
   it("ran on an NVMe boot disk, found by name rather than as /dev/sda", () => {
     const { cloud } = successfulBuild(build());
-    expect(cloud.progress).to.include("| boot disk /dev/nvme0n1, root partition /dev/nvme0n1p3");
+    // The disk layout of disableAutoUpdate (ROOT-A reclaimed) comes before the first step: B runs.
+    expect(cloud.progress).to.include("| boot disk /dev/nvme0n1, root partition /dev/nvme0n1p5");
     expect(cloud.progress).to.include("| stateful partition /dev/nvme0n1p1");
   });
 
-  it("keeps COS's partition table, with STATE grown to the end of the 12 GB disk", async () => {
+  it("keeps COS's partition table, ROOT-A reclaimed, STATE grown to the end of the 12 GB disk", async () => {
     const { imageFile } = successfulBuild(build());
     const table = await readImageGpt(imageFile);
     expect(
       table.partitions.map((p) => [p.number, p.name, p.firstLba] as [number, string, number]),
     ).to.deep.equal(COS_PARTITIONS);
-    expect(await partitionBytes(imageFile, "ROOT-A")).to.equal(2 * GIB);
+    expect(await partitionBytes(imageFile, "ROOT-A")).to.equal(4096);
+    expect(await partitionBytes(imageFile, "ROOT-B")).to.equal(2 * GIB);
     expect(await partitionBytes(imageFile, "OEM")).to.equal(16 * 1024 * 1024);
     const state = await partitionBytes(imageFile, "STATE");
-    // 12 GiB minus what lies before STATE (4.15 GiB) and the backup GPT: far more than the source
-    // image's 4.85 GiB, so the guest grew it.
-    expect(state / GIB, "STATE in GiB").to.be.greaterThan(7.8);
+    // 12 GiB minus what lies before STATE now (2.15 GiB) and the backup GPT: the 2 GiB of ROOT-A
+    // and the disk grown from the source's 10 GB to 12 GB mid-build, both went to STATE.
+    expect(state / GIB, "STATE in GiB").to.be.greaterThan(9.8);
   });
 
   it("masked update-engine.service in every COS boot entry of grub.cfg on the EFI partition", async () => {
@@ -111,6 +116,7 @@ describe("e2e: COS's disk layout and rules, on an NVMe machine type with a large
           "[[ -d /home/chronos ]] || fail 'no /home/chronos'",
           "if touch /usr/pci-e2e 2>/dev/null; then fail '/usr is writable'; fi",
           'echo "TestStatus: stateful partition $(df -B1 --output=size /mnt/stateful_partition | tail -1) bytes"',
+          '[[ "$(rootdev -s)" == /dev/nvme0n1p5 ]] || fail "booted from $(rootdev -s), not ROOT-B"',
         ].join("\n"),
       ),
     );

@@ -3,7 +3,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROVISIONER_UNIT_NAME, START_SCRIPT_FILE } from "../../components/guest/cloudConfig";
-import { MARKERS, PROTOCOL_VERSION, REBOOT_EXIT_CODE } from "../../components/guest/protocol";
+import {
+  DISK_RESIZED_METADATA_KEY,
+  MARKERS,
+  PROTOCOL_VERSION,
+  REBOOT_EXIT_CODE,
+} from "../../components/guest/protocol";
 import { parsedCloudConfig, writtenFile } from "./harness/cloudConfigYaml";
 import { ASSETS_DIR, FIXTURES_DIR, STUBS_DIR } from "./harness/paths";
 
@@ -66,12 +71,16 @@ describe("provisioner shell code", function () {
     expect(result.status).to.equal(0);
   });
 
-  it("agrees with components/ on the protocol constants, the markers and the unit name", () => {
+  it("agrees with components/ on the protocol constants, the markers, the metadata keys and the unit name", () => {
     const protocolFile = path.join(ASSETS_DIR, "lib", "protocol.sh");
     expect(bashConstant(protocolFile, "PROTOCOL_VERSION")).to.equal(String(PROTOCOL_VERSION));
     expect(bashConstant(protocolFile, "REBOOT_EXIT_CODE")).to.equal(String(REBOOT_EXIT_CODE));
     expect(bashConstant(path.join(ASSETS_DIR, "lib", "paths.sh"), "UNIT_NAME")).to.equal(
       PROVISIONER_UNIT_NAME,
+    );
+    const resizeFile = path.join(ASSETS_DIR, "steps", "disk-layout", "disk-resize.sh");
+    expect(bashConstant(resizeFile, "DISK_RESIZED_METADATA_KEY")).to.equal(
+      DISK_RESIZED_METADATA_KEY,
     );
     for (const [key, name] of Object.entries(MARKER_VARIABLES)) {
       expect(bashConstant(protocolFile, name), name).to.equal(MARKERS[key as keyof typeof MARKERS]);

@@ -112,7 +112,10 @@ build_cos_disk() {
   truncate -s "$(((COS_STATE_LAST - 8704000 + 1) * COS_SECTOR))" "$work/state.ext4"
   mkfs.ext4 -q -F -L STATE -d "$state" "$work/state.ext4"
   truncate -s 16M "$work/oem.ext4"
-  mkfs.ext4 -q -F -L OEM "$work/oem.ext4"
+  # 4096-byte blocks, as COS's OEM filesystem has (mke2fs would pick 1024 for so small a
+  # filesystem): a sealed OEM is read through dm-verity, whose 4096-byte blocks are the device's
+  # sector size, and ext4 cannot mount a filesystem whose blocks are smaller than that.
+  mkfs.ext4 -q -F -b 4096 -L OEM "$work/oem.ext4"
   truncate -s 32M "$work/efi.fat"
   mkfs.vfat -n EFI-SYSTEM "$work/efi.fat" >/dev/null
   cos_grub_cfg >"$work/grub.cfg"

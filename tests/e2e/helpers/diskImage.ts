@@ -7,6 +7,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import {
+  chromeOsAttributes,
+  COS_KERNEL_A,
+  COS_KERNEL_B,
   readDiskBytes,
   readGpt,
   SECTOR_BYTES,
@@ -64,8 +67,9 @@ export async function partitionBytes(image: string, name: string): Promise<numbe
 /**
  * Where a path of the running guest lives in a COS-shaped disk image, by COS's mount rules:
  * `/var/...` and `/home/...` on STATE (which holds `var/` and `home/`), `/mnt/stateful_partition/...`
- * on STATE, `/usr/share/oem/...` on OEM, everything else on ROOT-A. A file without a GPT is taken as
- * a bare ext4 filesystem (the path unchanged).
+ * on STATE, `/usr/share/oem/...` on OEM, everything else on the root slot the image boots (ROOT-B when
+ * KERN-B has the higher priority, as after a ROOT-A reclaim; ROOT-A otherwise). A file without a GPT
+ * is taken as a bare ext4 filesystem (the path unchanged).
  */
 export async function locateGuestPath(
   image: string,
@@ -91,5 +95,14 @@ export async function locateGuestPath(
   }
   if (under("/var") || under("/home")) return at("STATE", guestPath);
   if (under("/usr/share/oem")) return at("OEM", guestPath.slice("/usr/share/oem".length));
-  return at("ROOT-A", guestPath);
+  return at(bootedRoot(table), guestPath);
+}
+
+/** The root partition COS's GRUB boots from the image: B when `prioA < prioB`, else A. */
+export function bootedRoot(table: GptTable): "ROOT-A" | "ROOT-B" {
+  const priority = (number: number): number => {
+    const kernel = table.partitions.find((p) => p.number === number);
+    return kernel ? chromeOsAttributes(kernel).priority : 0;
+  };
+  return priority(COS_KERNEL_A) < priority(COS_KERNEL_B) ? "ROOT-B" : "ROOT-A";
 }

@@ -22,6 +22,7 @@ const E2E_COMMANDS = [
   "mtype",
   "mmd",
   "sgdisk",
+  "veritysetup",
 ];
 
 /**

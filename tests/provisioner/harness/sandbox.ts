@@ -109,6 +109,8 @@ export interface RunOptions {
   terminateWhen?: (serial: string) => boolean;
   /** The script to run instead of `<cidata>/provisioner/provisioner.sh`. */
   script?: string;
+  /** Called with the serial output so far on every chunk (to play the orchestrator's part). */
+  onSerial?: (serial: string) => void;
 }
 
 /**
@@ -160,6 +162,7 @@ export class Sandbox {
       if (options.acknowledge !== false && serial.includes("BuildSucceeded:")) {
         this.metadata.setAttribute(this.options.config.ackKey, this.options.config.buildId);
       }
+      options.onSerial?.(serial);
       if (!terminated && options.terminateWhen?.(serial) && child.pid !== undefined) {
         terminated = true;
         process.kill(-child.pid, "SIGTERM");
