@@ -133,9 +133,14 @@ describe("provisioner: the disk layout (reclaim, resize request, relocation at s
     fs.writeFileSync(path.join(box.base, "bin", "cgpt"), "#!/bin/bash\nsleep 30\n");
     await box.run({ terminateWhen: (serial) => serial.includes("copying ROOT-A") });
     const next = await box.run();
+    // The step fails and is not run again. Which reason it gives depends on where the stop caught
+    // the first run: usually "the machine restarted while this step was running"; when SIGTERM lands
+    // while bash waits for a logged pipeline, the first run reports "stopped unexpectedly" itself and
+    // the next one repeats that failure (a known wrinkle of the exit trap, noted in the issue).
     expect(finalLine(next.serial)).to.match(
-      /^BuildFailed: step 1\/1 reclaimRootPartition: the machine restarted while this step was running/,
+      /^BuildFailed: step 1\/1 reclaimRootPartition: the (machine restarted while this step was running|provisioner stopped unexpectedly)/,
     );
+    expect(next.serial).to.not.contain("copying ROOT-A");
   });
 
   it("asks for the disk at diskSizeGb, then moves STATE and grows OEM after the resize (extendOemPartition 1G on 11 GB)", async () => {
