@@ -34,14 +34,19 @@ describe("provisioner: the disk layout (reclaim, resize request, relocation at s
   /** A sandbox with a fake COS disk and an EFI partition holding GRUB_CFG. */
   const machine = (
     steps: ProvisionerStep[],
-    options: { disk?: "sda" | "nvme0n1"; sectors?: number; diskSizeGb?: number } = {},
+    options: {
+      disk?: "sda" | "nvme0n1";
+      sectors?: number;
+      diskSizeGb?: number;
+      resizeTimeoutSeconds?: number;
+    } = {},
   ): { box: Sandbox; disk: FakeCosDisk; grub: string } => {
     const diskName = options.disk ?? "sda";
     const efi = `/dev/${diskName === "sda" ? "sda12" : "nvme0n1p12"}`;
     const box = sandbox({
       config: testConfig(steps, {
         diskSizeGb: options.diskSizeGb ?? 10,
-        diskResizeTimeoutSeconds: 3,
+        diskResizeTimeoutSeconds: options.resizeTimeoutSeconds ?? 3,
       }),
       env: { STUB_EFI_DEVICE: efi, STUB_PARTUUID: "0e3d6f3c-3f6e-4c1a-9a51-6b1d2c3e4f58" },
     });
@@ -195,6 +200,28 @@ describe("provisioner: the disk layout (reclaim, resize request, relocation at s
     expect(finalLine(result.serial)).to.equal(
       "BuildFailed: step 1/1 extendOemPartition: the boot disk was not resized to 11 GB within 3 s",
     );
+  });
+
+  it("asks the disk's driver to look again when the larger disk does not show: SCSI rescan, NVMe rescan_controller", async () => {
+    for (const diskName of ["sda", "nvme0n1"] as const) {
+      const { box, disk } = machine([{ type: "reclaimRootPartition" }], {
+        disk: diskName,
+        diskSizeGb: 12,
+        resizeTimeoutSeconds: 7,
+      });
+      // The disk's sysfs device directory, with the one rescan file its driver offers.
+      const device = box.machinePath(`sys/class/block/${diskName}/device`);
+      const rescanFile = path.join(device, diskName === "sda" ? "rescan" : "rescan_controller");
+      fs.mkdirSync(device, { recursive: true });
+      fs.writeFileSync(rescanFile, "");
+      await box.run();
+      disk.bootFrom("ROOT-B");
+      metadata.setAttribute("pci-disk-resized", "12");
+      const asking = await box.run();
+      expect(finalLine(asking.serial)).to.match(/the kernel still sees 10240 MiB/);
+      expect(fs.readFileSync(rescanFile, "utf8"), `${diskName}: rescan asked`).to.equal("1\n");
+      metadata.deleteAttribute("pci-disk-resized");
+    }
   });
 
   it("fails clearly when the resize is acknowledged but the kernel never sees the larger disk", async () => {

@@ -140,14 +140,23 @@ layout_resize_disk() {
 }
 
 # wait_for_disk_sectors N: up to DISK_RESIZE_TIMEOUT_SECONDS for the kernel to see the disk at N
-# sectors or more (GCE's guests see a resize at once), asking the SCSI layer to rescan after 5 s.
+# sectors or more (GCE's guests see a resize at once). After 5 s it asks the disk's driver to look
+# again: the SCSI device's `rescan`, or the NVMe controller's `rescan_controller` (a controller that
+# sends no namespace-changed event, as QEMU's does not on a resize, is otherwise never re-read).
 wait_for_disk_sectors() {
-  local sectors tries=0
+  local sectors tries=0 disk device_dir
+  # Found here: after the reboot into ROOT-B nothing earlier in this run has read the table.
+  boot_disk disk || return 1
+  device_dir=$ROOT/sys/class/block/${disk##*/}/device
   while ((tries <= DISK_RESIZE_TIMEOUT_SECONDS)); do
     boot_disk_sectors sectors || return 1
     ((sectors >= $1)) && return 0
-    if ((tries == 5)) && [[ -e $ROOT/sys/class/block/${LAYOUT_DISK##*/}/device/rescan ]]; then
-      echo 1 >"$ROOT/sys/class/block/${LAYOUT_DISK##*/}/device/rescan" || true
+    if ((tries == 5)); then
+      if [[ -e $device_dir/rescan ]]; then
+        echo 1 >"$device_dir/rescan" || true
+      elif [[ -e $device_dir/rescan_controller ]]; then
+        echo 1 >"$device_dir/rescan_controller" || true
+      fi
     fi
     sleep 1
     tries=$((tries + 1))
