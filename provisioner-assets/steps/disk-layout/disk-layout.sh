@@ -135,20 +135,28 @@ layout_resize_disk() {
   status "$LAYOUT_LABEL: asking for the boot disk at $DISK_SIZE_GB GB (it has $((sectors / 2048)) MiB)"
   request_disk_resize "$DISK_SIZE_GB" ||
     fail "$CURRENT_LABEL" "the boot disk was not resized to $DISK_SIZE_GB GB within $DISK_RESIZE_TIMEOUT_SECONDS s"
-  wait_for_disk_sectors "$wanted" ||
-    fail "$CURRENT_LABEL" "the boot disk was resized to $DISK_SIZE_GB GB, but the kernel still sees $((sectors / 2048)) MiB"
+  wait_for_disk_sectors "$wanted" && return 0
+  # A disk whose driver never reports the new size (QEMU's NVMe controller, unlike GCE's) is read
+  # again at boot: one reboot, then the request above finds the disk large enough. Only once.
+  local rebooted
+  state_read rebooted layout-resize-reboot
+  if [[ $rebooted != true ]]; then
+    state_write layout-resize-reboot true
+    layout_reboot "the kernel still sees $((sectors / 2048)) MiB after the resize, so the disk is read again at boot"
+  fi
+  fail "$CURRENT_LABEL" "the boot disk was resized to $DISK_SIZE_GB GB, but the kernel still sees $((sectors / 2048)) MiB"
 }
 
-# wait_for_disk_sectors N: up to DISK_RESIZE_TIMEOUT_SECONDS for the kernel to see the disk at N
-# sectors or more (GCE's guests see a resize at once). After 5 s it asks the disk's driver to look
-# again: the SCSI device's `rescan`, or the NVMe controller's `rescan_controller` (a controller that
-# sends no namespace-changed event, as QEMU's does not on a resize, is otherwise never re-read).
+# wait_for_disk_sectors N: up to 30 s (at most DISK_RESIZE_TIMEOUT_SECONDS) for the kernel to see the
+# disk at N sectors or more (GCE's guests see a resize at once). After 5 s it asks the disk's driver
+# to look again: the SCSI device's `rescan`, or the NVMe controller's `rescan_controller`.
 wait_for_disk_sectors() {
-  local sectors tries=0 disk device_dir
+  local sectors tries=0 disk device_dir limit=30
+  ((DISK_RESIZE_TIMEOUT_SECONDS < limit)) && limit=$DISK_RESIZE_TIMEOUT_SECONDS
   # Found here: after the reboot into ROOT-B nothing earlier in this run has read the table.
   boot_disk disk || return 1
   device_dir=$ROOT/sys/class/block/${disk##*/}/device
-  while ((tries <= DISK_RESIZE_TIMEOUT_SECONDS)); do
+  while ((tries <= limit)); do
     boot_disk_sectors sectors || return 1
     ((sectors >= $1)) && return 0
     if ((tries == 5)); then
