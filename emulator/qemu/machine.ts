@@ -129,7 +129,9 @@ export interface Machine {
    * `block_resize` on its block node), so that the guest sees the larger disk at once, as a GCE guest
    * does after `disks.resize`. QEMU grows a raw file itself; one that is already that long stays so.
    * A machine between QEMU processes (a guest reboot) waits for the next one, which opens the file
-   * at its new size anyway.
+   * at its new size anyway. A difference from GCE that stays: QEMU's NVMe controller keeps reporting
+   * the namespace's old size to the running guest (a rescan does not help), so an NVMe guest sees the
+   * larger disk only after a reboot; the provisioner reboots once for that.
    */
   resizeDisk(deviceName: string, sizeBytes: number): Promise<void>;
   /**
