@@ -1,39 +1,11 @@
 import { expect } from "chai";
 import { contentHashOf, redactedSteps, secretsDigest } from "../../components/pipeline/contentHash";
 import { toBuildSpec, type BuildSpec } from "../../components/pipeline/spec";
-import type { ImageBuildInputs } from "../../components/provider/inputs";
-
-function inputs(
-  args: Partial<ImageBuildInputs["args"]> = {},
-  secrets?: ImageBuildInputs["secrets"],
-): ImageBuildInputs {
-  return {
-    namePrefix: "web",
-    ownerId: "0123456789abcdef",
-    programDir: "/home/me/infra",
-    args: {
-      sourceImageFamily: "cos-stable",
-      project: "my-project",
-      zone: "europe-west4-b",
-      bucket: "scratch",
-      buildContext: "image",
-      steps: [{ runScript: { script: "setup.sh", env: { A: "1" } } }],
-      ...args,
-    },
-    secrets: secrets ?? { env: {}, credentials: {} },
-  };
-}
-
-const facts = {
-  sourceImage: "projects/cos-cloud/global/images/cos-stable-1",
-  sourceImageId: "1",
-  contextHash: "c0ffee",
-  guestCodeHash: "9e57c0de",
-};
+import { HASH_FACTS, specInputs } from "./helpers/specInputs";
 
 describe("build spec", () => {
   it("applies every documented default", () => {
-    const spec = toBuildSpec(inputs());
+    const spec = toBuildSpec(specInputs());
     expect(spec.source).to.deep.equal({
       kind: "family",
       project: "cos-cloud",
@@ -66,7 +38,7 @@ describe("build spec", () => {
 
   it("uses an N1 machine for GPUs and expands names into URLs", () => {
     const spec = toBuildSpec(
-      inputs({
+      specInputs({
         gpuType: "nvidia-tesla-t4",
         subnetwork: "builders",
         network: "shared",
@@ -84,7 +56,7 @@ describe("build spec", () => {
 
   it("turns every step kind into the provisioner's form, secrets merged back", () => {
     const spec = toBuildSpec(
-      inputs(
+      specInputs(
         {
           gpuType: "nvidia-l4",
           steps: [
@@ -131,25 +103,25 @@ describe("build spec", () => {
   it("selects the source by image URL, by family or by milestone", () => {
     expect(
       toBuildSpec(
-        inputs({
+        specInputs({
           sourceImageFamily: undefined,
           sourceImage: "https://www.googleapis.com/compute/v1/projects/p-1234/global/images/x",
         }),
       ).source,
     ).to.deep.equal({ kind: "image", image: { project: "p-1234", name: "x" } });
     expect(
-      toBuildSpec(inputs({ sourceImageFamily: undefined, sourceImageMilestone: 121 })).source,
+      toBuildSpec(specInputs({ sourceImageFamily: undefined, sourceImageMilestone: 121 })).source,
     ).to.deep.equal({ kind: "milestone", project: "cos-cloud", milestone: 121 });
   });
 });
 
 describe("content hash", () => {
-  const base = (): BuildSpec => toBuildSpec(inputs());
+  const base = (): BuildSpec => toBuildSpec(specInputs());
 
   it("is stable for equal inputs and ignores how the build runs", () => {
-    const a = contentHashOf(base(), facts);
+    const a = contentHashOf(base(), HASH_FACTS);
     const mechanics = toBuildSpec(
-      inputs({
+      specInputs({
         machineType: "n2-standard-8",
         network: "other",
         bucket: "elsewhere",
@@ -158,58 +130,62 @@ describe("content hash", () => {
         vmLabels: { a: "b" },
       }),
     );
-    expect(contentHashOf(mechanics, facts)).to.equal(a);
+    expect(contentHashOf(mechanics, HASH_FACTS)).to.equal(a);
     expect(a).to.match(/^[0-9a-f]{64}$/);
   });
 
   it("changes with everything that shapes the image", () => {
-    const a = contentHashOf(base(), facts);
+    const a = contentHashOf(base(), HASH_FACTS);
     const changed: Array<[string, string]> = [
       [
         "source image",
         contentHashOf(base(), {
-          ...facts,
+          ...HASH_FACTS,
           sourceImage: "projects/cos-cloud/global/images/cos-stable-2",
         }),
       ],
-      ["source id", contentHashOf(base(), { ...facts, sourceImageId: "2" })],
-      ["context", contentHashOf(base(), { ...facts, contextHash: "c0ffef" })],
-      ["guest code", contentHashOf(base(), { ...facts, guestCodeHash: "9e57c0df" })],
+      ["source id", contentHashOf(base(), { ...HASH_FACTS, sourceImageId: "2" })],
+      ["context", contentHashOf(base(), { ...HASH_FACTS, contextHash: "c0ffef" })],
+      ["guest code", contentHashOf(base(), { ...HASH_FACTS, guestCodeHash: "9e57c0df" })],
       [
         "env value",
         contentHashOf(
-          toBuildSpec(inputs({ steps: [{ runScript: { script: "setup.sh", env: { A: "2" } } }] })),
-          facts,
+          toBuildSpec(
+            specInputs({ steps: [{ runScript: { script: "setup.sh", env: { A: "2" } } }] }),
+          ),
+          HASH_FACTS,
         ),
       ],
       [
         "step order",
         contentHashOf(
           toBuildSpec(
-            inputs({
+            specInputs({
               steps: [
                 { disableAutoUpdate: {} },
                 { runScript: { script: "setup.sh", env: { A: "1" } } },
               ],
             }),
           ),
-          facts,
+          HASH_FACTS,
         ),
       ],
-      ["family", contentHashOf(toBuildSpec(inputs({ imageFamily: "web" })), facts)],
-      ["disk size", contentHashOf(toBuildSpec(inputs({ diskSizeGb: 20 })), facts)],
+      ["family", contentHashOf(toBuildSpec(specInputs({ imageFamily: "web" })), HASH_FACTS)],
+      ["disk size", contentHashOf(toBuildSpec(specInputs({ diskSizeGb: 20 })), HASH_FACTS)],
       [
         "licenses",
         contentHashOf(
-          toBuildSpec(inputs({ imageLicenses: ["projects/cos-cloud/global/licenses/cos-gpu"] })),
-          facts,
+          toBuildSpec(
+            specInputs({ imageLicenses: ["projects/cos-cloud/global/licenses/cos-gpu"] }),
+          ),
+          HASH_FACTS,
         ),
       ],
       [
         "secret",
         contentHashOf(
-          toBuildSpec(inputs({}, { env: { "0": { S: "x" } }, credentials: {} })),
-          facts,
+          toBuildSpec(specInputs({}, { env: { "0": { S: "x" } }, credentials: {} })),
+          HASH_FACTS,
         ),
       ],
     ];
@@ -218,7 +194,9 @@ describe("content hash", () => {
   });
 
   it("keeps secret values out of what it shows and digests them slowly with a salt", () => {
-    const spec = toBuildSpec(inputs({}, { env: { "0": { TOKEN: "hunter2" } }, credentials: {} }));
+    const spec = toBuildSpec(
+      specInputs({}, { env: { "0": { TOKEN: "hunter2" } }, credentials: {} }),
+    );
     expect(JSON.stringify(redactedSteps(spec))).not.to.include("hunter2");
     const digest = secretsDigest(spec);
     expect(digest).to.match(/^[0-9a-f]{64}$/);

@@ -3,34 +3,8 @@ import type { PreloadedCosImageArgs } from "../../components/args";
 import { canonicalJson, contentHashOf } from "../../components/pipeline/contentHash";
 import { ARG_HASH_ROLES, ARGS_OUTSIDE_THE_HASH } from "../../components/pipeline/hashedArgs";
 import { toBuildSpec } from "../../components/pipeline/spec";
-import type { ImageBuildInputs } from "../../components/provider/inputs";
 import { ARG_KEYS } from "../../components/validation/keys";
-
-/** A build's inputs: a small valid set of arguments, with `overrides` on top. */
-function inputs(overrides: Record<string, unknown>): ImageBuildInputs {
-  return {
-    namePrefix: "web",
-    ownerId: "0123456789abcdef",
-    programDir: "/home/me/infra",
-    args: {
-      sourceImageFamily: "cos-stable",
-      project: "my-project",
-      zone: "europe-west4-b",
-      bucket: "scratch",
-      buildContext: "image",
-      steps: [{ runScript: { script: "setup.sh", env: { A: "1" } } }],
-      ...overrides,
-    },
-    secrets: { env: {}, credentials: {} },
-  };
-}
-
-const facts = {
-  sourceImage: "projects/cos-cloud/global/images/cos-stable-1",
-  sourceImageId: "1",
-  contextHash: "c0ffee",
-  guestCodeHash: "9e57c0de",
-};
+import { HASH_FACTS, specInputs } from "./helpers/specInputs";
 
 /**
  * For every argument, a change to it: `to` on top of `from` (default: nothing). A new argument
@@ -106,10 +80,10 @@ describe("which arguments shape the image (components/pipeline/hashedArgs.ts)", 
     const role = ARG_HASH_ROLES[key];
     it(`${key}: ${role === "outside" ? "the hash ignores a change to it" : `a change to it reaches the hash (${role})`}`, () => {
       const change = CHANGES[key];
-      const before = toBuildSpec(inputs(change.from ?? {}));
-      const after = toBuildSpec(inputs(change.to));
-      const hashBefore = contentHashOf(before, facts);
-      const hashAfter = contentHashOf(after, facts);
+      const before = toBuildSpec(specInputs(change.from ?? {}));
+      const after = toBuildSpec(specInputs(change.to));
+      const hashBefore = contentHashOf(before, HASH_FACTS);
+      const hashAfter = contentHashOf(after, HASH_FACTS);
       if (role === "outside") {
         expect(ARGS_OUTSIDE_THE_HASH.has(key)).to.equal(true);
         expect(hashAfter, `${key} is listed outside the hash but changes it`).to.equal(hashBefore);
@@ -122,10 +96,10 @@ describe("which arguments shape the image (components/pipeline/hashedArgs.ts)", 
           `${key} is listed as shaping the image but the hash ignores it`,
         ).not.to.equal(hashBefore);
       } else if (role === "source") {
-        // The hash sees the source through the image it resolves to (the facts).
+        // The hash sees the source through the image it resolves to (the HASH_FACTS).
         expect(canonicalJson(after.source)).not.to.equal(canonicalJson(before.source));
       } else {
-        // The hash sees local files through their content (the context hash of the facts).
+        // The hash sees local files through their content (the context hash of the HASH_FACTS).
         expect(canonicalJson([after.contextDir, after.extraFiles])).not.to.equal(
           canonicalJson([before.contextDir, before.extraFiles]),
         );
