@@ -119,6 +119,8 @@ describe("e2e: COS's disk layout and rules, on an NVMe machine type with a large
           '[[ "$(rootdev -s)" == /dev/nvme0n1p5 ]] || fail "booted from $(rootdev -s), not ROOT-B"',
         ].join("\n"),
       ),
+      // The image was built for an NVMe-only series; it boots on one, as its users' VMs would.
+      { machineType: "c3-standard-4" },
     );
     expect(result.verdict, result.port2).to.equal("TestPass");
     expectNoTemporaries(cloud.emulator, [outs.imageName]);

@@ -167,8 +167,7 @@ async function verifyWithBootTimeSetup(
           'echo "TestStatus: $(tail -n 1 /var/lib/cos-stand-ins/cos-extensions.log)"',
         ].join("\n"),
       ),
-      10 * 60_000,
-      bootTimeSetup.slice("#cloud-config\n".length),
+      { extraCloudConfig: bootTimeSetup.slice("#cloud-config\n".length) },
     );
   } finally {
     await clients.close();

@@ -40,18 +40,36 @@ export function verificationScript(checks: string): string {
 
 type Operation = protos.google.cloud.compute.v1.IOperation;
 
+/** How a verification VM differs from the default one. */
+export interface VerificationOptions {
+  /** How long to wait for the verdict. Default: 10 minutes. */
+  timeoutMs?: number;
+  /**
+   * More top-level cloud-config (YAML keys such as `bootcmd:`, what a user's instance would carry)
+   * added to the verification's own. Default: none.
+   */
+  extraCloudConfig?: string;
+  /**
+   * The machine type (a name in the e2e zone): an image built for an NVMe-only series is checked on
+   * one, where its boot disk is `/dev/nvme0n1`. Default: `e2-small` (SCSI, `/dev/sda`).
+   */
+  machineType?: string;
+}
+
 /**
  * Boots `name` from `image` with `script` as its verification unit; returns the verdict; deletes the
- * VM. `extraCloudConfig` is more top-level cloud-config (YAML keys such as `bootcmd:`, what a user's
- * instance would carry) added to the verification's own. Default: none.
+ * VM.
  */
 export async function verifyOnNewVm(
   cloud: QemuCloud,
   image: string,
   name: string,
   script: string,
-  timeoutMs = 10 * 60_000,
-  extraCloudConfig = "",
+  {
+    timeoutMs = 10 * 60_000,
+    extraCloudConfig = "",
+    machineType = "e2-small",
+  }: VerificationOptions = {},
 ): Promise<Verification> {
   const { instances } = cloud.clients;
   const key = { project: E2E_PROJECT, zone: E2E_ZONE, instance: name };
@@ -63,7 +81,7 @@ export async function verifyOnNewVm(
       zone: E2E_ZONE,
       instanceResource: {
         name,
-        machineType: `zones/${E2E_ZONE}/machineTypes/e2-small`,
+        machineType: `zones/${E2E_ZONE}/machineTypes/${machineType}`,
         disks: [
           {
             boot: true,
