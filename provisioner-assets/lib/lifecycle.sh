@@ -6,6 +6,9 @@
 CURRENT_LABEL=setup
 # Set once the run has decided how it ends, so the exit trap stays quiet.
 RUN_ENDED=false
+# The provisioner's own shell (set by main). Subshells (pipeline elements, command substitutions)
+# can run the EXIT trap too when the system's SIGTERM kills them; only this shell ends the run.
+PROVISIONER_PID=
 # Commands that undo temporary arrangements (mounts, credential files) if a step fails midway.
 CLEANUP_HOOKS=()
 
@@ -78,6 +81,9 @@ reboot_for_step() {
 # set -e): report it as a failure of what was under way.
 on_exit() {
   local status=$?
+  # A subshell dying (the unit's SIGTERM reaches the whole process group) is not the run ending:
+  # the provisioner's shell sees the failed command, or runs on_terminate, itself.
+  [[ $BASHPID == "$PROVISIONER_PID" ]] || return 0
   [[ $RUN_ENDED == false ]] || return 0
   fail "$CURRENT_LABEL" "the provisioner stopped unexpectedly (exit status $status)"
 }
@@ -86,6 +92,8 @@ on_exit() {
 # script ran `reboot` itself). Say nothing final: the next run finds the step interrupted and fails
 # it clearly; a second final marker would confuse the orchestrator.
 on_terminate() {
+  # In a subshell the signal only ends the subshell; the provisioner's shell has its own trap.
+  [[ $BASHPID == "$PROVISIONER_PID" ]] || exit 143
   # After the final marker (waiting for the acknowledgement or to power off) nothing more is said.
   [[ $RUN_ENDED == false ]] || exit 143
   RUN_ENDED=true

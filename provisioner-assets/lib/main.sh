@@ -9,6 +9,8 @@ main() {
   # shellcheck disable=SC2034 # read by lib/config.sh
   CONFIG_DIR="$CIDATA_ROOT/config"
   export -n PCI_CIDATA_ROOT
+  # shellcheck disable=SC2034 # read by lib/lifecycle.sh
+  PROVISIONER_PID=$BASHPID
   trap on_exit EXIT
   trap on_terminate TERM
   start_stderr_prefixer
