@@ -152,7 +152,9 @@ describe("the examples, run by the local engine", function () {
   });
 
   it("matrix: two milestones times two drivers, built in parallel, four distinct names, no temporary left", async () => {
-    await start();
+    // Guests that take 20 s to boot: the builds then overlap however slowly a loaded machine
+    // registers the four resources (with instant guests one build could end before the last began).
+    await start({ defaultGuest: { bootDelayMs: 20_000 } });
     const result = await deploy(example("matrix"));
 
     const names = result.outputs.imageNames as string[];
