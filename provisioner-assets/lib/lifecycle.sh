@@ -68,9 +68,10 @@ succeed() {
   exit 0
 }
 
-# reboot_for_step: a step finished and asked for a reboot; the run started at the next boot resumes.
+# reboot_for_step [WHAT-NEXT]: a step asked for a reboot; the run started at the next boot resumes.
+# WHAT-NEXT says what that run does (default: the next step; a disk layout's stages say their own).
 reboot_for_step() {
-  status "rebooting, as the step asked; the build resumes with the next step after the reboot"
+  status "rebooting, as the step asked; ${1:-the build resumes with the next step after the reboot}"
   RUN_ENDED=true
   flush_stderr_prefixer
   reboot

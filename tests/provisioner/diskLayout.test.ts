@@ -71,6 +71,10 @@ describe("provisioner: the disk layout (reclaim, resize request, relocation at s
       ["prioritize", "-P", "5", "-i", "4", "/dev/nvme0n1"],
     ]);
     expect(box.calls("reboot")).to.have.length(1);
+    // The reboot is mid-step: the next boot goes on with the layout, not with a next step.
+    expect(first.serial).to.include(
+      "rebooting, as the step asked; the disk layout goes on with its next stage after the reboot",
+    );
     expect(fs.existsSync(box.machinePath("var/lib/.preloaded-cos-image/running"))).to.equal(false);
 
     // Boot 2, from ROOT-B: the relocation unit is installed and started, journald leaves /var.

@@ -67,7 +67,7 @@ layout_reboot() {
   status "$LAYOUT_LABEL: $1; rebooting"
   rm -f "$STATE_DIR/running"
   sync
-  reboot_for_step
+  reboot_for_step "the disk layout goes on with its next stage after the reboot"
 }
 
 # The partitions as the kernel sees them now (layout_read_table): start and size in sectors,
