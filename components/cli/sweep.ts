@@ -72,24 +72,25 @@ function sweepRequest(flags: ParsedFlags): SweepRequest {
       fix: "give the id of the project the builds ran in, e.g. --project my-project",
     });
   }
-  const zone = flags.get("zone");
-  if (zone !== undefined && !isZone(zone)) {
-    problems.push({
-      field: "--zone",
-      value: zone,
-      message: "is not a zone",
-      fix: 'give a zone such as "us-central1-a", or leave it out for every zone',
-    });
-  }
-  const bucket = flags.get("bucket");
-  if (bucket !== undefined && !isBucketName(bucket)) {
-    problems.push({
-      field: "--bucket",
-      value: bucket,
-      message: "is not a bucket name",
-      fix: "give the bucket's name only, without gs://",
-    });
-  }
+  /** The value of an optional flag; a value given but not `valid` is a problem. */
+  const optionalFlag = (
+    name: string,
+    valid: (value: string) => boolean,
+    problem: { message: string; fix: string },
+  ): string | undefined => {
+    const value = flags.get(name);
+    if (value !== undefined && !valid(value))
+      problems.push({ field: `--${name}`, value, ...problem });
+    return value;
+  };
+  const zone = optionalFlag("zone", isZone, {
+    message: "is not a zone",
+    fix: 'give a zone such as "us-central1-a", or leave it out for every zone',
+  });
+  const bucket = optionalFlag("bucket", isBucketName, {
+    message: "is not a bucket name",
+    fix: "give the bucket's name only, without gs://",
+  });
   if (flags.has("prefix") && bucket === undefined) {
     problems.push({
       field: "--prefix",

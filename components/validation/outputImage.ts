@@ -9,7 +9,7 @@ import {
 } from "../google/names";
 import type { ArgsUnderValidation } from "./context";
 import { checkLabels } from "./labels";
-import type { ArgsReader } from "./reader";
+import { oneOf, type ArgsReader } from "./reader";
 import { COS_IMAGE_PROJECT } from "./source";
 
 /**
@@ -104,16 +104,11 @@ function checkImageDescription(r: ArgsReader, args: ArgsUnderValidation): void {
 }
 
 function checkImageLicenses(r: ArgsReader, args: ArgsUnderValidation): void {
-  for (const license of r.stringArray("imageLicenses", args.imageLicenses) ?? []) {
-    if (normalizeLicense(license) === undefined) {
-      r.report({
-        field: "imageLicenses",
-        value: license,
-        message: "is not a license reference",
-        fix: 'use "projects/<project>/global/licenses/<license>", e.g. "projects/cos-cloud/global/licenses/cos-gpu"',
-      });
-    }
-  }
+  const isLicense = (license: string): boolean => normalizeLicense(license) !== undefined;
+  r.validStrings("imageLicenses", args.imageLicenses, isLicense, {
+    message: "is not a license reference",
+    fix: 'use "projects/<project>/global/licenses/<license>", e.g. "projects/cos-cloud/global/licenses/cos-gpu"',
+  });
 }
 
 /** `deprecateOlderImages` needs a family; its TTL needs it turned on. */
@@ -150,26 +145,13 @@ function checkStorageLocations(r: ArgsReader, args: ArgsUnderValidation): void {
       fix: "keep a single region or multi-region",
     });
   }
-  for (const location of locations ?? []) {
-    if (!isStorageLocation(location)) {
-      r.report({
-        field: "imageStorageLocations",
-        value: location,
-        message: "is not a storage location",
-        fix: 'use a region such as "us-central1" or a multi-region: "us", "eu" or "asia"',
-      });
-    }
-  }
+  r.reportInvalid("imageStorageLocations", locations, isStorageLocation, {
+    message: "is not a storage location",
+    fix: 'use a region such as "us-central1" or a multi-region: "us", "eu" or "asia"',
+  });
 }
 
 function checkGuestOsFeatures(r: ArgsReader, args: ArgsUnderValidation): void {
-  r.validStrings(
-    "guestOsFeatures",
-    args.guestOsFeatures,
-    (feature) => (GUEST_OS_FEATURES as readonly string[]).includes(feature),
-    {
-      message: "is not a guest OS feature",
-      fix: `use one of ${GUEST_OS_FEATURES.join(", ")}`,
-    },
-  );
+  const features = oneOf(GUEST_OS_FEATURES, "a guest OS feature");
+  r.validStrings("guestOsFeatures", args.guestOsFeatures, features.isValid, features.rule);
 }

@@ -9,6 +9,25 @@ export interface StringRule {
   fix: string;
 }
 
+/** A string that must be one of a fixed list: its test and what is said of any other value. */
+export interface OneOfRule {
+  /** True for a member of the list. */
+  isValid: (value: string) => boolean;
+  /** "is not <what>", and the fix that lists every member. */
+  rule: StringRule;
+}
+
+/**
+ * The rule for a string that must be one of `allowed`, for {@link ArgsReader.validString} and
+ * {@link ArgsReader.validStrings}; `what` names a member ("a provisioning model").
+ */
+export function oneOf(allowed: readonly string[], what: string): OneOfRule {
+  return {
+    isValid: (value) => allowed.includes(value),
+    rule: { message: `is not ${what}`, fix: `use one of ${allowed.join(", ")}` },
+  };
+}
+
 /**
  * The string the Pulumi engine gives dynamic providers for values that are unknown during a preview
  * (`unknownValue` in @pulumi/pulumi's runtime).
@@ -75,8 +94,21 @@ export class ArgsReader {
   ): string[] | undefined {
     const values = this.stringArray(field, input);
     if (values === undefined) return undefined;
-    for (const value of values) if (!isValid(value)) this.report({ field, value, ...rule });
+    this.reportInvalid(field, values, isValid, rule);
     return values.filter(isValid);
+  }
+
+  /**
+   * Reports each of `values` that fails `isValid` with `rule` and its value, for a list that other
+   * rules also check as a whole (its length); undefined values are skipped like absent ones.
+   */
+  reportInvalid(
+    field: string,
+    values: readonly string[] | undefined,
+    isValid: (value: string) => boolean,
+    rule: StringRule,
+  ): void {
+    for (const value of values ?? []) if (!isValid(value)) this.report({ field, value, ...rule });
   }
 
   /** A known finite number, or undefined. */

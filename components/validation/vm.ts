@@ -9,7 +9,7 @@ import {
 } from "../google/names";
 import type { ArgsUnderValidation, ValidationContext } from "./context";
 import { checkLabels } from "./labels";
-import type { ArgsReader } from "./reader";
+import { oneOf, type ArgsReader } from "./reader";
 
 /** Labels the component puts on every temporary resource (build id, owner, creation time, managed-by). */
 export const TEMPORARY_LABELS_ADDED = 4;
@@ -26,8 +26,8 @@ const SERVICE_ACCOUNT =
 
 /** Preload VM rules: project, zone, machine, disks, network, identity, GPUs, scheduling, labels. */
 export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationContext): void {
-  checkProject(r, args, ctx);
-  checkZone(r, args, ctx);
+  checkPlace(r, "project", args.project, ctx.defaultProject);
+  checkPlace(r, "zone", args.zone, ctx.defaultZone);
   const machineType = checkMachineAndDisk(r, args);
   checkNetwork(r, args);
   checkServiceAccount(r, args);
@@ -38,39 +38,42 @@ export function checkVm(r: ArgsReader, args: ArgsUnderValidation, ctx: Validatio
   checkLabels(r, "vmLabels", args.vmLabels, TEMPORARY_LABELS_ADDED);
 }
 
-function checkProject(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationContext): void {
-  const project = r.string("project", args.project);
-  if (!r.isSet(args.project) && !ctx.defaultProject) {
-    r.report({
-      field: "project",
-      message: "is not set and the stack has no gcp:project",
-      fix: "set project, or run `pulumi config set gcp:project <project-id>`",
-    });
-  } else if (project !== undefined && !isProjectId(project)) {
-    r.report({
-      field: "project",
-      value: project,
-      message: "is not a valid project id",
-      fix: 'use the project id (not its name or number), e.g. "my-project-123"',
-    });
-  }
-}
+/** What `project` and `zone` must look like, and the example value of their `pulumi config set` line. */
+const PLACE_RULES = {
+  project: {
+    stackValue: "<project-id>",
+    isValid: isProjectId,
+    message: "is not a valid project id",
+    fix: 'use the project id (not its name or number), e.g. "my-project-123"',
+  },
+  zone: {
+    stackValue: "us-central1-a",
+    isValid: isZone,
+    message: "is not a zone",
+    fix: 'give a zone such as "us-central1-a" (a region like "us-central1" is not enough)',
+  },
+} as const;
 
-function checkZone(r: ArgsReader, args: ArgsUnderValidation, ctx: ValidationContext): void {
-  const zone = r.string("zone", args.zone);
-  if (!r.isSet(args.zone) && !ctx.defaultZone) {
+/**
+ * `project` or `zone`: a well-formed value, or none where the stack's `gcp:<field>` stands in.
+ * Without either, the fix names the `pulumi config set` line, with the rule's `stackValue`.
+ */
+function checkPlace(
+  r: ArgsReader,
+  field: keyof typeof PLACE_RULES,
+  input: unknown,
+  stackDefault: string | undefined,
+): void {
+  const rule = PLACE_RULES[field];
+  const value = r.string(field, input);
+  if (!r.isSet(input) && !stackDefault) {
     r.report({
-      field: "zone",
-      message: "is not set and the stack has no gcp:zone",
-      fix: "set zone, or run `pulumi config set gcp:zone us-central1-a`",
+      field,
+      message: `is not set and the stack has no gcp:${field}`,
+      fix: `set ${field}, or run \`pulumi config set gcp:${field} ${rule.stackValue}\``,
     });
-  } else if (zone !== undefined && !isZone(zone)) {
-    r.report({
-      field: "zone",
-      value: zone,
-      message: "is not a zone",
-      fix: 'give a zone such as "us-central1-a" (a region like "us-central1" is not enough)',
-    });
+  } else if (value !== undefined && !rule.isValid(value)) {
+    r.report({ field, value, message: rule.message, fix: rule.fix });
   }
 }
 
@@ -121,16 +124,10 @@ function checkServiceAccount(r: ArgsReader, args: ArgsUnderValidation): void {
 
 function checkNetworkTags(r: ArgsReader, args: ArgsUnderValidation): void {
   const tags = r.stringArray("networkTags", args.networkTags);
-  for (const tag of tags ?? []) {
-    if (!isNetworkTag(tag)) {
-      r.report({
-        field: "networkTags",
-        value: tag,
-        message: "is not a valid network tag",
-        fix: "use lowercase letters, digits and hyphens, starting with a letter, at most 63 characters",
-      });
-    }
-  }
+  r.reportInvalid("networkTags", tags, isNetworkTag, {
+    message: "is not a valid network tag",
+    fix: "use lowercase letters, digits and hyphens, starting with a letter, at most 63 characters",
+  });
   if (tags && tags.length > MAX_NETWORK_TAGS) {
     r.report({
       field: "networkTags",
@@ -143,15 +140,8 @@ function checkNetworkTags(r: ArgsReader, args: ArgsUnderValidation): void {
 
 /** Provisioning model and preemption retries. */
 function checkScheduling(r: ArgsReader, args: ArgsUnderValidation): void {
-  r.validString(
-    "vmProvisioningModel",
-    args.vmProvisioningModel,
-    (model) => (PROVISIONING_MODELS as readonly string[]).includes(model),
-    {
-      message: "is not a provisioning model",
-      fix: `use one of ${PROVISIONING_MODELS.join(", ")}`,
-    },
-  );
+  const models = oneOf(PROVISIONING_MODELS, "a provisioning model");
+  r.validString("vmProvisioningModel", args.vmProvisioningModel, models.isValid, models.rule);
   r.integer("preemptionRetries", args.preemptionRetries, 0, 5);
 }
 

@@ -13,6 +13,22 @@ export function sendOperation(ctx: RequestContext, op: Operation): void {
 }
 
 /**
+ * Answers a mutation with a new operation that runs `work` in the background, recorded under the
+ * request's `requestId`, so that a retry of the same request is answered by {@link replayed}.
+ */
+export function startOperation(
+  ctx: RequestContext,
+  deps: ComputeDeps,
+  scope: OperationScope,
+  operationType: string,
+  target: { selfLink: string; id: string },
+  work: (op: Operation) => Promise<void>,
+): void {
+  const requestId = ctx.url.searchParams.get("requestId");
+  sendOperation(ctx, deps.operations.start(scope, operationType, target, work, requestId));
+}
+
+/**
  * When the request carries a `requestId` already seen in this project, answers with that
  * operation and returns true (the caller then does nothing else).
  */
@@ -56,24 +72,17 @@ export async function setLabels(
   const labels = validateLabels("labels", body.labels);
   requireFingerprint(body.labelFingerprint, resource.labelFingerprint, "label");
   const expected = resource.labelFingerprint;
-  const op = deps.operations.start(
-    scope,
-    "setLabels",
-    resource,
-    async () => {
-      await deps.latency.wait("metadataUpdate");
-      if (resource.labelFingerprint !== expected) {
-        throw new OperationFailure(
-          "CONDITION_NOT_MET",
-          "Labels fingerprint changed during the update.",
-          412,
-        );
-      }
-      resource.setLabels(labels);
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, scope, "setLabels", resource, async () => {
+    await deps.latency.wait("metadataUpdate");
+    if (resource.labelFingerprint !== expected) {
+      throw new OperationFailure(
+        "CONDITION_NOT_MET",
+        "Labels fingerprint changed during the update.",
+        412,
+      );
+    }
+    resource.setLabels(labels);
+  });
 }
 
 /** `{kind, id, items, nextPageToken, selfLink}` of a list response. */

@@ -8,7 +8,7 @@ import {
 } from "../http/errors";
 import { readJsonObject, sendJson } from "../http/io";
 import type { RequestContext, Router } from "../http/router";
-import { listResponse, replayed, sendOperation, setLabels } from "./common";
+import { listResponse, replayed, setLabels, startOperation } from "./common";
 import { OperationFailure } from "./operations";
 import type { ComputeDeps } from "./deps";
 import { listPage } from "./listing";
@@ -155,21 +155,14 @@ async function insertDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
     },
     "resource",
   );
-  const op = deps.operations.start(
-    { project, zone },
-    "insert",
-    disk,
-    async () => {
-      try {
-        await create();
-      } catch (err) {
-        await discardDisk(deps, disk);
-        throw err;
-      }
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, "insert", disk, async () => {
+    try {
+      await create();
+    } catch (err) {
+      await discardDisk(deps, disk);
+      throw err;
+    }
+  });
 }
 
 function deleteDisk(ctx: RequestContext, deps: ComputeDeps): void {
@@ -181,17 +174,10 @@ function deleteDisk(ctx: RequestContext, deps: ComputeDeps): void {
   const imaging = deps.state.imagesBeingCreatedFrom(disk);
   if (imaging.length > 0) throw resourceInUse(disk.path, imaging[0].path);
   disk.status = "DELETING";
-  const op = deps.operations.start(
-    { project, zone },
-    "delete",
-    disk,
-    async () => {
-      await deps.latency.wait("diskDelete");
-      await discardDisk(deps, disk);
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, "delete", disk, async () => {
+    await deps.latency.wait("diskDelete");
+    await discardDisk(deps, disk);
+  });
 }
 
 /**
@@ -215,23 +201,16 @@ async function resizeDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
       `New disk size '${sizeGb}' GiB must be larger than existing size '${disk.sizeGb}' GiB.`,
     );
   }
-  const op = deps.operations.start(
-    { project, zone },
-    "resizeDisk",
-    disk,
-    async () => {
-      await deps.latency.wait("diskResize");
-      checkDiskQuota(deps, disk, sizeGb);
-      if (disk.filePath) await deps.diskFiles.grow(disk.filePath, sizeGb);
-      disk.sizeGb = Math.max(disk.sizeGb, sizeGb);
-      const users = [...deps.state.instances.values()].filter((instance) =>
-        disk.users.includes(instance.record.selfLink),
-      );
-      await Promise.all(users.map((instance) => instance.diskResized(disk)));
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, "resizeDisk", disk, async () => {
+    await deps.latency.wait("diskResize");
+    checkDiskQuota(deps, disk, sizeGb);
+    if (disk.filePath) await deps.diskFiles.grow(disk.filePath, sizeGb);
+    disk.sizeGb = Math.max(disk.sizeGb, sizeGb);
+    const users = [...deps.state.instances.values()].filter((instance) =>
+      disk.users.includes(instance.record.selfLink),
+    );
+    await Promise.all(users.map((instance) => instance.diskResized(disk)));
+  });
 }
 
 /** GCE's `DISKS_TOTAL_GB`: the project's disks in the disk's region, with `disk` at `sizeGb`. */

@@ -8,7 +8,7 @@ import {
 } from "../http/errors";
 import { readJsonObject, sendJson } from "../http/io";
 import type { RequestContext, Router } from "../http/router";
-import { listResponse, replayed, sendOperation, setLabels, stringList } from "./common";
+import { listResponse, replayed, setLabels, startOperation, stringList } from "./common";
 import type { ComputeDeps } from "./deps";
 import { listPage } from "./listing";
 import { OperationFailure } from "./operations";
@@ -130,24 +130,17 @@ async function insertImage(ctx: RequestContext, deps: ComputeDeps): Promise<void
     image.diskSizeGb = requestedSizeGb;
 
   deps.state.images.set(image.path, image);
-  const op = deps.operations.start(
-    { project },
-    "insert",
-    image,
-    async () => {
-      try {
-        await buildImage(image, source, deps);
-        image.status = "READY";
-      } catch (err) {
-        // GCE does not keep an image whose creation failed.
-        if (deps.state.images.get(image.path) === image) deps.state.images.delete(image.path);
-        await deps.diskFiles.remove(image.filePath);
-        throw err;
-      }
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project }, "insert", image, async () => {
+    try {
+      await buildImage(image, source, deps);
+      image.status = "READY";
+    } catch (err) {
+      // GCE does not keep an image whose creation failed.
+      if (deps.state.images.get(image.path) === image) deps.state.images.delete(image.path);
+      await deps.diskFiles.remove(image.filePath);
+      throw err;
+    }
+  });
 }
 
 function resolveSource(
@@ -274,18 +267,11 @@ function deleteImage(ctx: RequestContext, deps: ComputeDeps): void {
   if (replayed(ctx, deps, project)) return;
   const image = deps.state.image(project, ctx.params.image);
   image.status = "DELETING";
-  const op = deps.operations.start(
-    { project },
-    "delete",
-    image,
-    async () => {
-      await deps.latency.wait("imageDelete");
-      if (deps.state.images.get(image.path) === image) deps.state.images.delete(image.path);
-      if (!image.externalFile) await deps.diskFiles.remove(image.filePath);
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project }, "delete", image, async () => {
+    await deps.latency.wait("imageDelete");
+    if (deps.state.images.get(image.path) === image) deps.state.images.delete(image.path);
+    if (!image.externalFile) await deps.diskFiles.remove(image.filePath);
+  });
 }
 
 async function deprecateImage(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
@@ -325,18 +311,11 @@ async function deprecateImage(ctx: RequestContext, deps: ComputeDeps): Promise<v
     }
     status.replacement = selfLink(`projects/${ref.project}/global/images/${ref.name}`);
   }
-  const op = deps.operations.start(
-    { project },
-    "deprecate",
-    image,
-    async () => {
-      await deps.latency.wait("metadataUpdate");
-      // Deprecating to ACTIVE clears the deprecation status, as GCE does.
-      image.deprecated = status.state === "ACTIVE" ? undefined : status;
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project }, "deprecate", image, async () => {
+    await deps.latency.wait("metadataUpdate");
+    // Deprecating to ACTIVE clears the deprecation status, as GCE does.
+    image.deprecated = status.state === "ACTIVE" ? undefined : status;
+  });
 }
 
 /** `https://storage.googleapis.com/<bucket>/<object>` (or `gs://`) → bucket and object. */

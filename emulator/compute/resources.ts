@@ -23,7 +23,7 @@ export interface GuestOsFeature {
   type: string;
 }
 
-/** Fields shared by images and disks. */
+/** Fields shared by images, disks and instances. */
 abstract class LabelledResource {
   /** uint64 id as a decimal string. */
   readonly id = newResourceId();
@@ -36,12 +36,35 @@ abstract class LabelledResource {
   /** Description. */
   description?: string;
 
+  /** Resource name. */
+  abstract readonly name: string;
+
   /** `projects/...` path. */
   abstract get path(): string;
 
   /** Full URL identifying the resource. */
   get selfLink(): string {
     return selfLink(this.path);
+  }
+
+  /** The fields the API puts first in every resource: kind, id, creation time, name, description. */
+  protected identityJson(kind: string): Record<string, unknown> {
+    return {
+      kind,
+      id: this.id,
+      creationTimestamp: this.creationTimestamp,
+      name: this.name,
+      ...(this.description !== undefined ? { description: this.description } : {}),
+    };
+  }
+
+  /** The resource's URL and its labels with their fingerprint, as the API shows them. */
+  protected linkAndLabelsJson(): Record<string, unknown> {
+    return {
+      selfLink: this.selfLink,
+      labels: this.labels,
+      labelFingerprint: this.labelFingerprint,
+    };
   }
 
   /** Replaces the labels and renews the fingerprint. */
@@ -103,11 +126,7 @@ export class ImageRecord extends LabelledResource {
   /** The API representation. */
   toJSON(): Record<string, unknown> {
     return {
-      kind: "compute#image",
-      id: this.id,
-      creationTimestamp: this.creationTimestamp,
-      name: this.name,
-      ...(this.description !== undefined ? { description: this.description } : {}),
+      ...this.identityJson("compute#image"),
       sourceType: "RAW",
       ...(this.rawDisk ? { rawDisk: this.rawDisk } : {}),
       ...(this.deprecated ? { deprecated: this.deprecated } : {}),
@@ -119,9 +138,7 @@ export class ImageRecord extends LabelledResource {
       ...(this.sourceDisk ? { sourceDisk: this.sourceDisk, sourceDiskId: this.sourceDiskId } : {}),
       ...(this.licenses.length ? { licenses: this.licenses } : {}),
       ...(this.family ? { family: this.family } : {}),
-      selfLink: this.selfLink,
-      labels: this.labels,
-      labelFingerprint: this.labelFingerprint,
+      ...this.linkAndLabelsJson(),
       ...(this.guestOsFeatures.length ? { guestOsFeatures: this.guestOsFeatures } : {}),
       storageLocations: this.storageLocations,
       ...(this.architecture ? { architecture: this.architecture } : {}),
@@ -173,11 +190,7 @@ export class DiskRecord extends LabelledResource {
   /** The API representation. */
   toJSON(): Record<string, unknown> {
     return {
-      kind: "compute#disk",
-      id: this.id,
-      creationTimestamp: this.creationTimestamp,
-      name: this.name,
-      ...(this.description !== undefined ? { description: this.description } : {}),
+      ...this.identityJson("compute#disk"),
       sizeGb: String(this.sizeGb),
       zone: selfLink(`projects/${this.project}/zones/${this.zone}`),
       status: this.status,
@@ -190,9 +203,7 @@ export class DiskRecord extends LabelledResource {
       ...(this.users.length ? { users: this.users } : {}),
       ...(this.lastAttachTimestamp ? { lastAttachTimestamp: this.lastAttachTimestamp } : {}),
       ...(this.lastDetachTimestamp ? { lastDetachTimestamp: this.lastDetachTimestamp } : {}),
-      selfLink: this.selfLink,
-      labels: this.labels,
-      labelFingerprint: this.labelFingerprint,
+      ...this.linkAndLabelsJson(),
       physicalBlockSizeBytes: "4096",
     };
   }
@@ -270,25 +281,15 @@ export interface Scheduling {
 export type InstanceStatus = "PROVISIONING" | "STAGING" | "RUNNING" | "STOPPING" | "TERMINATED";
 
 /** A zonal VM instance (its data; behaviour lives in `InstanceRuntime`). */
-export class InstanceRecord {
-  /** uint64 id. */
-  readonly id = newResourceId();
-  /** RFC 3339 creation time. */
-  readonly creationTimestamp = rfc3339();
+export class InstanceRecord extends LabelledResource {
   /** Current status. */
   status: InstanceStatus = "PROVISIONING";
   /** Why the instance is in its status, when GCE would say (e.g. preemption). */
   statusMessage?: string;
   /** Attached disks in index order. */
   disks: AttachedDisk[] = [];
-  /** Labels. */
-  labels: Record<string, string> = {};
-  /** Guards setLabels. */
-  labelFingerprint = newFingerprint();
   /** Fingerprint of the instance's whole configuration. */
   fingerprint = newFingerprint();
-  /** Description. */
-  description?: string;
   /** Scheduling with defaults. */
   scheduling: Scheduling = {
     onHostMaintenance: "MIGRATE",
@@ -317,32 +318,19 @@ export class InstanceRecord {
     readonly machineType: string,
     /** The instance metadata. */
     readonly metadata: InstanceMetadata,
-  ) {}
+  ) {
+    super();
+  }
 
   /** `projects/p/zones/z/instances/n`. */
   get path(): string {
     return `projects/${this.project}/zones/${this.zone}/instances/${this.name}`;
   }
 
-  /** Replaces the labels and renews the fingerprint. */
-  setLabels(labels: Record<string, string>): void {
-    this.labels = labels;
-    this.labelFingerprint = newFingerprint();
-  }
-
-  /** Full URL. */
-  get selfLink(): string {
-    return selfLink(this.path);
-  }
-
   /** The API representation. */
   toJSON(): Record<string, unknown> {
     return {
-      kind: "compute#instance",
-      id: this.id,
-      creationTimestamp: this.creationTimestamp,
-      name: this.name,
-      ...(this.description !== undefined ? { description: this.description } : {}),
+      ...this.identityJson("compute#instance"),
       tags: this.tags,
       machineType: this.machineType,
       status: this.status,

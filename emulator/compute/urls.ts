@@ -54,6 +54,27 @@ export interface ZonalRef {
 }
 
 /**
+ * The parts of a zonal reference of `collection`: a full URL, `projects/p/zones/z/<collection>/n`,
+ * `zones/z/<collection>/n` (in the request's project), or a bare name matching `bareName` (in the
+ * request's project and zone); undefined for anything else.
+ */
+function zonalParts(
+  ref: string,
+  collection: string,
+  requestProject: string,
+  requestZone: string,
+  bareName: RegExp,
+): ZonalRef | undefined {
+  const path = stripComputePrefix(ref);
+  let m = new RegExp(`^projects/([^/]+)/zones/([^/]+)/${collection}/([^/]+)$`).exec(path);
+  if (m) return { project: m[1], zone: m[2], name: m[3] };
+  m = new RegExp(`^zones/([^/]+)/${collection}/([^/]+)$`).exec(path);
+  if (m) return { project: requestProject, zone: m[1], name: m[2] };
+  if (bareName.test(path)) return { project: requestProject, zone: requestZone, name: path };
+  return undefined;
+}
+
+/**
  * Parses a zonal reference of `collection` (`disks`, `instances`): a full URL, `projects/p/zones/z/
  * <collection>/n`, `zones/z/<collection>/n`, or a bare name in the request's zone.
  */
@@ -64,14 +85,9 @@ export function parseZonalRef(
   requestProject: string,
   requestZone: string,
 ): ZonalRef {
-  const path = stripComputePrefix(ref);
-  let m = new RegExp(`^projects/([^/]+)/zones/([^/]+)/${collection}/([^/]+)$`).exec(path);
-  if (m) return { project: m[1], zone: m[2], name: m[3] };
-  m = new RegExp(`^zones/([^/]+)/${collection}/([^/]+)$`).exec(path);
-  if (m) return { project: requestProject, zone: m[1], name: m[2] };
-  if (/^[a-z][-a-z0-9]*$/.test(path))
-    return { project: requestProject, zone: requestZone, name: path };
-  throw invalidField(field, ref, "The URL is malformed.");
+  const parts = zonalParts(ref, collection, requestProject, requestZone, /^[a-z][-a-z0-9]*$/);
+  if (!parts) throw invalidField(field, ref, "The URL is malformed.");
+  return parts;
 }
 
 /**
@@ -85,15 +101,10 @@ export function zonalTypeUrl(
   project: string,
   zone: string,
 ): string {
-  const path = stripComputePrefix(ref);
-  let m = new RegExp(`^projects/([^/]+)/zones/([^/]+)/${collection}/([^/]+)$`).exec(path);
-  if (m) return selfLink(`projects/${m[1]}/zones/${m[2]}/${collection}/${m[3]}`);
-  m = new RegExp(`^zones/([^/]+)/${collection}/([^/]+)$`).exec(path);
-  if (m) return selfLink(`projects/${project}/zones/${m[1]}/${collection}/${m[2]}`);
-  if (/^[a-z0-9][-a-z0-9]*$/.test(path)) {
-    return selfLink(`projects/${project}/zones/${zone}/${collection}/${path}`);
-  }
-  throw invalidField(field, ref, "The URL is malformed.");
+  // Type names may start with a digit, unlike resource names.
+  const parts = zonalParts(ref, collection, project, zone, /^[a-z0-9][-a-z0-9]*$/);
+  if (!parts) throw invalidField(field, ref, "The URL is malformed.");
+  return selfLink(`projects/${parts.project}/zones/${parts.zone}/${collection}/${parts.name}`);
 }
 
 /** The last path segment of a URL or path (`.../machineTypes/e2-small` → `e2-small`). */

@@ -86,6 +86,17 @@ describe("emulator: scripted build guests end to end through the API", () => {
     return String((await getInstance(h, name)).status);
   }
 
+  /** Starts build `name`, attaches its cidata disk, and returns port 3's lines once `verdict` shows. */
+  async function buildUntil(
+    name: string,
+    buildId: string,
+    verdict: "BuildSucceeded:" | "BuildFailed:",
+  ): Promise<string[]> {
+    await startBuild(name, buildId);
+    await attachCidata(name);
+    return followSerial(name, (l) => l.some((x) => x.startsWith(verdict)));
+  }
+
   it("success: waits for the hot-attached cidata disk, prints the protocol lines in order, powers off after the ack", async () => {
     await startBuild("build-ok", "b-ok");
     // Nothing on port 3 until the cidata disk is attached.
@@ -123,12 +134,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
   });
 
   it("failure: prints BuildFailed with step and reason, then powers off", async () => {
-    await startBuild("build-fail", "b-fail");
-    await attachCidata("build-fail");
-    const lines = await followSerial("build-fail", (l) =>
-      l.some((x) => x.startsWith("BuildFailed:")),
-    );
-    expect(lines).to.deep.equal([
+    expect(await buildUntil("build-fail", "b-fail", "BuildFailed:")).to.deep.equal([
       `BuildProtocol: ${PROTOCOL_VERSION} build=b-fail`,
       "BuildStatus: step 1/2: working",
       "BuildStatus: step 2/2: working",
@@ -151,11 +157,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
   });
 
   it("reboot: the instance stays RUNNING, the guest announces itself again and resumes after the last step", async () => {
-    await startBuild("build-reboot", "b-reboot");
-    await attachCidata("build-reboot");
-    const lines = await followSerial("build-reboot", (l) =>
-      l.some((x) => x.startsWith("BuildSucceeded:")),
-    );
+    const lines = await buildUntil("build-reboot", "b-reboot", "BuildSucceeded:");
     expect(lines).to.deep.equal([
       `BuildProtocol: ${PROTOCOL_VERSION} build=b-reboot`,
       "BuildStatus: step 1/4: working",
@@ -197,11 +199,7 @@ describe("emulator: scripted build guests end to end through the API", () => {
   });
 
   it("long run: paced status lines are all delivered through start/next", async () => {
-    await startBuild("build-long", "b-long");
-    await attachCidata("build-long");
-    const lines = await followSerial("build-long", (l) =>
-      l.some((x) => x.startsWith("BuildSucceeded:")),
-    );
+    const lines = await buildUntil("build-long", "b-long", "BuildSucceeded:");
     expect(lines.filter((l) => l.startsWith("BuildStatus:"))).to.have.length(60);
     await ack("build-long", "b-long");
     await h.emulator.untilInstanceStatus(ref("build-long"), "TERMINATED");

@@ -209,6 +209,15 @@ export async function attachDisk(
   );
 }
 
+/** Detaches a disk from an instance of the test zone and waits for the operation, which must succeed. */
+export async function detachDisk(
+  h: Harness,
+  instance: string,
+  deviceName: string,
+): Promise<OperationLike> {
+  return waitOk(h, await h.clients.instances.detachDisk({ ...IN_ZONE, instance, deviceName }));
+}
+
 /** Metadata as `instances.setMetadata` takes it. */
 export type MetadataResource = protos.google.cloud.compute.v1.IMetadata;
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { GuestBackend } from "../../emulator";
-import { PROJECT, rejection, startHarness, waitDone, waitOk, ZONE, type Harness } from "./harness";
-import { attachDisk, cosBootDisk, getDisk, getInstance, insertDisk } from "./harness";
+import { PROJECT, rejection, startHarness, waitDone, ZONE, type Harness } from "./harness";
+import { attachDisk, cosBootDisk, detachDisk, getDisk, getInstance, insertDisk } from "./harness";
 import { insertInstance, instanceRef as ref, requestInstance, requestSetMetadata } from "./harness";
 import { serialOutput, setMetadata, stopInstance } from "./harness";
 
@@ -211,15 +211,7 @@ describe("emulator: instances through the real Compute Engine client", () => {
       }),
     );
     expect(twice.httpStatusCode).to.equal(400);
-    await waitOk(
-      h,
-      await h.clients.instances.detachDisk({
-        project: PROJECT,
-        zone: ZONE,
-        instance: "vm-attach",
-        deviceName: "cidata",
-      }),
-    );
+    await detachDisk(h, "vm-attach", "cidata");
     const detached = await getInstance(h, "vm-attach");
     expect(detached.disks?.map((d) => d.deviceName)).to.deep.equal(["boot"]);
   });

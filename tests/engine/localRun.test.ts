@@ -10,8 +10,8 @@ import {
   type CloudSetup,
   type LocalRunResult,
 } from "../../localEngine/localRun";
-import { ensurePulumiCli } from "../../localEngine/pulumiCli";
 import { PULUMI_BACKEND_DIR } from "../../localEngine/pulumiDeployment";
+import { pulumiCliOrSkip } from "./helpers/pulumiCliOrSkip";
 
 /**
  * `npm start --engine pulumi` end to end, with scripted guests instead of QEMU machines: the same
@@ -71,19 +71,8 @@ describe("npm start with the real Pulumi CLI (examples/hello, scripted guests)",
 
   before(async function () {
     this.timeout(90 * 60_000); // the first build of the CLI on a machine
-    try {
-      const binDir = await ensurePulumiCli();
-      choice = chooseEngine("pulumi", { binDir, source: "cache" });
-    } catch (error) {
-      if (process.env.PCI_ENGINE_REQUIRED === "1") {
-        throw new Error(
-          `the engine tier is required here (PCI_ENGINE_REQUIRED=1) but the Pulumi CLI cannot be built: ${String(error)}`,
-          { cause: error },
-        );
-      }
-      console.warn(`\n  !!!!! ENGINE TESTS SKIPPED: ${String(error)} !!!!!\n`);
-      this.skip();
-    }
+    const binDir = await pulumiCliOrSkip(this);
+    choice = chooseEngine("pulumi", { binDir, source: "cache" });
     const root = await fs.mkdtemp(path.join(os.tmpdir(), "pci-engine-start-"));
     examplesDir = path.join(root, "examples");
     dataDir = path.join(root, "data");

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { scriptedGuest, type Emulator, type RequestLogEntry } from "../../emulator";
 import { startEmulatorCloud, type EmulatorCloud } from "../support/emulatorCloud";
 import { createEngineProject, SETUP_SCRIPT } from "./helpers/engineProject";
+import { pulumiCliOrSkip } from "./helpers/pulumiCliOrSkip";
 import {
-  ensurePulumiCli,
   pulumi,
   pulumiOk,
   startPulumi,
@@ -107,18 +107,7 @@ describe("the real Pulumi engine (pulumi CLI built from Go modules)", function (
 
   before(async function () {
     this.timeout(90 * 60_000); // the first build of the CLI on a machine
-    try {
-      binDir = await ensurePulumiCli();
-    } catch (error) {
-      if (process.env.PCI_ENGINE_REQUIRED === "1") {
-        throw new Error(
-          `the engine tier is required here (PCI_ENGINE_REQUIRED=1) but the Pulumi CLI cannot be built: ${String(error)}`,
-          { cause: error },
-        );
-      }
-      console.warn(`\n  !!!!! ENGINE TESTS SKIPPED: ${String(error)} !!!!!\n`);
-      this.skip();
-    }
+    binDir = await pulumiCliOrSkip(this);
     cloud = await startEmulatorCloud({
       project: PROJECT,
       bucket: BUCKET,
@@ -164,6 +153,28 @@ describe("the real Pulumi engine (pulumi CLI built from Go modules)", function (
     cloud.emulator.requestLog.clear();
     const result = await pulumiOk(context, ["up", "--yes", "--skip-preview", ...extra]);
     return { result, requests: [...cloud.emulator.requestLog.entries()] };
+  }
+
+  /**
+   * `pulumi up` on slow guests, handed to `interrupt` once the build VM runs. Whatever `interrupt`
+   * does, the guests are fast again afterwards and a CLI still running is killed outright, so the
+   * next case starts from a quiet stack.
+   */
+  async function interruptedUp(interrupt: (run: RunningCli) => Promise<void>): Promise<void> {
+    slowGuests = true;
+    const run = startPulumi(context, ["up", "--yes", "--skip-preview"]);
+    try {
+      await waitFor(
+        () => cloud.emulator.inventory().instances.length > 0,
+        120_000,
+        "the build VM to start",
+        run,
+      );
+      await interrupt(run);
+    } finally {
+      slowGuests = false;
+      if (run.child.exitCode === null) run.child.kill("SIGKILL");
+    }
   }
 
   async function outputs(): Promise<{ imageName: string; imageSelfLink: string }> {
@@ -289,16 +300,8 @@ describe("the real Pulumi engine (pulumi CLI built from Go modules)", function (
       path.join(context.programDir, "image", "setup.sh"),
       SETUP_SCRIPT.replace("first", "fourth"),
     );
-    slowGuests = true;
     cloud.emulator.requestLog.clear();
-    const run = startPulumi(context, ["up", "--yes", "--skip-preview"]);
-    try {
-      await waitFor(
-        () => cloud.emulator.inventory().instances.length > 0,
-        120_000,
-        "the build VM to start",
-        run,
-      );
+    await interruptedUp(async (run) => {
       run.child.kill("SIGINT");
       const interrupted = await run.done;
       // What the engine did with the running create, for the person reading the run.
@@ -312,10 +315,7 @@ describe("the real Pulumi engine (pulumi CLI built from Go modules)", function (
         `      [engine] up after SIGINT exited ${String(interrupted.code)}:\n${said.join("\n")}`,
       );
       expect(interrupted.code, run.output()).not.to.equal(0);
-    } finally {
-      slowGuests = false;
-      if (run.child.exitCode === null) run.child.kill("SIGKILL");
-    }
+    });
     const next = await up();
     const now = await outputs();
     console.log(
@@ -330,24 +330,13 @@ describe("the real Pulumi engine (pulumi CLI built from Go modules)", function (
       path.join(context.programDir, "image", "setup.sh"),
       SETUP_SCRIPT.replace("first", "fifth"),
     );
-    slowGuests = true;
-    const run = startPulumi(context, ["up", "--yes", "--skip-preview"]);
-    try {
-      await waitFor(
-        () => cloud.emulator.inventory().instances.length > 0,
-        120_000,
-        "the build VM to start",
-        run,
-      );
+    await interruptedUp(async (run) => {
       // Twice: the second Ctrl-C makes the CLI kill its plugins, the provider in mid-create.
       run.child.kill("SIGINT");
       await new Promise((resolve) => setTimeout(resolve, 500));
       run.child.kill("SIGINT");
       await run.done;
-    } finally {
-      slowGuests = false;
-      if (run.child.exitCode === null) run.child.kill("SIGKILL");
-    }
+    });
     const destroyed = await pulumi(context, ["destroy", "--yes", "--skip-preview"]);
     expect(destroyed.code, destroyed.stdout + destroyed.stderr).to.equal(0);
     expect(programImages(cloud.emulator)).to.deep.equal([]);

@@ -7,13 +7,11 @@ import { PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { contentLabelOf } from "../../components/naming";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
+import type { SeedImage } from "../../emulator";
 import { rejection } from "../support/async";
 import { OUTPUT_IMAGE_OPTIONS } from "../support/outputImageOptions";
 import {
-  BUCKET,
   FAST_PIPELINE,
-  PROJECT,
-  ZONE,
   buildFixture,
   expectNoTemporaries,
   type BuildFixture,
@@ -37,13 +35,17 @@ describe("the build, on the emulator", function () {
   this.timeout(60_000);
   let f: BuildFixture;
   afterEach(async () => f?.close());
+  /** Seeds a public COS image (in `cos-cloud`, where source images come from) into the fixture's cloud. */
+  const seedCosImage = (image: Omit<SeedImage, "project">): void => {
+    f.emulator.seedImage({ project: "cos-cloud", ...image });
+  };
 
   for (const delivery of DELIVERIES) {
     it(`builds the image with every field, deprecates the family's older images, and leaves nothing behind (CIDATA in ${delivery})`, async function () {
       this.timeout(240_000);
       f = await buildFixture({}, pipelineWith(delivery));
       f.emulator.seedImage({
-        project: PROJECT,
+        project: f.place.project,
         name: "web-old",
         family: "web-cos",
         labels: { team: "web" },
@@ -57,11 +59,14 @@ describe("the build, on the emulator", function () {
       });
       const { id, outs } = await f.build(inputs);
       const result = outs;
-      expect(id).to.equal(`projects/${PROJECT}/global/images/${result.imageName}`);
+      expect(id).to.equal(`projects/${f.place.project}/global/images/${result.imageName}`);
       expect(result.imageName).to.match(/^web-[0-9a-f]{8}$/);
 
       const { clients } = f;
-      const [image] = await clients.images.get({ project: PROJECT, image: result.imageName });
+      const [image] = await clients.images.get({
+        project: f.place.project,
+        image: result.imageName,
+      });
       expect(image.status).to.equal("READY");
       expect(image.family).to.equal("web-cos");
       expect(image.description).to.equal("Web servers");
@@ -325,7 +330,7 @@ describe("the build, on the emulator", function () {
     // A leftover of a killed build of the same component.
     const { clients } = f;
     await clients.storage
-      .bucket(BUCKET)
+      .bucket(f.place.bucket)
       .file("preloaded-cos-image/zzz/cidata.tar.gz")
       .save("x", {
         metadata: {
@@ -385,7 +390,7 @@ describe("the build, on the emulator", function () {
     });
 
     const { clients } = f;
-    await clients.images.delete({ project: PROJECT, image: state.imageName });
+    await clients.images.delete({ project: f.place.project, image: state.imageName });
     expect(await runtime.read("id", state)).to.deep.equal({ id: "", props: {} });
   });
 
@@ -393,7 +398,7 @@ describe("the build, on the emulator", function () {
     f = await buildFixture({
       errorRates: [{ method: "compute.images.deprecate", rate: 1, status: 503 }],
     });
-    f.emulator.seedImage({ project: PROJECT, name: "web-old", family: "web-cos" });
+    f.emulator.seedImage({ project: f.place.project, name: "web-old", family: "web-cos" });
     const inputs = f.inputs({ imageFamily: "web-cos", deprecateOlderImages: true });
     const checked = (await runtime.check({}, inputs)).inputs as CheckedImageBuildInputs;
     const error = await runtime.create(checked).then(
@@ -402,7 +407,7 @@ describe("the build, on the emulator", function () {
     );
     // The engine records a resource with init errors from an error that carries id and properties.
     expect(error?.message).to.match(/^deprecating older images of the family web-cos failed: /);
-    expect(error?.id).to.equal(`projects/${PROJECT}/global/images/${checked.imageName}`);
+    expect(error?.id).to.equal(`projects/${f.place.project}/global/images/${checked.imageName}`);
     expect(error?.properties).to.include({
       imageName: checked.imageName,
       deprecationPending: true,
@@ -419,8 +424,7 @@ describe("the build, on the emulator", function () {
 
   it("updates labels of an image that inherited its source's, even once the source is gone", async () => {
     f = await buildFixture();
-    f.emulator.seedImage({
-      project: "cos-cloud",
+    seedCosImage({
       name: "cos-stable-999-1-0-0",
       family: "cos-stable",
       labels: { channel: "stable", milestone: "999" },
@@ -465,7 +469,11 @@ describe("the build, on the emulator", function () {
 
   it("never touches an existing image that has the fixed name it was asked to use", async () => {
     f = await buildFixture();
-    f.emulator.seedImage({ project: PROJECT, name: "taken", labels: { owner: "someone-else" } });
+    f.emulator.seedImage({
+      project: f.place.project,
+      name: "taken",
+      labels: { owner: "someone-else" },
+    });
     const error = await rejection(f.build(f.inputs({ imageName: "taken" })));
     expect(error?.message).to.match(/creating the image taken|already exists/);
     expect(f.emulator.inventory().images.find((i) => i.name === "taken")?.labels).to.deep.equal({
@@ -480,12 +488,12 @@ describe("the build, on the emulator", function () {
   ] as const) {
     it(`fails check when the fixed name (${field}) is taken by an image it did not make, with no mutating call`, async () => {
       f = await buildFixture();
-      f.emulator.seedImage({ project: PROJECT, name, labels: { owner: "someone-else" } });
+      f.emulator.seedImage({ project: f.place.project, name, labels: { owner: "someone-else" } });
       f.emulator.requestLog.clear();
       const error = await rejection(runtime.check({}, f.inputs(extra)));
       expect(error?.name).to.equal("ImageNameTakenError");
       expect(error?.message).to.contain(
-        `${field}: the image "${name}" already exists in project "${PROJECT}"`,
+        `${field}: the image "${name}" already exists in project "${f.place.project}"`,
       );
       expect(error?.message).to.contain("by someone else");
       expect(error?.message).to.contain(`Fix: choose another ${field}`);
@@ -498,7 +506,7 @@ describe("the build, on the emulator", function () {
 
   it("fails check when diskSizeGb is smaller than the source image, naming both sizes", async () => {
     f = await buildFixture();
-    f.emulator.seedImage({ project: "cos-cloud", name: "cos-big-1", diskSizeGb: 20 });
+    seedCosImage({ name: "cos-big-1", diskSizeGb: 20 });
     const error = await rejection(
       runtime.check(
         {},
@@ -512,8 +520,7 @@ describe("the build, on the emulator", function () {
 
   it("falls back to the newest deprecated image of an end-of-life milestone, with a warning", async () => {
     f = await buildFixture();
-    f.emulator.seedImage({
-      project: "cos-cloud",
+    seedCosImage({
       name: "cos-stable-77-12371-1-1",
       deprecated: { state: "DEPRECATED" },
     });
@@ -618,7 +625,7 @@ async function instancesDuring(
     () => (done = true),
   );
   while (!done) {
-    const [list] = await clients.instances.list({ project: PROJECT, zone: ZONE });
+    const [list] = await clients.instances.list({ project: f.place.project, zone: f.place.zone });
     seen.push(...(list as Array<Record<string, unknown>>));
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -11,7 +11,7 @@ import * as runtime from "../../components/provider/runtime";
 import type { BuildSecrets } from "../../components/secrets";
 import type { Emulator, EmulatorOptions } from "../../emulator";
 import { buildInputs, checkAndCreate, oneScriptTarget } from "../support/buildInputs";
-import type { BuildTarget } from "../support/buildInputs";
+import type { BuildPlace, BuildTarget } from "../support/buildInputs";
 import { startEmulatorCloud } from "../support/emulatorCloud";
 import "../support/noMetadataServer";
 
@@ -21,6 +21,8 @@ import "../support/noMetadataServer";
  */
 export interface BuildFixture {
   emulator: Emulator;
+  /** Where the fixture's builds run: {@link PROJECT}, {@link ZONE} and the scratch {@link BUCKET}. */
+  place: BuildPlace;
   /** Clients pointed at the emulator (the test's own calls). */
   clients: GcpClients;
   /** Directory standing in for the Pulumi program's directory. */
@@ -42,6 +44,8 @@ export interface BuildFixture {
 export const PROJECT = "build-project";
 export const ZONE = "europe-west4-b";
 export const BUCKET = "scratch-bucket";
+
+const PLACE: BuildPlace = { project: PROJECT, zone: ZONE, bucket: BUCKET };
 
 /**
  * The arguments of the fixture's one-script build as a user writes them (the place, `cos-stable`,
@@ -66,8 +70,7 @@ export const FAST_PIPELINE: PipelineOptions = {
 
 /** Where the fixture's builds go: a program directory whose context `image/` holds `setup.sh`. */
 export function buildTarget(programDir: string, endpoint: string): BuildTarget {
-  const place = { project: PROJECT, zone: ZONE, bucket: BUCKET };
-  return oneScriptTarget(programDir, endpoint, place, "setup.sh", (name) =>
+  return oneScriptTarget(programDir, endpoint, PLACE, "setup.sh", (name) =>
     ownerIdOf("infra", "dev", name),
   );
 }
@@ -93,6 +96,7 @@ export async function buildFixture(
   const restore = runtime.configureRuntime({ progress: () => progress, pipeline });
   return {
     emulator: cloud.emulator,
+    place: PLACE,
     clients: cloud.clients,
     programDir,
     progress: progress.lines,

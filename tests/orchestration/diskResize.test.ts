@@ -4,8 +4,6 @@ import type { ScriptedGuestOptions } from "../../emulator";
 import type { BuildPhase, PipelineOptions } from "../../components/pipeline/runBuild";
 import {
   FAST_PIPELINE,
-  PROJECT,
-  ZONE,
   buildFixture,
   expectNoTemporaries,
   type BuildFixture,
@@ -47,7 +45,7 @@ describe("the mid-build boot disk resize, on the emulator", function () {
     const sizes: string[] = [];
     const onPhase = async (phase: BuildPhase): Promise<void> => {
       if (phase !== "provisioning") return;
-      const [disks] = await f.clients.disks.list({ project: PROJECT, zone: ZONE });
+      const [disks] = await f.clients.disks.list({ project: f.place.project, zone: f.place.zone });
       for (const disk of disks) if (/-boot$/.test(disk.name ?? "")) sizes.push(String(disk.sizeGb));
     };
     return { options: { ...FAST_PIPELINE, onPhase }, sizes };
@@ -64,7 +62,7 @@ describe("the mid-build boot disk resize, on the emulator", function () {
       .filter((e) => e.method === "compute.disks.resize");
     expect(resizes.map((e) => e.status)).to.deep.equal([200]);
     expect(resizes[0].path).to.match(/\/disks\/pci-[a-z0-9]{10}-boot\/resize$/);
-    const [image] = await f.clients.images.get({ project: PROJECT, image: outs.imageName });
+    const [image] = await f.clients.images.get({ project: f.place.project, image: outs.imageName });
     expect(Number(image.diskSizeGb)).to.equal(20);
     const text = f.progress.join("\n");
     expect(text).to.include("resizing the boot disk to 20 GB for the disk layout");
@@ -78,7 +76,7 @@ describe("the mid-build boot disk resize, on the emulator", function () {
     const inputs = f.inputs(LAYOUT_ARGS);
     const watching = setInterval(() => {
       void f.clients.instances
-        .list({ project: PROJECT, zone: ZONE })
+        .list({ project: f.place.project, zone: f.place.zone })
         .then(([instances]) => {
           for (const instance of instances) {
             const items = instance.metadata?.items ?? [];
@@ -165,7 +163,7 @@ describe("the mid-build boot disk resize, on the emulator", function () {
   it("grows the boot disk before imaging, with a warning, when the provisioner never asked", async () => {
     f = await buildFixture({ defaultGuest: { statusLines: 3, statusText: layoutStatus } });
     const { outs } = await f.build(f.inputs(LAYOUT_ARGS));
-    const [image] = await f.clients.images.get({ project: PROJECT, image: outs.imageName });
+    const [image] = await f.clients.images.get({ project: f.place.project, image: outs.imageName });
     expect(Number(image.diskSizeGb)).to.equal(20);
     expect(f.emulator.requestLog.count("compute.disks.resize")).to.equal(1);
     expect(f.progress.join("\n")).to.include(

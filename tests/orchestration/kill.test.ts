@@ -10,10 +10,7 @@ import type {
   LeftoverSweeperOutputs,
 } from "../../components/provider/leftoverSweeper";
 import {
-  BUCKET,
   FAST_PIPELINE,
-  PROJECT,
-  ZONE,
   buildFixture,
   expectNoTemporaries,
   type BuildFixture,
@@ -152,25 +149,25 @@ describe("a build killed at any moment", function () {
     const sweeperInputs = (zone: string): LeftoverSweeperInputs => ({
       ownerId: inZone(zone).ownerId,
       namePrefix: "web",
-      project: PROJECT,
+      project: f.place.project,
       zone,
       imageProject: "image-project",
-      bucket: BUCKET,
+      bucket: f.place.bucket,
       endpoints: inZone(zone).args.apiEndpoints ?? {},
     });
     // The component first records where it builds, then the build starts and is killed: no build
     // resource reaches the state.
-    const created = await runtime.leftovers.create(sweeperInputs(ZONE));
+    const created = await runtime.leftovers.create(sweeperInputs(f.place.zone));
     const requestsPerBuild = await (async () => {
       const before = f.emulator.requestLog.count();
-      await buildAndKill(f, await checkedInputsFile(inZone(ZONE)), Number.MAX_SAFE_INTEGER);
+      await buildAndKill(f, await checkedInputsFile(inZone(f.place.zone)), Number.MAX_SAFE_INTEGER);
       return f.emulator.requestLog.count() - before;
     })();
     // The finished build's image is ordinary state-less output here; later kills leave temporaries.
     for (const share of [0.3, 0.6, 0.9]) {
       await buildAndKill(
         f,
-        await checkedInputsFile(inZone(ZONE)),
+        await checkedInputsFile(inZone(f.place.zone)),
         Math.floor(share * requestsPerBuild),
       );
     }

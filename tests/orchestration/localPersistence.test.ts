@@ -1,10 +1,7 @@
 import { expect } from "chai";
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
 import { createGcpClients } from "../../components/google/clients";
-import { recordingProgress } from "../../components/pipeline/progress";
-import * as runtime from "../../components/provider/runtime";
 import { startEmulator, type Emulator } from "../../emulator";
 import {
   loadSnapshot,
@@ -15,7 +12,7 @@ import {
 import { ENGINE_STATE_FILE } from "../../localEngine/engineState";
 import { deployLocally, type DeploymentResult } from "../../localEngine/localDeployment";
 import { findRepositoryRoot } from "../../localEngine/localRun";
-import { FAST_PIPELINE } from "./buildHarness";
+import { copyHelloExample, useLocalRun } from "./localHarness";
 
 /**
  * `npm start` twice, as two processes do it: each run starts a new emulator from the data
@@ -25,22 +22,12 @@ import { FAST_PIPELINE } from "./buildHarness";
 describe("local runs across processes (the data directory keeps emulator and engine state)", function () {
   const repositoryRoot = findRepositoryRoot();
   const config = { "gcp:project": "local-project", "gcp:zone": "us-central1-a" };
-  let dataDir: string;
+  /** The work directory is the data directory of both runs. */
+  const local = useLocalRun("pci-persist-");
   let programDir: string;
-  let restoreRuntime: () => void;
 
   beforeEach(async () => {
-    restoreRuntime = runtime.configureRuntime({
-      progress: () => recordingProgress(),
-      pipeline: FAST_PIPELINE,
-    });
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-persist-"));
-    programDir = path.join(dataDir, "program");
-    await fs.cp(path.join(repositoryRoot, "examples", "hello"), programDir, { recursive: true });
-  });
-  afterEach(async () => {
-    restoreRuntime();
-    await fs.rm(dataDir, { recursive: true, force: true });
+    programDir = await copyHelloExample(path.join(local.workDir, "program"));
   });
 
   /** One run in a fresh emulator, as `runExampleLocally` does it; the emulator is closed after. */
@@ -49,7 +36,7 @@ describe("local runs across processes (the data directory keeps emulator and eng
     lines: string[];
     inventory: ReturnType<Emulator["inventory"]>;
   }> {
-    const snapshot: EmulatorSnapshot = await loadSnapshot(dataDir);
+    const snapshot: EmulatorSnapshot = await loadSnapshot(local.workDir);
     const emulator = await startEmulator({
       guestShutdownGraceMs: 2_000,
       seedImages: snapshot.images,
@@ -67,9 +54,9 @@ describe("local runs across processes (the data directory keeps emulator and eng
         emulator,
         config,
         write: (line) => lines.push(line),
-        statePath: path.join(dataDir, ENGINE_STATE_FILE),
+        statePath: path.join(local.workDir, ENGINE_STATE_FILE),
       });
-      await saveSnapshot(dataDir, emulator, snapshot);
+      await saveSnapshot(local.workDir, emulator, snapshot);
       return { result, lines, inventory: emulator.inventory() };
     } finally {
       await clients.close();

@@ -1,14 +1,12 @@
 import { expect } from "chai";
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
-import { recordingProgress } from "../../components/pipeline/progress";
-import * as runtime from "../../components/provider/runtime";
 import { startEmulator, type Emulator } from "../../emulator";
 import { ENGINE_STATE_FILE } from "../../localEngine/engineState";
 import { deployLocally, type DeploymentResult } from "../../localEngine/localDeployment";
 import { findRepositoryRoot } from "../../localEngine/localRun";
-import { expectNoTemporaries, FAST_PIPELINE } from "./buildHarness";
+import { expectNoTemporaries } from "./buildHarness";
+import { copyHelloExample, useLocalRun } from "./localHarness";
 
 /**
  * `pulumi up` twice, through the local engine, with its state kept in a data directory (as `npm
@@ -19,29 +17,17 @@ import { expectNoTemporaries, FAST_PIPELINE } from "./buildHarness";
 describe("a second local run (the engine's state in the data directory)", function () {
   const repositoryRoot = findRepositoryRoot();
   const config = { "gcp:project": "local-project", "gcp:zone": "us-central1-a" };
+  const local = useLocalRun("pci-second-run-");
   let emulator: Emulator;
-  let workDir: string;
   let programDir: string;
-  let restoreRuntime: () => void;
   let lines: string[];
 
   beforeEach(async () => {
     emulator = await startEmulator({ guestShutdownGraceMs: 2_000 });
-    restoreRuntime = runtime.configureRuntime({
-      progress: () => recordingProgress(),
-      pipeline: FAST_PIPELINE,
-    });
-    workDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-second-run-"));
-    // A copy of examples/hello that the test may edit.
-    programDir = path.join(workDir, "hello");
-    await fs.cp(path.join(repositoryRoot, "examples", "hello"), programDir, { recursive: true });
+    programDir = await copyHelloExample(path.join(local.workDir, "hello"));
     lines = [];
   });
-  afterEach(async () => {
-    restoreRuntime();
-    await emulator.close();
-    await fs.rm(workDir, { recursive: true, force: true });
-  });
+  afterEach(() => emulator.close());
 
   const deploy = (): Promise<DeploymentResult> =>
     deployLocally({
@@ -50,7 +36,7 @@ describe("a second local run (the engine's state in the data directory)", functi
       emulator,
       config,
       write: (line) => lines.push(line),
-      statePath: path.join(workDir, "data", ENGINE_STATE_FILE),
+      statePath: path.join(local.workDir, "data", ENGINE_STATE_FILE),
     });
   const builtImages = (): string[] =>
     emulator

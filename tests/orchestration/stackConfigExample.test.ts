@@ -1,15 +1,13 @@
 import { expect } from "chai";
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
-import { recordingProgress } from "../../components/pipeline/progress";
-import * as runtime from "../../components/provider/runtime";
 import { startEmulator, type Emulator } from "../../emulator";
 import { ENGINE_STATE_FILE } from "../../localEngine/engineState";
 import { deployLocally } from "../../localEngine/localDeployment";
 import { findRepositoryRoot } from "../../localEngine/localRun";
 import { STACK_KEYS } from "../../stack/stackKeys";
-import { expectNoTemporaries, FAST_PIPELINE } from "./buildHarness";
+import { expectNoTemporaries } from "./buildHarness";
+import { useLocalRun } from "./localHarness";
 
 /** One `pulumi config set` line of the README. */
 interface ConfigLine {
@@ -85,9 +83,8 @@ function stackConfig(lines: ConfigLine[], project: string): Record<string, strin
 describe("examples/stack-config and the README's pulumi config set lines", function () {
   const repositoryRoot = findRepositoryRoot();
   const project = "stack-config-cos";
+  const local = useLocalRun("pci-stack-config-");
   let emulator: Emulator;
-  let workDir: string;
-  let restoreRuntime: () => void;
   let readmeLines: ConfigLine[];
 
   before(async () => {
@@ -97,17 +94,8 @@ describe("examples/stack-config and the README's pulumi config set lines", funct
   });
   beforeEach(async () => {
     emulator = await startEmulator({ guestShutdownGraceMs: 2_000 });
-    restoreRuntime = runtime.configureRuntime({
-      progress: () => recordingProgress(),
-      pipeline: FAST_PIPELINE,
-    });
-    workDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-stack-config-"));
   });
-  afterEach(async () => {
-    restoreRuntime();
-    await emulator.close();
-    await fs.rm(workDir, { recursive: true, force: true });
-  });
+  afterEach(() => emulator.close());
 
   it("sets exactly the program's own settings (besides gcp:)", () => {
     const keys = readmeLines
@@ -126,7 +114,7 @@ describe("examples/stack-config and the README's pulumi config set lines", funct
     );
     expect(projectFile).to.match(new RegExp(`^name: ${project}$`, "m"));
     const config = stackConfig(readmeLines, project);
-    const statePath = path.join(workDir, ENGINE_STATE_FILE);
+    const statePath = path.join(local.workDir, ENGINE_STATE_FILE);
     const result = await deployLocally({
       programDir: path.join(repositoryRoot, "examples", "stack-config"),
       repositoryRoot,

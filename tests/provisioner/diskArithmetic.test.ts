@@ -29,6 +29,14 @@ function call(...words: Array<string | number | boolean>): string {
   return result.stdout;
 }
 
+/**
+ * `relocation_plan` on the stand-in's layout (ROOT-A, STATE and OEM where COS 81 has them): its
+ * output "<start point> <new STATE start> <new OEM start> <new OEM size>".
+ */
+function relocationPlan(reclaim: boolean, oemTargetSectors: number): string {
+  return call("relocation_plan", reclaim, oemTargetSectors, ROOT_A_START, STATE_START, OEM_SECTORS);
+}
+
 describe("provisioner: the disk-layout arithmetic", () => {
   const oemCases: Array<[string, number, boolean, number]> = [
     ["1G", 1024 * MIB, false, 1023],
@@ -46,30 +54,19 @@ describe("provisioner: the disk-layout arithmetic", () => {
   }
 
   it("plans a reclaim without OEM growth: STATE 2 MiB after ROOT-A's start, OEM stays", () => {
-    expect(call("relocation_plan", "true", 0, ROOT_A_START, STATE_START, OEM_SECTORS)).to.equal(
-      `${ROOT_A_START + 4096} ${ROOT_A_START + 4096} 0 0`,
-    );
+    expect(relocationPlan(true, 0)).to.equal(`${ROOT_A_START + 4096} ${ROOT_A_START + 4096} 0 0`);
   });
 
   it("plans OEM growth without a reclaim: OEM at STATE's start, STATE after it", () => {
     const target = 1023 * 2048;
-    expect(
-      call("relocation_plan", "false", target, ROOT_A_START, STATE_START, OEM_SECTORS),
-    ).to.equal(`${STATE_START} ${STATE_START + target} ${STATE_START} ${target}`);
+    expect(relocationPlan(false, target)).to.equal(
+      `${STATE_START} ${STATE_START + target} ${STATE_START} ${target}`,
+    );
   });
 
   it("rounds STATE's new start down to 4 KiB, OEM ending just before it", () => {
     const target = 1023 * 2048 + 3;
-    const [start, state, oemStart, oemSize] = call(
-      "relocation_plan",
-      "true",
-      target,
-      ROOT_A_START,
-      STATE_START,
-      OEM_SECTORS,
-    )
-      .split(" ")
-      .map(Number);
+    const [start, state, oemStart, oemSize] = relocationPlan(true, target).split(" ").map(Number);
     expect(state % 8).to.equal(0);
     expect(state).to.be.at.most(start + target);
     expect(oemStart).to.equal(start);
@@ -77,7 +74,7 @@ describe("provisioner: the disk-layout arithmetic", () => {
   });
 
   it("leaves OEM alone when it is already as large as asked", () => {
-    expect(call("relocation_plan", "true", 16000, ROOT_A_START, STATE_START, OEM_SECTORS)).to.equal(
+    expect(relocationPlan(true, 16000)).to.equal(
       `${ROOT_A_START + 4096} ${ROOT_A_START + 4096} 0 0`,
     );
   });
@@ -92,16 +89,7 @@ describe("provisioner: the disk-layout arithmetic", () => {
   ];
   for (const [name, reclaim, target, diskGb] of fits) {
     it(`fits ${name}: STATE keeps room for what it held on the source image`, () => {
-      const [, state] = call(
-        "relocation_plan",
-        reclaim,
-        target,
-        ROOT_A_START,
-        STATE_START,
-        OEM_SECTORS,
-      )
-        .split(" ")
-        .map(Number);
+      const [, state] = relocationPlan(reclaim, target).split(" ").map(Number);
       const room = Number(call("state_room", state, diskGb * GIB_SECTORS));
       // The source image's STATE (8704000 .. 18874476) moved by the OEM growth less the reclaimed
       // space must still fit: what STATE held on the 10 GB source disk.

@@ -12,18 +12,20 @@ import { MARKERS, type ProvisionerStep } from "../../components/guest/protocol";
 import { FakeCosDisk, GIB_SECTORS } from "./harness/cosDisk";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
+import { grubConfig } from "./harness/grubConfig";
 import { useSandboxes } from "./harness/useSandboxes";
 
 const MIB = 1024 * 1024;
-const GRUB_CFG = [
-  'menuentry "local image A" {',
-  "  linux /syslinux/vmlinuz.A init=/usr/lib/systemd/systemd ro cros_efi root=PARTUUID=AAAA",
-  "}",
-  'menuentry "verified image A" {',
-  '  linux /syslinux/vmlinuz.A ro cros_efi root=/dev/dm-0 dm="1 vroot none ro 1,0 4194304 linear PARTUUID=AAAA 0"',
-  "}",
-  "",
-].join("\n");
+const GRUB_CFG = grubConfig([
+  [
+    "local image A",
+    "/syslinux/vmlinuz.A init=/usr/lib/systemd/systemd ro cros_efi root=PARTUUID=AAAA",
+  ],
+  [
+    "verified image A",
+    '/syslinux/vmlinuz.A ro cros_efi root=/dev/dm-0 dm="1 vroot none ro 1,0 4194304 linear PARTUUID=AAAA 0"',
+  ],
+]);
 
 describe("provisioner: the disk layout (reclaim, resize request, relocation at shutdown)", function () {
   this.timeout(60_000);

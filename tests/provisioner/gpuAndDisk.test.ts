@@ -7,6 +7,7 @@ import type { ProvisionerStep } from "../../components/guest/protocol";
 import { FakeCosDisk, GIB_SECTORS } from "./harness/cosDisk";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
+import { grubConfig } from "./harness/grubConfig";
 import { useSandboxes } from "./harness/useSandboxes";
 
 const INSTALLER = "NVIDIA-Linux-x86_64-535.183.01-custom.run";
@@ -24,16 +25,19 @@ const gpu = (
   ...overrides,
 });
 
-const GRUB_CFG = [
-  'menuentry "local image A" {',
-  "  linux /syslinux/vmlinuz.A init=/usr/lib/systemd/systemd boot=local rootwait ro cros_efi root=/dev/dm-0",
-  "}",
-  'menuentry "verified image B" {',
-  "  linux /syslinux/vmlinuz.B init=/usr/lib/systemd/systemd cros_efi console=ttyS0",
-  "}",
-  "set timeout=0",
-  "",
-].join("\n");
+const GRUB_CFG = grubConfig(
+  [
+    [
+      "local image A",
+      "/syslinux/vmlinuz.A init=/usr/lib/systemd/systemd boot=local rootwait ro cros_efi root=/dev/dm-0",
+    ],
+    [
+      "verified image B",
+      "/syslinux/vmlinuz.B init=/usr/lib/systemd/systemd cros_efi console=ttyS0",
+    ],
+  ],
+  ["set timeout=0"],
+);
 
 describe("provisioner: installGpuDriver, disableAutoUpdate", function () {
   this.timeout(30_000);

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import type { ProvisionerStep } from "../../components/guest/protocol";
 import { useLocalRegistry, type SeededImage } from "../support/registry";
 import { FIXTURES_DIR } from "./harness/paths";
-import { BUILD_ID, type Sandbox, testConfig } from "./harness/sandbox";
+import { BUILD_ID, type RunResult, type Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
 import { useSandboxes } from "./harness/useSandboxes";
 
@@ -152,13 +152,21 @@ describe("provisioner: preloadImages against a real registry (docker-registry on
     expect(fs.existsSync(box.machinePath("run/preloaded-cos-image/docker-config"))).to.equal(false);
   });
 
-  it("fails the step naming the registry and the image when the password is wrong, before ctr pulls", async () => {
+  /** A well-formed build that pulls the private image with `runtime`, given a wrong password. */
+  async function runWithWrongPassword(
+    runtime: "containerd" | "docker",
+  ): Promise<{ box: Sandbox; result: RunResult }> {
     const credentials = [
       { registry: locked.registry.host, username: USERNAME, password: "not the password" },
     ];
-    const box = registryBox([step([privateApp.reference], ["containerd"], credentials)]);
+    const box = registryBox([step([privateApp.reference], [runtime], credentials)]);
     const result = await box.run();
     expectWellFormedRun(result.serial, BUILD_ID);
+    return { box, result };
+  }
+
+  it("fails the step naming the registry and the image when the password is wrong, before ctr pulls", async () => {
+    const { box, result } = await runWithWrongPassword("containerd");
     expect(finalLine(result.serial)).to.equal(
       `BuildFailed: step 1/1 preloadImages: registry ${locked.registry.host} refused the credentials for ${privateApp.reference} (HTTP 401): check the username and password given for ${locked.registry.host}`,
     );
@@ -168,12 +176,7 @@ describe("provisioner: preloadImages against a real registry (docker-registry on
   });
 
   it("fails docker's login naming the registry and the image when the password is wrong", async () => {
-    const credentials = [
-      { registry: locked.registry.host, username: USERNAME, password: "not the password" },
-    ];
-    const box = registryBox([step([privateApp.reference], ["docker"], credentials)]);
-    const result = await box.run();
-    expectWellFormedRun(result.serial, BUILD_ID);
+    const { box, result } = await runWithWrongPassword("docker");
     expect(finalLine(result.serial)).to.equal(
       `BuildFailed: step 1/1 preloadImages: docker could not log in to ${locked.registry.host} to pull ${privateApp.reference}: check the credentials given for ${locked.registry.host}`,
     );

@@ -40,6 +40,39 @@ function writeAt(disk: string, sector: number, text: string): void {
   fs.closeSync(fd);
 }
 
+/** Where the tool is told to put things; the partition numbers are COS's (STATE 1, ROOT-A 3, OEM 8). */
+interface RelocationPlan {
+  disk: string;
+  stateDevice: string;
+  oemDevice: string;
+  newStateStart: number;
+  newOemStart: number;
+  newOemSize: number;
+}
+
+/** Writes the plan file the provisioner leaves for the tool at shutdown; returns its path. */
+function writePlan(dir: string, plan: RelocationPlan): string {
+  const file = path.join(dir, "plan");
+  fs.writeFileSync(
+    file,
+    [
+      "STATUS_MARKER=BuildStatus:",
+      `DISK=${plan.disk}`,
+      "STATE_NR=1",
+      "OEM_NR=8",
+      "ROOT_A_NR=3",
+      `STATE_DEVICE=${plan.stateDevice}`,
+      `OEM_DEVICE=${plan.oemDevice}`,
+      "SHRINK_ROOT_A=true",
+      `NEW_STATE_START=${plan.newStateStart}`,
+      `NEW_OEM_START=${plan.newOemStart}`,
+      `NEW_OEM_SIZE=${plan.newOemSize}`,
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
 describe("provisioner: the relocation at shutdown, on a disk image with the real sfdisk", function () {
   this.timeout(120_000);
   let dir: string;
@@ -72,24 +105,14 @@ describe("provisioner: the relocation at shutdown, on a disk image with the real
     execFileSync("mkfs.ext4", ["-q", "-F", state]);
     const oemStart = 4509696 + 4096;
     const oemSize = 1023 * 2048;
-    const plan = path.join(dir, "plan");
-    fs.writeFileSync(
-      plan,
-      [
-        "STATUS_MARKER=BuildStatus:",
-        `DISK=${disk}`,
-        "STATE_NR=1",
-        "OEM_NR=8",
-        "ROOT_A_NR=3",
-        `STATE_DEVICE=${state}`,
-        `OEM_DEVICE=${path.join(dir, "oem-not-mounted")}`,
-        "SHRINK_ROOT_A=true",
-        `NEW_STATE_START=${oemStart + oemSize}`,
-        `NEW_OEM_START=${oemStart}`,
-        `NEW_OEM_SIZE=${oemSize}`,
-        "",
-      ].join("\n"),
-    );
+    const plan = writePlan(dir, {
+      disk,
+      stateDevice: state,
+      oemDevice: path.join(dir, "oem-not-mounted"),
+      newStateStart: oemStart + oemSize,
+      newOemStart: oemStart,
+      newOemSize: oemSize,
+    });
     const output = execFileSync("bash", [TOOL, plan], { encoding: "utf8" });
     const lines = output.trimEnd().split("\n");
     for (const line of lines) expect(line).to.match(/^BuildStatus: disk layout at shutdown: /);
@@ -120,28 +143,18 @@ describe("provisioner: the relocation at shutdown, on a disk image with the real
     fs.truncateSync(disk, GIB);
     execFileSync("sgdisk", ["--new=1:2048:+100M", "--change-name=1:STATE", disk]);
     const before = execFileSync("sfdisk", ["-d", disk], { encoding: "utf8" });
-    const plan = path.join(dir, "plan");
     // The root filesystem stands for a STATE that did not get unmounted.
     const mountedSource = execFileSync("findmnt", ["-n", "-o", "SOURCE", "/"], {
       encoding: "utf8",
     }).trim();
-    fs.writeFileSync(
-      plan,
-      [
-        "STATUS_MARKER=BuildStatus:",
-        `DISK=${disk}`,
-        "STATE_NR=1",
-        "OEM_NR=8",
-        "ROOT_A_NR=3",
-        `STATE_DEVICE=${mountedSource}`,
-        `OEM_DEVICE=${path.join(dir, "none")}`,
-        "SHRINK_ROOT_A=true",
-        "NEW_STATE_START=4096",
-        "NEW_OEM_START=0",
-        "NEW_OEM_SIZE=0",
-        "",
-      ].join("\n"),
-    );
+    const plan = writePlan(dir, {
+      disk,
+      stateDevice: mountedSource,
+      oemDevice: path.join(dir, "none"),
+      newStateStart: 4096,
+      newOemStart: 0,
+      newOemSize: 0,
+    });
     const output = execFileSync("bash", [TOOL, plan], { encoding: "utf8" });
     expect(output).to.include(`FAILED: ${mountedSource} is still mounted on /; nothing was moved`);
     expect(output.trimEnd().split("\n").pop()).to.match(

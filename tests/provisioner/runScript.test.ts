@@ -55,6 +55,17 @@ describe("provisioner: runScript", function () {
   const { metadata, sandbox } = useSandboxes();
   const runs = (box: Sandbox): string[] =>
     fs.readFileSync(box.machinePath("var/lib/runs"), "utf8").trim().split("\n");
+  /**
+   * A sandbox whose steps are counting scripts, in order: each `<name>.sh` records that it ran, then
+   * runs its `tail` (an exit status, a sleep), and may ask for a reboot when `allowReboot` is set.
+   */
+  const countingBox = (
+    ...scripts: Array<{ name: string; tail?: string; allowReboot?: boolean }>
+  ): Sandbox =>
+    sandbox({
+      config: testConfig(scripts.map((s) => script(`${s.name}.sh`, s.allowReboot))),
+      context: Object.fromEntries(scripts.map((s) => [`${s.name}.sh`, counting(s.name, s.tail)])),
+    });
 
   it("runs several scripts in order with tricky environment values intact, never showing them", async () => {
     const box = sandbox({
@@ -165,14 +176,7 @@ describe("provisioner: runScript", function () {
   });
 
   it("fails the build on a failing script with its step and exit status, and runs no later step", async () => {
-    const box = sandbox({
-      config: testConfig([script("ok.sh"), script("broken.sh"), script("never.sh")]),
-      context: {
-        "ok.sh": counting("ok"),
-        "broken.sh": counting("broken", "exit 7"),
-        "never.sh": counting("never"),
-      },
-    });
+    const box = countingBox({ name: "ok" }, { name: "broken", tail: "exit 7" }, { name: "never" });
     const result = await box.run();
     expectWellFormedRun(result.serial, BUILD_ID);
     expect(result.code).to.equal(1);
@@ -197,14 +201,11 @@ describe("provisioner: runScript", function () {
   });
 
   it("reboots when an allowReboot script exits with 3, then resumes at the next step, running none twice", async () => {
-    const box = sandbox({
-      config: testConfig([script("a.sh"), script("reboots.sh", true), script("c.sh")]),
-      context: {
-        "a.sh": counting("a"),
-        "reboots.sh": counting("reboots", "exit 3"),
-        "c.sh": counting("c"),
-      },
-    });
+    const box = countingBox(
+      { name: "a" },
+      { name: "reboots", tail: "exit 3", allowReboot: true },
+      { name: "c" },
+    );
     const first = await box.run();
     expectWellFormedRun(first.serial, BUILD_ID);
     expect(finalLine(first.serial)).to.equal(undefined);
@@ -222,13 +223,10 @@ describe("provisioner: runScript", function () {
   });
 
   it("fails clearly, without running it again, a step that a reboot it did not ask for interrupted", async () => {
-    const box = sandbox({
-      config: testConfig([script("slow.sh"), script("after.sh")]),
-      context: {
-        "slow.sh": counting("slow", "echo going to sleep\nsleep 20"),
-        "after.sh": counting("after"),
-      },
-    });
+    const box = countingBox(
+      { name: "slow", tail: "echo going to sleep\nsleep 20" },
+      { name: "after" },
+    );
     const interrupted = await box.run({
       terminateWhen: (serial) => serial.includes("going to sleep"),
     });

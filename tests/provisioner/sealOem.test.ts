@@ -11,22 +11,22 @@ import * as path from "node:path";
 import { FakeCosDisk, GIB_SECTORS } from "./harness/cosDisk";
 import { BUILD_ID, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
+import { grubConfig } from "./harness/grubConfig";
 import { useSandboxes } from "./harness/useSandboxes";
 
 const MIB = 1024 * 1024;
 const PARTUUID = "0e3d6f3c-3f6e-4c1a-9a51-6b1d2c3e4f58";
-const GRUB_CFG = [
-  'menuentry "local image B" {',
-  "  linux /syslinux/vmlinuz.B ro cros_efi root=PARTUUID=BBBB",
-  "}",
-  'menuentry "verified image B" {',
-  '  linux /syslinux/vmlinuz.B ro cros_efi root=/dev/dm-0 dm="1 vroot none ro 1,0 4194304 linear PARTUUID=BBBB 0"',
-  "}",
-  'menuentry "verified image B, newer syntax" {',
-  '  linux /syslinux/vmlinuz.B ro cros_efi root=/dev/dm-0 dm-mod.create="vroot,,,ro,0 4194304 linear PARTUUID=BBBB 0"',
-  "}",
-  "",
-].join("\n");
+const GRUB_CFG = grubConfig([
+  ["local image B", "/syslinux/vmlinuz.B ro cros_efi root=PARTUUID=BBBB"],
+  [
+    "verified image B",
+    '/syslinux/vmlinuz.B ro cros_efi root=/dev/dm-0 dm="1 vroot none ro 1,0 4194304 linear PARTUUID=BBBB 0"',
+  ],
+  [
+    "verified image B, newer syntax",
+    '/syslinux/vmlinuz.B ro cros_efi root=/dev/dm-0 dm-mod.create="vroot,,,ro,0 4194304 linear PARTUUID=BBBB 0"',
+  ],
+]);
 
 describe("provisioner: sealOemPartition", function () {
   this.timeout(60_000);

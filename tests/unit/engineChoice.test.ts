@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
 import { chooseEngine, parseEngineFlag } from "../../localEngine/engineChoice";
 import { findPulumiCli, type FoundPulumiCli } from "../../localEngine/pulumiCli";
+import { useTempDir } from "../support/tempDir";
 
 describe("the engine of npm start (--engine, and the Pulumi CLI found)", () => {
   const cached: FoundPulumiCli = { binDir: "/cache/pulumi-v3.274.1/bin", source: "cache" };
@@ -46,23 +46,21 @@ describe("the engine of npm start (--engine, and the Pulumi CLI found)", () => {
   });
 
   describe("finding the CLI", () => {
-    let dir: string;
-    beforeEach(async () => (dir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-find-cli-"))));
-    afterEach(() => fs.rm(dir, { recursive: true, force: true }));
+    const tmp = useTempDir("pci-find-cli-");
 
     it("takes an executable pulumi on the PATH first (a user's install)", async () => {
-      const bin = path.join(dir, "bin");
+      const bin = path.join(tmp.path, "bin");
       await fs.mkdir(bin);
       await fs.writeFile(path.join(bin, "pulumi"), "#!/bin/sh\n", { mode: 0o755 });
-      const searchPath = [path.join(dir, "empty"), bin].join(path.delimiter);
+      const searchPath = [path.join(tmp.path, "empty"), bin].join(path.delimiter);
       expect(await findPulumiCli(searchPath)).to.deep.equal({ binDir: bin, source: "path" });
     });
 
     it("skips a pulumi that is not executable, then looks in the cache", async () => {
-      await fs.writeFile(path.join(dir, "pulumi"), "not a program", { mode: 0o644 });
-      const found = await findPulumiCli(dir);
+      await fs.writeFile(path.join(tmp.path, "pulumi"), "not a program", { mode: 0o644 });
+      const found = await findPulumiCli(tmp.path);
       // The cache holds a build on machines that ran `npm run build:engine`; never this directory.
-      expect(found?.binDir).not.to.equal(dir);
+      expect(found?.binDir).not.to.equal(tmp.path);
       if (found) {
         expect(found.source).to.equal("cache");
         await fs.access(path.join(found.binDir, "pulumi"), fs.constants.X_OK);

@@ -17,21 +17,16 @@ export function checkOemSize(r: ArgsReader, field: string, fields: StepFields): 
   }
   if (size === undefined) return undefined;
   const bytes = parseOemSize(size);
-  if (bytes === undefined) {
+  if (bytes === undefined || bytes < MIN_OEM_SIZE_BYTES) {
     r.report({
       field: `${field}.size`,
       value: size,
-      message: "is not a size",
-      fix: 'write a number followed by B, K, M or G (e.g. "512M"), or a bare number of 512-byte sectors',
-    });
-    return undefined;
-  }
-  if (bytes < MIN_OEM_SIZE_BYTES) {
-    r.report({
-      field: `${field}.size`,
-      value: size,
-      message: "is below the 16M minimum",
-      fix: 'use at least "16M"',
+      ...(bytes === undefined
+        ? {
+            message: "is not a size",
+            fix: 'write a number followed by B, K, M or G (e.g. "512M"), or a bare number of 512-byte sectors',
+          }
+        : { message: "is below the 16M minimum", fix: 'use at least "16M"' }),
     });
     return undefined;
   }

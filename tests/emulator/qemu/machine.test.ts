@@ -51,6 +51,19 @@ describe("startMachine (with a fake QEMU)", function () {
     return lines.map((line) => (JSON.parse(line) as { argv: string[] }).argv);
   }
 
+  /** A machine on the fake QEMU whose guest reboots `reboots` times, with the disk `data` hot-plugged. */
+  async function startWithDataDisk(reboots: number): Promise<Machine> {
+    process.env.FAKE_QEMU_REBOOTS = String(reboots);
+    const started = await startMachine(spec());
+    machine = started; // afterEach kills it
+    await started.attachDisk({
+      file: path.join(dir, "data.raw"),
+      format: "raw",
+      deviceName: "data",
+    });
+    return started;
+  }
+
   it("restarts QEMU on a guest reboot, keeping hot-plugged disks and appending to the serial capture", async () => {
     process.env.FAKE_QEMU_REBOOTS = "1";
     machine = await startMachine(spec());
@@ -107,17 +120,11 @@ describe("startMachine (with a fake QEMU)", function () {
   it("resizes a disk over QMP (block_resize on its block node), boot-time, hot-plugged, and after a reboot", async () => {
     const qmpLog = path.join(dir, "qmp.jsonl");
     process.env.FAKE_QEMU_QMP_LOG = qmpLog;
-    process.env.FAKE_QEMU_REBOOTS = "0";
-    machine = await startMachine(spec());
-    await machine.attachDisk({
-      file: path.join(dir, "data.raw"),
-      format: "raw",
-      deviceName: "data",
-    });
-    await machine.resizeDisk("boot", 11 * 1024 ** 3);
-    await machine.resizeDisk("data", 3 * 1024 ** 3);
+    const first = await startWithDataDisk(0);
+    await first.resizeDisk("boot", 11 * 1024 ** 3);
+    await first.resizeDisk("data", 3 * 1024 ** 3);
     let error: unknown;
-    await machine.resizeDisk("nope", 1).catch((caught: unknown) => (error = caught));
+    await first.resizeDisk("nope", 1).catch((caught: unknown) => (error = caught));
     expect((error as Error).message).to.equal("machine vm has no disk nope");
     const resizes = async () =>
       (await fs.readFile(qmpLog, "utf8"))
@@ -130,21 +137,15 @@ describe("startMachine (with a fake QEMU)", function () {
       { "node-name": "disk0", size: 11 * 1024 ** 3 },
       { "node-name": "hotplug0", size: 3 * 1024 ** 3 },
     ]);
-    await machine.kill();
+    await first.kill();
     machine = undefined;
 
     // After a guest reboot, the next QEMU gets the hot-plugged disk at start, as disk1.
     await fs.rm(log, { force: true });
     await fs.rm(qmpLog, { force: true });
-    process.env.FAKE_QEMU_REBOOTS = "1";
-    machine = await startMachine(spec());
-    await machine.attachDisk({
-      file: path.join(dir, "data.raw"),
-      format: "raw",
-      deviceName: "data",
-    });
-    await waitUntil(() => machine!.reboots === 1);
-    await machine.resizeDisk("data", 4 * 1024 ** 3);
+    const second = await startWithDataDisk(1);
+    await waitUntil(() => second.reboots === 1);
+    await second.resizeDisk("data", 4 * 1024 ** 3);
     expect(await resizes()).to.deep.equal([{ "node-name": "disk1", size: 4 * 1024 ** 3 }]);
   });
 

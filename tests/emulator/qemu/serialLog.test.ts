@@ -1,16 +1,14 @@
 import { expect } from "chai";
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
 import { serialPortReader } from "../../../emulator/qemu/serialLog";
+import { useTempDir } from "../../support/tempDir";
 
 describe("serialPortReader", () => {
-  let dir: string;
-  beforeEach(async () => (dir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-serial-"))));
-  afterEach(() => fs.rm(dir, { recursive: true, force: true }));
+  const tmp = useTempDir("pci-serial-");
 
   it("reads from an offset on, and continues where the last read ended as the file grows", async () => {
-    const file = path.join(dir, "serial-port-3.log");
+    const file = path.join(tmp.path, "serial-port-3.log");
     const reader = serialPortReader(3, file);
     await fs.writeFile(file, "BuildStatus: one\nBuildSt");
     const first = await reader.read(0);
@@ -29,7 +27,7 @@ describe("serialPortReader", () => {
   });
 
   it("limits a read to maxBytes and reads a missing file as empty", async () => {
-    const file = path.join(dir, "s");
+    const file = path.join(tmp.path, "s");
     await fs.writeFile(file, "0123456789");
     const reader = serialPortReader(1, file);
     const chunk = await reader.read(2, 3);
@@ -37,13 +35,13 @@ describe("serialPortReader", () => {
     expect(chunk.next).to.equal(5);
     expect(await reader.read(50)).to.deep.include({ next: 50 });
 
-    const missing = serialPortReader(2, path.join(dir, "absent"));
+    const missing = serialPortReader(2, path.join(tmp.path, "absent"));
     expect((await missing.read(0)).contents.length).to.equal(0);
     expect(await missing.size()).to.equal(0);
   });
 
   it("rejects negative or fractional offsets", async () => {
-    const reader = serialPortReader(1, path.join(dir, "s"));
+    const reader = serialPortReader(1, path.join(tmp.path, "s"));
     for (const offset of [-1, 1.5]) {
       let error: unknown;
       await reader.read(offset).catch((caught: unknown) => (error = caught));
