@@ -105,11 +105,18 @@ export function parseBuildLine(line: string): BuildEvent {
 }
 
 /**
- * The step a `BuildStatus:` line says has started (`step 2/3 extendOemPartition: started`, printed
- * by the provisioner's `run_step`), or undefined for other lines.
+ * The step a `BuildStatus:` line says has started, or undefined for other lines: `step 2/3
+ * runScript a.sh: started` (printed by the provisioner's `run_step`) or, for the disk layout that a
+ * disk-layout step makes before the first step, `step 1/3 extendOemPartition: started (...)` with a
+ * note in parentheses (disk-layout.sh).
  */
 export function startedStepOf(statusText: string): string | undefined {
-  return /^(step \d+\/\d+\b.*): started$/.exec(statusText)?.[1];
+  return /^(step \d+\/\d+\b.*?): started(?: \([^()]*\))?$/.exec(statusText)?.[1];
+}
+
+/** The step a `BuildStatus:` line says is done (`step 2/3 runScript a.sh: done`), or undefined. */
+export function doneStepOf(statusText: string): string | undefined {
+  return /^(step \d+\/\d+\b.*): done$/.exec(statusText)?.[1];
 }
 
 /** Keeps the last `limit` lines, for error messages. */

@@ -1,7 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/compute";
 import { apiMessage } from "../google/errors";
-import { LastLines, SerialLineReader, parseBuildLine, startedStepOf } from "../guest/serialLines";
+import {
+  LastLines,
+  SerialLineReader,
+  doneStepOf,
+  parseBuildLine,
+  startedStepOf,
+} from "../guest/serialLines";
 import { PROTOCOL_VERSION, SERIAL_PORT } from "../guest/protocol";
 import { preemptionRetriesOf } from "./spec";
 import type { ComputeApi } from "../google/computeApi";
@@ -16,7 +22,8 @@ export type WatchOutcome =
   | { kind: "succeeded"; message: string; instance: protos.google.cloud.compute.v1.IInstance }
   | { kind: "failed"; step: string; reason: string }
   | { kind: "protocol-mismatch"; version: number }
-  | { kind: "stopped"; status: string };
+  /** `step`: the step under way when the VM stopped (started and not done), if any. */
+  | { kind: "stopped"; status: string; step: string | undefined };
 
 /**
  * Polling rhythm. While the provisioner talks, serial port 3 is read every `serialPollMs`, which
@@ -67,6 +74,11 @@ export class SerialWatch {
   private lastReadError = "";
   /** The step the provisioner said it started last, for a disk resize request's messages. */
   private currentStep = "the disk layout";
+  /**
+   * The step under way: started and not yet done. A VM that stops without a verdict (a crash, a
+   * power cut in the middle of a disk layout's relocation at shutdown) fails in this step.
+   */
+  private runningStep: string | undefined;
 
   constructor(
     private readonly api: ComputeApi,
@@ -101,6 +113,7 @@ export class SerialWatch {
             (await this.readOnce().catch(() => undefined)) ?? {
               kind: "stopped",
               status: instance.status ?? "UNKNOWN",
+              step: this.runningStep,
             }
           );
         }
@@ -173,7 +186,7 @@ export class SerialWatch {
           break;
         case "status":
           this.progress.info(`| ${event.text}`);
-          this.currentStep = startedStepOf(event.text) ?? this.currentStep;
+          this.followSteps(event.text);
           this.hooks.onStatus?.(event.text);
           break;
         case "diskResize": {
@@ -190,6 +203,17 @@ export class SerialWatch {
       }
     }
     return undefined;
+  }
+
+  /** Keeps track of the step the provisioner said it started, and whether it said it is done. */
+  private followSteps(statusText: string): void {
+    const started = startedStepOf(statusText);
+    if (started !== undefined) {
+      this.currentStep = started;
+      this.runningStep = started;
+    } else if (this.runningStep !== undefined && doneStepOf(statusText) === this.runningStep) {
+      this.runningStep = undefined;
+    }
   }
 
   /** Hands a resize request to the hook; a refusal becomes the step's failure. */
@@ -246,11 +270,12 @@ export function expectSuccess(
         `the provisioner on the CIDATA disk speaks protocol ${outcome.version}, this orchestrator ${PROTOCOL_VERSION} (mixed package versions?)`,
         watch.lastLines(),
       );
-    case "stopped":
-      throw new BuildFailedError(
-        "the build VM",
-        `it stopped (${outcome.status}) before the provisioner reported a result: it crashed, was stopped from outside${preemptionRetriesOf(run.spec) ? ", or was preempted more often than preemptionRetries allows" : ""}`,
-        watch.lastLines(),
-      );
+    case "stopped": {
+      const why = `stopped (${outcome.status}) before the provisioner reported a result: it crashed, was stopped from outside${preemptionRetriesOf(run.spec) ? ", or was preempted more often than preemptionRetries allows" : ""}`;
+      // Name the step that was under way, so that the user knows what the stop interrupted.
+      throw outcome.step === undefined
+        ? new BuildFailedError("the build VM", `it ${why}`, watch.lastLines())
+        : new BuildFailedError(outcome.step, `the build VM ${why}`, watch.lastLines());
+    }
   }
 }

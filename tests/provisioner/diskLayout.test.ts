@@ -9,6 +9,7 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MARKERS, type ProvisionerStep } from "../../components/guest/protocol";
+import { parseBuildLine, startedStepOf } from "../../components/guest/serialLines";
 import { FakeCosDisk, GIB_SECTORS } from "./harness/cosDisk";
 import { BUILD_ID, Sandbox, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine, serialLines } from "./harness/serial";
@@ -16,6 +17,15 @@ import { grubConfig } from "./harness/grubConfig";
 import { useSandboxes } from "./harness/useSandboxes";
 
 const MIB = 1024 * 1024;
+
+/** The steps a run's status lines say have started, in order, as the orchestrator reads them. */
+function startedSteps(serial: string): string[] {
+  return serialLines(serial).flatMap((line) => {
+    const event = parseBuildLine(line);
+    const step = event.kind === "status" ? startedStepOf(event.text) : undefined;
+    return step === undefined ? [] : [step];
+  });
+}
 const GRUB_CFG = grubConfig([
   [
     "local image A",
@@ -170,6 +180,9 @@ describe("provisioner: the disk layout (reclaim, resize request, relocation at s
     });
     expectWellFormedRun(first.serial, BUILD_ID);
     expect(serialLines(first.serial)).to.include(`${MARKERS.diskResize} 11`);
+    // Every run names the step its disk layout belongs to, so a machine that stops during the
+    // relocation at shutdown fails in that step (watchProvisioner.ts reads it).
+    expect(startedSteps(first.serial)).to.deep.equal(["step 1/1 extendOemPartition"]);
     expect(box.calls("cgpt"), "no reclaim: no root switch").to.deep.equal([]);
     const plan = disk.relocationPlan()!;
     // No reclaim: the start point is STATE's start; OEM gets 1023 MiB (COS Customizer's 1 MiB
@@ -184,6 +197,10 @@ describe("provisioner: the disk layout (reclaim, resize request, relocation at s
     const second = await box.run();
     expectWellFormedRun(second.serial, BUILD_ID);
     expect(finalLine(second.serial)).to.match(/^BuildSucceeded: /);
+    expect(startedSteps(second.serial), "the layout's, then the step's").to.deep.equal([
+      "step 1/1 extendOemPartition",
+      "step 1/1 extendOemPartition",
+    ]);
     expect(serialLines(second.serial), "not asked again").to.not.include(
       `${MARKERS.diskResize} 11`,
     );

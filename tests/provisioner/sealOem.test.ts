@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { veritysetupVerifyArgs } from "../support/verity";
 import { FakeCosDisk, GIB_SECTORS } from "./harness/cosDisk";
 import { BUILD_ID, testConfig } from "./harness/sandbox";
 import { expectWellFormedRun, finalLine } from "./harness/serial";
@@ -103,24 +104,9 @@ describe("provisioner: sealOemPartition", function () {
 
     // The host's veritysetup agrees with the tree and the digest, and refuses a changed block.
     const verify = () =>
-      execFileSync(
-        "veritysetup",
-        [
-          "verify",
-          "--no-superblock",
-          "--format=1",
-          "--hash=sha256",
-          "--data-block-size=4096",
-          "--hash-block-size=4096",
-          "--data-blocks=5120",
-          `--hash-offset=${20 * MIB}`,
-          "--salt=-",
-          disk.device("OEM"),
-          disk.device("OEM"),
-          digest!,
-        ],
-        { stdio: "pipe" },
-      );
+      execFileSync("veritysetup", veritysetupVerifyArgs(20 * MIB, disk.device("OEM"), digest!), {
+        stdio: "pipe",
+      });
     verify();
     const changed = fs.openSync(disk.device("OEM"), "r+");
     fs.writeSync(changed, Buffer.from([data[12345] ^ 0xff]), 0, 1, 12345);

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import {
   LastLines,
   SerialLineReader,
+  doneStepOf,
   parseBuildLine,
   startedStepOf,
 } from "../../components/guest/serialLines";
@@ -88,6 +89,17 @@ describe("serial port reading", () => {
     );
     expect(startedStepOf("step 2/3 extendOemPartition: done")).to.equal(undefined);
     expect(startedStepOf("resuming with step 2 of 3")).to.equal(undefined);
+    // The disk layout of a disk-layout step, made before the first step, says so in parentheses.
+    expect(
+      startedStepOf("step 1/2 sealOemPartition: started (its disk layout, before the first step)"),
+    ).to.equal("step 1/2 sealOemPartition");
+    expect(startedStepOf("step 1/2 runScript a.sh: started later")).to.equal(undefined);
+  });
+
+  it("reads the step a status line says is done", () => {
+    expect(doneStepOf("step 1/2 runScript a: b.sh: done")).to.equal("step 1/2 runScript a: b.sh");
+    expect(doneStepOf("step 1/2 runScript a.sh: started")).to.equal(undefined);
+    expect(doneStepOf("disk layout at shutdown: done")).to.equal(undefined);
   });
 
   it("keeps only the last lines", () => {

@@ -52,6 +52,9 @@ prepare_disk_layout() {
   [[ $finished == true ]] && return 0
   CURRENT_LABEL=$LAYOUT_LABEL
   state_mark_running "$LAYOUT_LABEL"
+  # After every reboot too: the orchestrator names this step if the machine stops before the end
+  # (a power cut during the relocation at shutdown says nothing more).
+  status "$LAYOUT_LABEL: started (its disk layout, before the first step)"
   layout_switch_root
   layout_resize_disk
   layout_relocate

@@ -12,7 +12,7 @@ import type { GcpClients } from "../../../components/google/clients";
 import { ownerIdOf } from "../../../components/naming";
 import type { ImageBuildInputs, ImageBuildOutputs } from "../../../components/provider/inputs";
 import * as runtime from "../../../components/provider/runtime";
-import type { Emulator } from "../../../emulator";
+import type { Emulator, ScheduledInstanceFault } from "../../../emulator";
 import { startQemuEmulator, type MachineRun, type QemuGuestOptions } from "../../../emulator/qemu";
 import { buildInputs, checkBuild, createBuild } from "../../support/buildInputs";
 import { startEmulatorCloud } from "../../support/emulatorCloud";
@@ -40,6 +40,15 @@ export interface QemuCloud {
   close(): Promise<void>;
 }
 
+/** How a suite's local cloud differs from the default one. */
+export interface QemuCloudOptions {
+  /**
+   * Instance failures that fire by themselves (emulator/faults.ts), e.g. a crash, which kills the
+   * QEMU machine at once like a power cut, when a serial line shows a chosen point. Default: none.
+   */
+  scheduledFaults?: ScheduledInstanceFault[];
+}
+
 /**
  * Starts the local cloud; the guest image comes from the cache (or is built once). `machines` adds
  * to every QEMU machine's options (registries the guests reach, a work root for their serial
@@ -47,6 +56,7 @@ export interface QemuCloud {
  */
 export async function startQemuCloud(
   machines: Omit<QemuGuestOptions, "boot" | "onMachineRun"> = {},
+  { scheduledFaults = [] }: QemuCloudOptions = {},
 ): Promise<QemuCloud> {
   const guestImage = await sharedGuestImage();
   const machineRuns: MachineRun[] = [];
@@ -57,6 +67,7 @@ export async function startQemuCloud(
       (
         await startQemuEmulator({
           guestImage,
+          scheduledFaults,
           machines: {
             keepWorkDirs: Boolean(process.env.PCI_E2E_KEEP),
             ...machines,
@@ -154,13 +165,14 @@ export interface SuiteBuild {
 
 /**
  * Registers the suite's `before` and `after` hooks: one build of `context` through the provider on a
- * fresh QEMU cloud (skipped loudly without the prerequisites), torn down after the suite. Returns
- * a getter for the result, valid inside the suite's tests.
+ * fresh QEMU cloud (skipped loudly without the prerequisites; `cloudOptions` shape that cloud), torn
+ * down after the suite. Returns a getter for the result, valid inside the suite's tests.
  */
 export function buildOncePerSuite(
   name: string,
   context: Record<string, string | Buffer>,
   args: Partial<ImageBuildInputs["args"]>,
+  cloudOptions: QemuCloudOptions = {},
 ): () => SuiteBuild {
   let build: SuiteBuild | undefined;
   let cloud: QemuCloud | undefined;
@@ -168,7 +180,7 @@ export function buildOncePerSuite(
 
   before(async function () {
     await requireE2ePrerequisites(this);
-    cloud = await startQemuCloud();
+    cloud = await startQemuCloud({}, cloudOptions);
     const program = await programWithContext(context);
     removeProgram = () => program.remove();
     const inputs = e2eBuildInputs(cloud, program.programDir, name, args);
