@@ -58,6 +58,33 @@ interface Labelled {
 }
 
 /**
+ * Starts an update guarded by a fingerprint (labels, metadata): the caller has checked `fingerprint()`
+ * against the request's; the operation checks it again when it runs and applies the change only if
+ * it did not move meanwhile, so two racing updates cannot both win (GCE's 412 for the loser).
+ */
+export function startFingerprintedUpdate(
+  ctx: RequestContext,
+  deps: ComputeDeps,
+  scope: OperationScope,
+  operationType: string,
+  target: { selfLink: string; id: string },
+  guarded: { what: "Labels" | "Metadata"; fingerprint: () => string; apply: () => void },
+): void {
+  const expected = guarded.fingerprint();
+  startOperation(ctx, deps, scope, operationType, target, async () => {
+    await deps.latency.wait("metadataUpdate");
+    if (guarded.fingerprint() !== expected) {
+      throw new OperationFailure(
+        "CONDITION_NOT_MET",
+        `${guarded.what} fingerprint changed during the update.`,
+        412,
+      );
+    }
+    guarded.apply();
+  });
+}
+
+/**
  * `setLabels` for any labelled resource: validates, checks the fingerprint now, and applies the
  * labels when the operation runs (re-checking, so two racing updates cannot both win).
  */
@@ -71,17 +98,10 @@ export async function setLabels(
   const body = await readJsonObject(ctx.req);
   const labels = validateLabels("labels", body.labels);
   requireFingerprint(body.labelFingerprint, resource.labelFingerprint, "label");
-  const expected = resource.labelFingerprint;
-  startOperation(ctx, deps, scope, "setLabels", resource, async () => {
-    await deps.latency.wait("metadataUpdate");
-    if (resource.labelFingerprint !== expected) {
-      throw new OperationFailure(
-        "CONDITION_NOT_MET",
-        "Labels fingerprint changed during the update.",
-        412,
-      );
-    }
-    resource.setLabels(labels);
+  startFingerprintedUpdate(ctx, deps, scope, "setLabels", resource, {
+    what: "Labels",
+    fingerprint: () => resource.labelFingerprint,
+    apply: () => resource.setLabels(labels),
   });
 }
 

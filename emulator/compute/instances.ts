@@ -17,8 +17,9 @@ import {
   listResponse,
   replayed,
   requireFingerprint,
-  sendOperation,
   setLabels,
+  startFingerprintedUpdate,
+  startOperation,
   stringList,
 } from "./common";
 import type { ComputeDeps } from "./deps";
@@ -138,23 +139,16 @@ async function insertInstance(ctx: RequestContext, deps: ComputeDeps): Promise<v
   for (const attached of attachments) runtime.attach(attached);
   deps.state.instances.set(path, runtime);
 
-  const op = deps.operations.start(
-    { project, zone },
-    "insert",
-    record,
-    async () => {
-      const results = await Promise.allSettled(creations.map((c) => c.create()));
-      const failed = results.find((r) => r.status === "rejected");
-      if (failed) {
-        await runtime.dispose(false);
-        for (const c of creations) await discardDisk(deps, c.disk);
-        throw failed.reason;
-      }
-      await runtime.bringUp();
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, "insert", record, async () => {
+    const results = await Promise.allSettled(creations.map((c) => c.create()));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      await runtime.dispose(false);
+      for (const c of creations) await discardDisk(deps, c.disk);
+      throw failed.reason;
+    }
+    await runtime.bringUp();
+  });
 }
 
 /** Validates `resource.disks`, registering inline disks; returns the attachments and pending creations. */
@@ -417,14 +411,7 @@ function simpleInstanceOp(
   const { project, zone } = ctx.params;
   if (replayed(ctx, deps, project)) return;
   const runtime = runtimeOf(ctx, deps);
-  const op = deps.operations.start(
-    { project, zone },
-    type,
-    runtime.record,
-    () => work(runtime),
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, type, runtime.record, () => work(runtime));
 }
 
 async function setMetadata(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
@@ -435,25 +422,11 @@ async function setMetadata(ctx: RequestContext, deps: ComputeDeps): Promise<void
   const items = validateMetadataItems("metadata.items", body.items);
   const metadata = runtime.record.metadata;
   requireFingerprint(body.fingerprint, metadata.fingerprint, "metadata");
-  const expected = metadata.fingerprint;
-  const op = deps.operations.start(
-    { project, zone },
-    "setMetadata",
-    runtime.record,
-    async () => {
-      await deps.latency.wait("metadataUpdate");
-      if (metadata.fingerprint !== expected) {
-        throw new OperationFailure(
-          "CONDITION_NOT_MET",
-          "Metadata fingerprint changed during the update.",
-          412,
-        );
-      }
-      metadata.replace(items);
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startFingerprintedUpdate(ctx, deps, { project, zone }, "setMetadata", runtime.record, {
+    what: "Metadata",
+    fingerprint: () => metadata.fingerprint,
+    apply: () => metadata.replace(items),
+  });
 }
 
 async function attachDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void> {
@@ -496,25 +469,18 @@ async function attachDisk(ctx: RequestContext, deps: ComputeDeps): Promise<void>
   };
   // Claim the disk now so a concurrent attach elsewhere is refused, as GCE does.
   disk.users.push(runtime.record.selfLink);
-  const op = deps.operations.start(
-    { project, zone },
-    "attachDisk",
-    runtime.record,
-    async () => {
-      await deps.latency.wait("diskAttach");
-      disk.users = disk.users.filter((u) => u !== runtime.record.selfLink);
-      if (deps.state.instances.get(runtime.record.path) !== runtime) {
-        throw new OperationFailure(
-          "RESOURCE_NOT_FOUND",
-          `The resource '${runtime.record.path}' was not found`,
-          404,
-        );
-      }
-      runtime.attach(attached);
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, "attachDisk", runtime.record, async () => {
+    await deps.latency.wait("diskAttach");
+    disk.users = disk.users.filter((u) => u !== runtime.record.selfLink);
+    if (deps.state.instances.get(runtime.record.path) !== runtime) {
+      throw new OperationFailure(
+        "RESOURCE_NOT_FOUND",
+        `The resource '${runtime.record.path}' was not found`,
+        404,
+      );
+    }
+    runtime.attach(attached);
+  });
 }
 
 function detachDisk(ctx: RequestContext, deps: ComputeDeps): void {
@@ -531,17 +497,10 @@ function detachDisk(ctx: RequestContext, deps: ComputeDeps): void {
   if (attached.boot && runtime.record.status === "RUNNING") {
     throw invalid("The boot disk of a running instance cannot be detached.");
   }
-  const op = deps.operations.start(
-    { project, zone },
-    "detachDisk",
-    runtime.record,
-    async () => {
-      await deps.latency.wait("diskAttach");
-      runtime.detach(deviceName);
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, "detachDisk", runtime.record, async () => {
+    await deps.latency.wait("diskAttach");
+    runtime.detach(deviceName);
+  });
 }
 
 /** `setDiskAutoDelete?autoDelete=<bool>&deviceName=<name>`: whether the disk goes with the instance. */
@@ -559,17 +518,10 @@ function setDiskAutoDelete(ctx: RequestContext, deps: ComputeDeps): void {
     throw invalid(
       `Invalid value for field 'deviceName': '${deviceName}'. No attached disk found with that device name.`,
     );
-  const op = deps.operations.start(
-    { project, zone },
-    "setDiskAutoDelete",
-    runtime.record,
-    () => {
-      attached.autoDelete = autoDelete === "true";
-      return Promise.resolve();
-    },
-    ctx.url.searchParams.get("requestId"),
-  );
-  sendOperation(ctx, op);
+  startOperation(ctx, deps, { project, zone }, "setDiskAutoDelete", runtime.record, () => {
+    attached.autoDelete = autoDelete === "true";
+    return Promise.resolve();
+  });
 }
 
 function getSerialPortOutput(ctx: RequestContext, deps: ComputeDeps): void {
