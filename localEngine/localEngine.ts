@@ -103,7 +103,9 @@ export async function runPass(
     options.stack,
     preview,
   );
-  for (const [key, value] of Object.entries(options.config)) pulumi.runtime.setConfig(key, value);
+  // The whole map, replaced: a program sees its own stack's configuration only, as under `pulumi up`,
+  // never keys left by an earlier deployment in the same process.
+  pulumi.runtime.setAllConfig(options.config);
 
   const previousDirectory = process.cwd();
   process.chdir(program.directory);

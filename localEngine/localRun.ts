@@ -15,6 +15,7 @@ import {
   findCachedGuestImage,
   startQemuEmulator,
   type MachineRun,
+  type QemuGuestOptions,
 } from "../emulator/qemu";
 import { createGcpClients } from "../components/google/clients";
 import {
@@ -78,6 +79,17 @@ export interface LocalRunOptions {
    * (the end-to-end tests boot VMs from its images there). A rejection fails the run. Default none.
    */
   afterDeploy?: (emulator: Emulator, result: LocalRunResult) => Promise<void>;
+  /**
+   * The program's own stack configuration, keyed as `pulumi config set` keys them
+   * (`<project>:<key>`), beside `gcp:project` and `gcp:zone` (which it cannot change). A value the
+   * program reads with `requireSecret` is a secret in the program however it was set. Default none.
+   */
+  config?: Record<string, string>;
+  /**
+   * Settings of every QEMU machine of the default cloud (such as the registries its guests reach,
+   * `registryForwards`). Ignored with {@link startCloud}. Default none.
+   */
+  machines?: Omit<QemuGuestOptions, "boot" | "onMachineRun">;
 }
 
 /** An image the run created, and its file. */
@@ -133,7 +145,9 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
   const programDir = path.join(examplesDir, example);
   await requireExample(examplesDir, example);
   const choice = options.engine ?? { engine: "local", why: "the default of runExampleLocally" };
-  const startCloud = options.startCloud ?? qemuCloud(write, options.onMachineRun);
+  const startCloud =
+    options.startCloud ??
+    qemuCloud(write, { ...options.machines, onMachineRun: options.onMachineRun });
   // Host checks and the guest image come first: a missing tool is named before anything is touched.
   const starting = await startCloud.prepare();
 
@@ -160,7 +174,7 @@ export async function runExampleLocally(options: LocalRunOptions = {}): Promise<
     );
     write(`  stack:  gcp:project=${LOCAL_PROJECT}, gcp:zone=${LOCAL_ZONE}`);
     write("");
-    const config = { "gcp:project": LOCAL_PROJECT, "gcp:zone": LOCAL_ZONE };
+    const config = { ...options.config, "gcp:project": LOCAL_PROJECT, "gcp:zone": LOCAL_ZONE };
     const deployed =
       choice.engine === "pulumi"
         ? await deployWithPulumi({
@@ -215,7 +229,7 @@ export interface CloudSetup {
 /** The cloud of `npm start`: the emulator with QEMU machines booting the stand-in guest image. */
 function qemuCloud(
   write: (line: string) => void,
-  onMachineRun?: (run: MachineRun) => void,
+  machines: Omit<QemuGuestOptions, "boot">,
 ): CloudSetup {
   return {
     async prepare() {
@@ -240,7 +254,7 @@ function qemuCloud(
           guestImage,
           dataDir,
           seedImages,
-          machines: onMachineRun ? { onMachineRun } : {},
+          machines,
         });
         return {
           emulator,

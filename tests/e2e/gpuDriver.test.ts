@@ -14,13 +14,11 @@ import { expect } from "chai";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createGcpClients } from "../../components/google/clients";
-import * as runtime from "../../components/provider/runtime";
-import type { Emulator } from "../../emulator";
-import { runExampleLocally, type LocalRunResult } from "../../localEngine/localRun";
+import type { LocalRunResult } from "../../localEngine/localRun";
 import { ext4ReadFile, ext4Stat } from "./helpers/ext4Image";
 import { requireE2ePrerequisites } from "./helpers/hostTools";
-import { E2E_PROJECT, type QemuCloud } from "./helpers/qemuCloud";
+import { runExampleOnQemu, type ExampleRun } from "./helpers/exampleRun";
+import type { QemuCloud } from "./helpers/qemuCloud";
 import { verificationScript, verifyOnNewVm, type Verification } from "./helpers/verificationVm";
 
 const INSTALL_DIR = "/var/lib/nvidia";
@@ -30,49 +28,20 @@ const INSTALLER = `NVIDIA-Linux-x86_64-${DEFAULT_DRIVER}.run`;
 const UNIT = "preloaded-cos-image-gpu.service";
 
 describe("e2e: the gpu example on QEMU: installGpuDriver and its boot-time setup on the COS-shaped guest", function () {
-  let run: LocalRunResult | undefined;
-  let failure: Error | undefined;
+  let example: ExampleRun = { lines: [] };
   let verification: Verification | undefined;
   let dataDir = "";
-  const lines: string[] = [];
 
   before(async function () {
     await requireE2ePrerequisites(this);
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "pci-e2e-gpu-example-"));
-    const started = Date.now();
-    // The build's progress (serial port 3 included), which `npm start` prints, recorded as well.
-    const record = (prefix: string) => (message: string) => {
-      lines.push(message);
-      console.log(`      [build] ${prefix}${message}`);
-    };
-    const restore = runtime.configureRuntime({
-      progress: () => ({ info: record(""), warn: record("warning: ") }),
+    example = await runExampleOnQemu({
+      example: "gpu",
+      dataDir,
+      afterDeploy: async (cloud, result) => {
+        verification = await verifyWithBootTimeSetup(cloud, result);
+      },
     });
-    try {
-      run = await runExampleLocally({
-        example: "gpu",
-        dataDir,
-        fresh: true,
-        write: (line) => {
-          lines.push(line);
-          console.log(`      [npm start gpu] ${line}`);
-        },
-        afterDeploy: async (emulator, result) => {
-          const created = Date.now();
-          verification = await verifyWithBootTimeSetup(emulator, result);
-          console.log(
-            `      [e2e timing] verification VM of the gpu image: ${((Date.now() - created) / 1000).toFixed(1)} s`,
-          );
-        },
-      });
-    } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error));
-    } finally {
-      restore();
-    }
-    console.log(
-      `      [e2e timing] gpu example on QEMU, with its verification VM: ${((Date.now() - started) / 1000).toFixed(1)} s`,
-    );
   });
 
   after(async () => {
@@ -81,8 +50,9 @@ describe("e2e: the gpu example on QEMU: installGpuDriver and its boot-time setup
   });
 
   const deployed = (): LocalRunResult => {
-    if (!run) throw failure ?? new Error("the example did not run (its before hook failed)");
-    return run;
+    if (!example.result)
+      throw example.failure ?? new Error("the example did not run (its before hook failed)");
+    return example.result;
   };
 
   /** The one image the example made, and its file. */
@@ -94,7 +64,7 @@ describe("e2e: the gpu example on QEMU: installGpuDriver and its boot-time setup
 
   it("put the toolchain on the scratch disk while the driver was installed", () => {
     deployed();
-    const progress = lines.join("\n");
+    const progress = example.lines.join("\n");
     expect(progress).to.include("the toolchain goes to the scratch disk");
     // The stand-in names the device under /var/lib/cos-extensions: a second disk, not the boot disk.
     expect(progress).to.match(/toolchain cached in \/var\/lib\/cos-extensions on \/dev\/sd[b-z]\b/);
@@ -125,7 +95,7 @@ describe("e2e: the gpu example on QEMU: installGpuDriver and its boot-time setup
  * ran at boot and loaded the driver installed at build time.
  */
 async function verifyWithBootTimeSetup(
-  emulator: Emulator,
+  cloud: QemuCloud,
   result: LocalRunResult,
 ): Promise<Verification> {
   const bootTimeSetup =
@@ -133,43 +103,28 @@ async function verifyWithBootTimeSetup(
   expect(bootTimeSetup.startsWith("#cloud-config\n"), "bootTimeSetup is a cloud-config").to.equal(
     true,
   );
-  const clients = createGcpClients({
-    endpoints: { compute: emulator.endpoint, storage: emulator.endpoint },
-    projectId: E2E_PROJECT,
-  });
-  const cloud: QemuCloud = {
-    emulator,
-    clients,
-    progress: [],
-    machineRuns: [],
-    close: () => clients.close(),
-  };
-  try {
-    return await verifyOnNewVm(
-      cloud,
-      String(result.outputs.imageSelfLink),
-      "verify-gpu",
-      verificationScript(
-        [
-          `unit=${UNIT}`,
-          "for _ in $(seq 1 240); do",
-          '  state=$(systemctl show -p ActiveState --value "$unit")',
-          "  [[ $state == active || $state == failed ]] && break",
-          "  sleep 1",
-          "done",
-          'echo "TestStatus: $unit is $state"',
-          '[[ $state == active ]] || fail "$unit is $state: $(journalctl -u "$unit" --no-pager | tail -n 5)"',
-          'journal=$(journalctl -u "$unit" --no-pager)',
-          `grep -qF 'GPU driver ${DEFAULT_DRIVER} found cached in ${INSTALL_DIR}' <<<"$journal" || fail "the driver was not loaded from the cache"`,
-          `grep -qF 'NVIDIA-SMI driver version ${DEFAULT_DRIVER}' <<<"$journal" || fail "nvidia-smi did not run"`,
-          `tail -n 1 /var/lib/cos-stand-ins/cos-extensions.log | grep -qxF 'cos-extensions install gpu -- -version=${DEFAULT_DRIVER} -host-dir=${INSTALL_DIR}' || fail "the boot asked for another driver"`,
-          `findmnt -n -o OPTIONS ${INSTALL_DIR} | grep -qw noexec && fail "${INSTALL_DIR} is still noexec"`,
-          'echo "TestStatus: $(tail -n 1 /var/lib/cos-stand-ins/cos-extensions.log)"',
-        ].join("\n"),
-      ),
-      { extraCloudConfig: bootTimeSetup.slice("#cloud-config\n".length) },
-    );
-  } finally {
-    await clients.close();
-  }
+  return verifyOnNewVm(
+    cloud,
+    String(result.outputs.imageSelfLink),
+    "verify-gpu",
+    verificationScript(
+      [
+        `unit=${UNIT}`,
+        "for _ in $(seq 1 240); do",
+        '  state=$(systemctl show -p ActiveState --value "$unit")',
+        "  [[ $state == active || $state == failed ]] && break",
+        "  sleep 1",
+        "done",
+        'echo "TestStatus: $unit is $state"',
+        '[[ $state == active ]] || fail "$unit is $state: $(journalctl -u "$unit" --no-pager | tail -n 5)"',
+        'journal=$(journalctl -u "$unit" --no-pager)',
+        `grep -qF 'GPU driver ${DEFAULT_DRIVER} found cached in ${INSTALL_DIR}' <<<"$journal" || fail "the driver was not loaded from the cache"`,
+        `grep -qF 'NVIDIA-SMI driver version ${DEFAULT_DRIVER}' <<<"$journal" || fail "nvidia-smi did not run"`,
+        `tail -n 1 /var/lib/cos-stand-ins/cos-extensions.log | grep -qxF 'cos-extensions install gpu -- -version=${DEFAULT_DRIVER} -host-dir=${INSTALL_DIR}' || fail "the boot asked for another driver"`,
+        `findmnt -n -o OPTIONS ${INSTALL_DIR} | grep -qw noexec && fail "${INSTALL_DIR} is still noexec"`,
+        'echo "TestStatus: $(tail -n 1 /var/lib/cos-stand-ins/cos-extensions.log)"',
+      ].join("\n"),
+    ),
+    { extraCloudConfig: bootTimeSetup.slice("#cloud-config\n".length) },
+  );
 }

@@ -151,6 +151,35 @@ describe("the examples, run by the local engine", function () {
     expectNoTemporaries(emulator!, builtImages());
   });
 
+  it("preloaded-containers with registryCaFile: each build trusts the registry's CA in a first step, from the example's trust-ca context", async () => {
+    await start();
+    const caFile = path.join(workDir, "registry-ca.pem");
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB-test-ca\n-----END CERTIFICATE-----\n";
+    await fs.writeFile(caFile, pem);
+    const result = await deploy(example("preloaded-containers"), {
+      "preloaded-containers-cos:registryHost": "registry.internal",
+      "preloaded-containers-cos:images": JSON.stringify([`team/app@sha256:${"cd".repeat(32)}`]),
+      "preloaded-containers-cos:registryUser": "robot",
+      "preloaded-containers-cos:registryPassword": "s3cr3t",
+      "preloaded-containers-cos:registryCaFile": caFile,
+    });
+
+    const builds = ofType(result.created, ":ImageBuild");
+    expect(builds).to.have.length(2);
+    for (const build of builds) {
+      const steps = (build.state?.args as { steps: Array<Record<string, unknown>> }).steps;
+      expect(steps[0], build.name).to.deep.equal({
+        runScript: {
+          script: "trust-ca.sh",
+          env: { REGISTRY_CA: pem, REGISTRY_HOST: "registry.internal" },
+        },
+      });
+      expect(steps[1], build.name).to.have.property("preloadImages");
+    }
+    await fs.access(path.join(example("preloaded-containers"), "trust-ca", "trust-ca.sh"));
+    expectNoTemporaries(emulator!, builtImages());
+  });
+
   it("matrix: two milestones times two drivers, built in parallel, four distinct names, no temporary left", async () => {
     // Guests that take 20 s to boot: the builds then overlap however slowly a loaded machine
     // registers the four resources (with instant guests one build could end before the last began).
