@@ -1,5 +1,3 @@
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { planCidata, writeCidataArchive, type CidataPlan } from "../cidata";
 import { cidataSpecFor } from "../guest/cidataTree";
@@ -9,6 +7,7 @@ import { packTree, type PackedTree } from "../guest/treeArchive";
 import { scopesAllowFetch } from "./fetchedCidata";
 import { temporaryName } from "../naming";
 import { enterPhase, formatBytes, type BuildRun } from "./buildRun";
+import { makePackedTreeDir } from "./packedTreeDir";
 import { cidataAttachment } from "./instanceBody";
 import type { ImageRef, ObjectRef, ZonalRef } from "./temporaries";
 import { deleteImage, deleteObject } from "./teardown";
@@ -71,10 +70,10 @@ export async function planGuestPayload(run: BuildRun): Promise<GuestPayload> {
     const reason = "the VM's serviceAccountScopes do not allow reading Cloud Storage";
     return { userData, delivery: { kind: "disk", plan, reason }, dispose: () => undefined };
   }
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), "pci-tree-"));
-  const dispose = (): void => fs.rmSync(directory, { recursive: true, force: true });
+  const directory = makePackedTreeDir();
+  const dispose = (): void => directory.remove();
   try {
-    const packed = await packTree(plan, path.join(directory, "cidata.tar.gz"));
+    const packed = await packTree(plan, path.join(directory.path, "cidata.tar.gz"));
     return { userData, delivery: { kind: "bucket", plan, tree: packed }, dispose };
   } catch (error) {
     dispose();
