@@ -20,6 +20,10 @@
  *   refused (the default service account: no hedge by default); both ways are printed before;
  * - 8 parallel: 8 small builds of 8 components at once, wall time and API calls over one build's.
  *
+ * Above it, for each single build, the time from its start to each phase it entered, in model
+ * seconds, and the model's floor: what the latency model charges on the critical path that no
+ * correct build can avoid (the VM's start and boot, the guest's work, its power-off, the image).
+ *
  * The GCE-model part runs with the emulator's delays and both orchestrators' polling intervals
  * scaled by BENCH_TIME_SCALE (default 0.1, so it takes about a minute; 1 runs it in real time).
  */
@@ -27,11 +31,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { planCidata, writeCidataArchive } from "../components/cidata";
-import type { PipelineOptions } from "../components/pipeline/runBuild";
+import type { BuildPhase, PipelineOptions } from "../components/pipeline/runBuild";
 import { recordingProgress } from "../components/pipeline/progress";
 import { MARKERS } from "../components/guest/protocol";
 import * as runtime from "../components/provider/runtime";
 import {
+  GCE_LATENCY,
   scriptedGuest,
   type EmulatorOptions,
   type GuestBackend,
@@ -107,10 +112,21 @@ async function build(
   name: string,
   args: { externalIp?: boolean } = {},
 ): Promise<number> {
+  return (await timedBuild(endpoint, programDir, name, args)).createMs;
+}
+
+/** A build's `check` and `create`, each timed (ms). */
+async function timedBuild(
+  endpoint: string,
+  programDir: string,
+  name: string,
+  args: { externalIp?: boolean } = {},
+): Promise<{ checkMs: number; createMs: number }> {
+  const checkStarted = Date.now();
   const checked = await checkBuild(buildInputs(benchTarget(programDir, endpoint), name, args));
   const started = Date.now();
   await createBuild(checked);
-  return Date.now() - started;
+  return { checkMs: started - checkStarted, createMs: Date.now() - started };
 }
 
 function newEmulator(options: EmulatorOptions): Promise<EmulatorCloud> {
@@ -146,7 +162,11 @@ async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; ove
   try {
     for (let i = 0; i < LAG_BUILDS; i++) {
       const before = emulator.requestLog.entries().length;
-      const wallMs = await build(emulator.endpoint, programDir, `lag${i}`);
+      const { checkMs, createMs: wallMs } = await timedBuild(
+        emulator.endpoint,
+        programDir,
+        `lag${i}`,
+      );
       const acks = emulator.requestLog
         .entries()
         .slice(before)
@@ -157,7 +177,7 @@ async function zeroLatencyRuns(programDir: string): Promise<{ lagMs: number; ove
       lags.push(acks[0].startedAt - guest.succeededAt);
       overheads.push(wallMs - (guest.poweredOffAt - guest.bootedAt));
       console.log(
-        `  zero-latency build ${i + 1}/${LAG_BUILDS}: wall ${(wallMs / 1000).toFixed(2)}s, guest ${((guest.poweredOffAt - guest.bootedAt) / 1000).toFixed(2)}s, detection lag ${(lags[i] / 1000).toFixed(2)}s`,
+        `  zero-latency build ${i + 1}/${LAG_BUILDS}: check ${(checkMs / 1000).toFixed(2)}s, wall ${(wallMs / 1000).toFixed(2)}s, guest ${((guest.poweredOffAt - guest.bootedAt) / 1000).toFixed(2)}s, detection lag ${(lags[i] / 1000).toFixed(2)}s`,
       );
     }
   } finally {
@@ -187,6 +207,39 @@ interface ModelResult {
   oursMs: number;
 }
 
+/** Size of the COS images' boot disk in the emulator, which the output image is made from. */
+const BOOT_DISK_GB = 10;
+
+/**
+ * The model's floor in unscaled seconds: the delays on the critical path of any build that boots a
+ * VM from the COS image, lets the guest run its steps and images the stopped boot disk (the
+ * insert's and the image's operations start, the boot disk made from the image, PROVISIONING,
+ * STAGING, boot, the guest's work, its own power-off, the image). Polling, the acknowledgement and
+ * the cleanup come on top.
+ */
+function modelFloorSeconds(): number {
+  const m = GCE_LATENCY;
+  const ms =
+    2 * m.operationStart.baseMs +
+    m.diskFromImage.baseMs +
+    (m.diskFromImage.perGiBMs ?? 0) * BOOT_DISK_GB +
+    m.instanceProvisioning.baseMs +
+    m.instanceStaging.baseMs +
+    m.guestBoot.baseMs +
+    GUEST_SECONDS * 1000 +
+    m.guestPowerOff.baseMs +
+    m.imageFromDisk.baseMs +
+    (m.imageFromDisk.perGiBMs ?? 0) * BOOT_DISK_GB;
+  return ms / 1000;
+}
+
+/** `phase +12.3s` for each phase the build entered, in model seconds from its start. */
+function describePhases(started: number, phases: Array<[BuildPhase, number]>): string {
+  return phases
+    .map(([phase, at]) => `${phase} +${((at - started) / 1000 / TIME_SCALE).toFixed(1)}s`)
+    .join(", ");
+}
+
 function modelEmulator(variant: Pick<ModelVariant, "denied">): Promise<EmulatorCloud> {
   // The guest runs 60 s (scaled) of work after it has booted and found its CIDATA tree.
   const lineMs = (GUEST_SECONDS * 1000 * TIME_SCALE) / GUEST_SECONDS;
@@ -206,12 +259,15 @@ function modelEmulator(variant: Pick<ModelVariant, "denied">): Promise<EmulatorC
 async function modelRun(programDir: string, variant: ModelVariant): Promise<ModelResult> {
   const cloud = await modelEmulator(variant);
   const { emulator } = cloud;
+  // Phases are told apart only for a single build (parallel builds' phases interleave).
+  const phases: Array<[BuildPhase, number]> = [];
   const restore = runtime.configureRuntime({
     progress: () => recordingProgress(),
     pipeline: {
       ...productionTiming(TIME_SCALE),
       cidataDelivery: variant.delivery,
       ...(variant.hedge !== undefined ? { cidataHedge: variant.hedge } : {}),
+      ...(variant.parallel ? {} : { onPhase: (phase) => void phases.push([phase, Date.now()]) }),
     },
   });
   try {
@@ -240,6 +296,10 @@ async function modelRun(programDir: string, variant: ModelVariant): Promise<Mode
         .map(([m, n]) => `${m.replace(/^compute\./, "")} ${n}`)
         .join(", ")})`,
     );
+    if (phases.length > 0)
+      console.log(
+        `    phases (model s from the start): ${describePhases(started, phases)}, done +${(oursMs / 1000 / TIME_SCALE).toFixed(1)}s`,
+      );
     return { apiCalls, oursMs };
   } finally {
     restore();
@@ -343,6 +403,10 @@ async function main(): Promise<void> {
     );
     console.log(
       `  fallback, hedge vs disk made on fallback only: no route ${vs(noRoute)} (${noRoute.apiCalls} calls) vs ${vs(noRouteLate)} (${noRouteLate.apiCalls} calls), token refused ${vs(refusedHedged)} (${refusedHedged.apiCalls} calls) vs ${vs(refused)} (${refused.apiCalls} calls)`,
+    );
+    const floor = modelFloorSeconds();
+    console.log(
+      `  model floor of any build: ${floor.toFixed(1)}s = ${((floor * 1000 * TIME_SCALE) / seedMs).toFixed(2)}x the seed DAG (${(seedMs / 1000 / TIME_SCALE).toFixed(1)}s); large build ${(large.oursMs / 1000 / TIME_SCALE).toFixed(1)}s, ${(large.oursMs / 1000 / TIME_SCALE - floor).toFixed(1)}s above it`,
     );
     console.log(
       `build: detection lag median ${(lagMs / 1000).toFixed(2)}s, overhead ${(overheadMs / 1000).toFixed(2)}s, api calls ${small.apiCalls}, vs seed DAG ${vs(small)}, disk-free large ${vs(large)} ${large.apiCalls} calls, fallback no route ${vs(noRoute)} refused ${vs(refused)}, 8 parallel ${(parallel.oursMs / small.oursMs).toFixed(2)}x wall ${(parallel.apiCalls / small.apiCalls).toFixed(1)}x calls`,

@@ -36,10 +36,15 @@ export type LatencyKind =
   | "imageDelete"
   /** `instances.attachDisk` / `detachDisk`. */
   | "diskAttach"
-  /** Small metadata-only mutations: setMetadata, setLabels, deprecate. */
+  /** Small metadata-only mutations: setMetadata, setLabels, setDiskAutoDelete, deprecate. */
   | "metadataUpdate"
   /** `disks.resize` (the size changes at once; the guest sees it without a reboot). */
-  | "diskResize";
+  | "diskResize"
+  /**
+   * A simulated guest's connection to Google's APIs without a route to them (no external IP, no
+   * Private Google Access): nothing answers, so the client gives up at its connect timeout.
+   */
+  | "unroutedConnect";
 
 /** One latency figure: a fixed part plus a part proportional to size. */
 export interface LatencyFigure {
@@ -71,6 +76,7 @@ export const ZERO_LATENCY: LatencyModel = {
   diskAttach: { baseMs: 0 },
   metadataUpdate: { baseMs: 0 },
   diskResize: { baseMs: 0 },
+  unroutedConnect: { baseMs: 0 },
 };
 
 /**
@@ -97,10 +103,13 @@ export const ZERO_LATENCY: LatencyModel = {
  *   "Preemption process").
  * - Deletes: terraform's acceptance tests (hashicorp/terraform#10081) show ~50 s for create + delete
  *   of a small instance; instance delete 20 s, disk/image delete 4 s.
- * - Attach/detach, setMetadata, setLabels, deprecate: operations finish in 2-5 s (attach 4 s,
- *   metadata-only 2 s); operations go from PENDING to RUNNING in well under a second (0.5 s).
+ * - Attach/detach, setMetadata, setLabels, setDiskAutoDelete, deprecate: operations finish in 2-5 s
+ *   (attach 4 s, metadata-only 2 s); operations go from PENDING to RUNNING in well under a second
+ *   (0.5 s).
  * - Disk resize: GCE changes a persistent disk's size without copying data, like the metadata-only
  *   operations above (an assumption, not a measured figure): 2 s.
+ * - No route to Google's APIs: packets to them are dropped, not refused, so a connection waits for
+ *   the client's connect timeout; the start script gives curl `--connect-timeout 10`: 10 s.
  */
 export const GCE_LATENCY: LatencyModel = {
   operationStart: { baseMs: 500 },
@@ -120,6 +129,7 @@ export const GCE_LATENCY: LatencyModel = {
   diskAttach: { baseMs: 4_000 },
   metadataUpdate: { baseMs: 2_000 },
   diskResize: { baseMs: 2_000 },
+  unroutedConnect: { baseMs: 10_000 },
 };
 
 /** Named models accepted by the `latency` option. */

@@ -30,11 +30,12 @@ export function scopesAllowFetch(spec: Pick<BuildSpec, "vm">): boolean {
 }
 
 /**
- * Whether to prepare the CIDATA disk from the start, beside the fetch. `bench:build` measured it
- * (README, Benchmarks): the hedge costs about a dozen API calls and no time when the fetch works,
- * and saves the import's wait (about half a minute on GCE) when it does not. So it is started where
- * a fallback is plausible: a VM without an external IP (it needs Private Google Access, which the
- * build cannot see) or with a service account of the user's (whose storage roles it cannot see).
+ * Whether to prepare the CIDATA disk from the start, beside the fetch. `bench:build` measured both
+ * ways (README, Benchmarks): the hedge costs about a dozen API calls and no time when the fetch
+ * works, and saves the import's wait (40 to 50 s on the latency model) when it does not. Hedging
+ * every build would take the disk-free build past its 110 calls, so it is started where a fallback
+ * is plausible: a VM without an external IP (it needs Private Google Access, which the build cannot
+ * see) or with a service account of the user's (whose storage roles it cannot see).
  */
 export function hedgeWanted(run: BuildRun): boolean {
   const { vm } = run.spec;

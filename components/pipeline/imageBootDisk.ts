@@ -4,6 +4,7 @@ import { DEVICE_NAMES } from "../guest/protocol";
 import { TEMPORARY_LABEL_KEYS } from "../naming";
 import { hasDiskLayoutStep } from "./bootDiskSize";
 import { enterPhase, type BuildRun } from "./buildRun";
+import { waitForPowerOff } from "./acknowledgeAndStop";
 import { deleteVm, type VmAttempt } from "./bootVm";
 import { deleteCidataImage, hasCidataImage } from "./deliverCidata";
 import { diskUrl } from "./instanceBody";
@@ -15,7 +16,7 @@ import { temporaryLabels, type ImageRef } from "./temporaries";
 /**
  * The output image, made from the stopped VM's boot disk. Until the build is done, the image is
  * labelled like a temporary: if this process dies before the end, the next build sweeps it instead of
- * leaving an image that no Pulumi state knows about. Its final labels are the build's last request.
+ * leaving an image that no Pulumi state knows about. Its final labels come with the last deletions.
  */
 
 /** The output image as created, still labelled as a temporary. */
@@ -29,15 +30,31 @@ export interface MadeImage {
 }
 
 /**
- * Creates the output image from the boot disk. Meanwhile the VM goes (its auto-delete disks with it)
- * and so does the CIDATA image: neither is needed any more.
+ * Waits for the acknowledged guest to power off while the boot disk stops going with the VM. GCE
+ * changes a disk's autoDelete on a running VM too, so the change overlaps the power-off instead of
+ * delaying the image by an operation. From then on, a VM deleted by its run-time limit (a dead
+ * orchestrator) leaves its boot disk behind, labelled: the next build's sweep or `pulumi destroy`
+ * deletes it, and teardown does when the build fails (the disk stays among its temporaries).
+ */
+export async function powerOffKeepingBootDisk(run: BuildRun, attempt: VmAttempt): Promise<void> {
+  const [off, kept] = await Promise.allSettled([
+    waitForPowerOff(run, attempt.vm),
+    keepBootDisk(run, attempt),
+  ]);
+  if (off.status === "rejected") throw off.reason;
+  if (kept.status === "rejected") throw kept.reason;
+}
+
+/**
+ * Creates the output image from the boot disk of the stopped VM, which
+ * {@link powerOffKeepingBootDisk} kept. Meanwhile the VM goes (its auto-delete disks with it) and so
+ * does the CIDATA image: neither is needed any more.
  */
 export async function imageBootDisk(run: BuildRun, attempt: VmAttempt): Promise<MadeImage> {
   await enterPhase(run, "image");
   const { api, spec, imageName } = run;
   run.progress.info(`creating the image ${imageName} from ${attempt.bootDisk.name}`);
   const ref: ImageRef = { project: spec.image.project, name: imageName };
-  await keepBootDisk(run, attempt);
   if (hasDiskLayoutStep(spec.steps)) await growBootDiskBeforeImaging(run, attempt.bootDisk);
   const body = outputImageBody(
     spec.image,
@@ -119,19 +136,22 @@ async function adoptIfOurs(run: BuildRun, ref: ImageRef): Promise<void> {
 const ADOPT_DEADLINE_MS = 60_000;
 
 /**
- * Deletes every other temporary, then gives the image its final labels: a build killed at any
- * earlier moment leaves only labelled temporaries behind, and the image stops being one last.
+ * Deletes every other temporary (the boot disk, by now) while the image gets its final labels.
+ * Either order leaves only labelled temporaries to a build killed in between: the image until its
+ * labels change, the boot disk until it is gone. So the two go at once, and the labels do not wait
+ * for the disk's deletion.
  */
 export async function finalizeImage(run: BuildRun, made: MadeImage): Promise<void> {
   await enterPhase(run, "teardown");
   run.temporaries.forget("images", made.ref); // the image stays; everything else goes
-  // Warns about anything it cannot delete; labelled, it is swept by the next build or by destroy.
-  await teardown(run.api, run.temporaries, run.progress);
-  try {
-    await setImageLabels(run.api, made.ref.project, made.ref.name, made.finalLabels);
-  } catch (error) {
+  const [, labelled] = await Promise.allSettled([
+    // Warns about anything it cannot delete; labelled, it is swept by the next build or by destroy.
+    teardown(run.api, run.temporaries, run.progress),
+    setImageLabels(run.api, made.ref.project, made.ref.name, made.finalLabels),
+  ]);
+  if (labelled.status === "rejected") {
     run.temporaries.add("images", made.ref); // not final: delete it with the rest
-    throw error;
+    throw labelled.reason;
   }
   made.image.labels = made.finalLabels;
 }

@@ -3,8 +3,8 @@ import { launchBuildVm, provisionWithRetries } from "./bootVm";
 import { enterPhase, startBuildRun, type BuildRequest } from "./buildRun";
 import { describeDelivery, planGuestPayload } from "./deliverCidata";
 import { deprecateFamily } from "./deprecateOlderImages";
-import { acknowledge, waitForPowerOff } from "./acknowledgeAndStop";
-import { finalizeImage, imageBootDisk } from "./imageBootDisk";
+import { acknowledge } from "./acknowledgeAndStop";
+import { finalizeImage, imageBootDisk, powerOffKeepingBootDisk } from "./imageBootDisk";
 import { sweepEarlierBuilds } from "./sweep";
 import { teardown } from "./teardown";
 
@@ -44,7 +44,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
     const firstVm = await launchBuildVm(run, payload);
     const { attempt, instance } = await provisionWithRetries(run, payload, firstVm);
     await acknowledge(run, attempt.vm, instance);
-    await waitForPowerOff(run, attempt.vm);
+    await powerOffKeepingBootDisk(run, attempt);
     const made = await imageBootDisk(run, attempt);
     await finalizeImage(run, made);
     const deprecation = await deprecateFamily(run, made);

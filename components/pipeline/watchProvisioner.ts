@@ -38,6 +38,12 @@ export interface WatchTiming {
   idleSerialPollMs?: number;
   /** Between instance status reads (to notice a VM that stopped, crashed or was preempted). */
   statusPollMs: number;
+  /**
+   * Between instance status reads while serial output is arriving: a guest that talks is running,
+   * and one that stops (a crash, a preemption) falls silent, which brings the reads back to
+   * `statusPollMs`. Default: 3 × `statusPollMs`.
+   */
+  talkingStatusPollMs?: number;
 }
 
 export const DEFAULT_WATCH_TIMING: WatchTiming = {
@@ -93,6 +99,7 @@ export class SerialWatch {
     await this.instance();
     let lastStatusCheck = Date.now();
     const idleMs = this.timing.idleSerialPollMs ?? 3 * this.timing.serialPollMs;
+    const talkingStatusMs = this.timing.talkingStatusPollMs ?? 3 * this.timing.statusPollMs;
     let periodMs = this.timing.serialPollMs;
     for (;;) {
       this.api.deadline.check("waiting for the provisioner to finish");
@@ -100,11 +107,10 @@ export class SerialWatch {
       const before = this.reader.nextOffset;
       const outcome = await this.readOnce();
       if (outcome) return outcome;
-      periodMs =
-        this.reader.nextOffset > before
-          ? this.timing.serialPollMs
-          : Math.min(idleMs, Math.round(periodMs * 1.5));
-      if (Date.now() - lastStatusCheck >= this.timing.statusPollMs) {
+      const talking = this.reader.nextOffset > before;
+      periodMs = talking ? this.timing.serialPollMs : Math.min(idleMs, Math.round(periodMs * 1.5));
+      const statusDueMs = talking ? talkingStatusMs : this.timing.statusPollMs;
+      if (Date.now() - lastStatusCheck >= statusDueMs) {
         lastStatusCheck = Date.now();
         const instance = await this.instance();
         if (STOPPED.has(instance.status ?? "")) {

@@ -518,9 +518,11 @@ function setDiskAutoDelete(ctx: RequestContext, deps: ComputeDeps): void {
     throw invalid(
       `Invalid value for field 'deviceName': '${deviceName}'. No attached disk found with that device name.`,
     );
-  startOperation(ctx, deps, { project, zone }, "setDiskAutoDelete", runtime.record, () => {
+  // A metadata-only change of the instance, timed like setMetadata (it used to take no time here,
+  // which flattered a build that waits for it).
+  startOperation(ctx, deps, { project, zone }, "setDiskAutoDelete", runtime.record, async () => {
+    await deps.latency.wait("metadataUpdate");
     attached.autoDelete = autoDelete === "true";
-    return Promise.resolve();
   });
 }
 

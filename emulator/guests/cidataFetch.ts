@@ -2,8 +2,9 @@
  * The scripted guest's fetch of its CIDATA tree from Cloud Storage, done as the real start script
  * does it (`provisioner-assets/start.sh`): the service-account token from the instance's metadata
  * server, an HTTP GET of the object with it, and the size and SHA-256 from the metadata checked
- * before the tree counts as delivered. Without a route to Google's APIs the request is never made,
- * as it would time out on GCE.
+ * before the tree counts as delivered. Without a route to Google's APIs the request is never made:
+ * the guest waits what curl's connect timeout would on GCE (the model's `unroutedConnect`), then
+ * fails as it does.
  */
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
@@ -20,8 +21,11 @@ export async function fetchCidata(ctx: GuestContext, value: string): Promise<Fet
   const [url, sizeText, digest] = value.trim().split(/\s+/);
   if (!url || !/^\d+$/.test(sizeText ?? "") || !/^[0-9a-f]{64}$/.test(digest ?? ""))
     return { ok: false, reason: "the fetch metadata is malformed" };
-  if (!ctx.reachesGoogleApis)
+  if (!ctx.reachesGoogleApis) {
+    await ctx.sleep(ctx.modelDelayMs("unroutedConnect"));
+    if (ctx.signal.aborted) return { ok: false, reason: "the boot ended" };
     return { ok: false, reason: "no route to Cloud Storage (connection timed out)" };
+  }
   let token: string;
   try {
     const answer = await fetch(

@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CheckedImageBuildInputs, ImageBuildOutputs } from "../../components/provider/inputs";
-import { PROTOCOL_VERSION } from "../../components/guest/protocol";
+import { ACK_METADATA_KEY, PROTOCOL_VERSION } from "../../components/guest/protocol";
 import { contentLabelOf } from "../../components/naming";
 import type { PipelineOptions } from "../../components/pipeline/runBuild";
 import * as runtime from "../../components/provider/runtime";
@@ -596,14 +596,18 @@ describe("the build, on the emulator", function () {
     expect(instance.guestAccelerators).to.have.length(1);
   });
 
-  it("lets the VM's run-time limit take the boot disk along: it goes with the VM until imaging", async () => {
+  it("lets the VM's run-time limit take the boot disk along: it goes with the VM until the acknowledgement", async () => {
     f = await buildFixture({ defaultGuest: { statusLines: 20, lineIntervalMs: 30 } });
     const instances = (await instancesDuring(f, f.build(f.inputs()))) as Array<{
       status: string;
       disks: Array<{ boot?: boolean; autoDelete?: boolean }>;
+      metadata?: { items?: Array<{ key: string }> };
     }>;
+    // Once acknowledged, the boot disk is kept while the guest powers off (imageBootDisk.ts).
+    const acknowledged = (i: (typeof instances)[number]): boolean =>
+      (i.metadata?.items ?? []).some((item) => item.key === ACK_METADATA_KEY);
     const bootWhileRunning = instances
-      .filter((i) => i.status === "RUNNING")
+      .filter((i) => i.status === "RUNNING" && !acknowledged(i))
       .map((i) => i.disks.find((d) => d.boot)?.autoDelete);
     expect(bootWhileRunning).to.include(true);
     expect(bootWhileRunning.every((autoDelete) => autoDelete === true)).to.equal(true);
