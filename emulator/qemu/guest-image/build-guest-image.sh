@@ -138,11 +138,21 @@ rm -f "$root/var/lib/dbus/machine-id"
 mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/update-engine.service \
   "$root/etc/systemd/system/multi-user.target.wants/update-engine.service"
-for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
-  fstrim.timer man-db.timer systemd-remount-fs.service modprobe@drm.service \
+for unit in apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
+  e2scrub_reap.service fstrim.timer man-db.timer systemd-remount-fs.service modprobe@drm.service \
   modprobe@efi_pstore.service modprobe@fuse.service modprobe@loop.service systemd-binfmt.service \
   proc-sys-fs-binfmt_misc.automount; do
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
+done
+# Generators COS's systemd does not run: COS has no SysV init scripts and no rc.local (sysv,
+# rc-local), is never resumed from hibernation (its command line has noresume), and names its root
+# on the command line, so nothing is found by GPT type (gpt-auto). systemd runs every generator at
+# boot and again at each `systemctl daemon-reload` (the product's cloud-config does one), and under
+# software emulation each costs a process start. A generator linked to /dev/null is disabled.
+mkdir -p "$root/etc/systemd/system-generators"
+for generator in systemd-sysv-generator systemd-rc-local-generator \
+  systemd-hibernate-resume-generator systemd-gpt-auto-generator; do
+  ln -sf /dev/null "$root/etc/systemd/system-generators/$generator"
 done
 # docker starts on demand (docker.socket stays enabled), not at every boot: under software
 # emulation dockerd adds seconds to each boot of a build that may not use it.
