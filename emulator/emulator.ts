@@ -9,6 +9,7 @@ import { registerDiskRoutes } from "./compute/disks";
 import { registerImageRoutes } from "./compute/images";
 import { guestInstanceInfo, InstanceRuntime } from "./compute/instanceRuntime";
 import { registerInstanceRoutes } from "./compute/instances";
+import { registerMachineTypeRoutes } from "./compute/machineTypes";
 import { registerOperationRoutes } from "./compute/operationRoutes";
 import { OperationStore } from "./compute/operations";
 import type { InstanceRecord, InstanceStatus } from "./compute/resources";
@@ -140,6 +141,7 @@ export class Emulator {
     registerImageRoutes(router, deps);
     registerDiskRoutes(router, deps);
     registerInstanceRoutes(router, deps);
+    registerMachineTypeRoutes(router);
     registerAggregatedRoutes(router, deps);
     registerOperationRoutes(router, deps);
     registerStorageRoutes(router, store, () => endpoint, {

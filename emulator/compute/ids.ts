@@ -17,10 +17,14 @@ export function rfc3339(date = new Date()): string {
   return date.toISOString().replace("Z", "+00:00");
 }
 
+/** A 12-digit number derived from `text` (the same for the same text, across runs). */
+export function stableNumber(text: string): string {
+  let hash = 0n;
+  for (const ch of text) hash = (hash * 131n + BigInt(ch.codePointAt(0) ?? 0)) % 900_000_000_000n;
+  return (100_000_000_000n + hash).toString();
+}
+
 /** A 12-digit numeric project number derived from the project id (stable across runs). */
 export function projectNumber(projectId: string): string {
-  let hash = 0n;
-  for (const ch of projectId)
-    hash = (hash * 131n + BigInt(ch.codePointAt(0) ?? 0)) % 900_000_000_000n;
-  return (100_000_000_000n + hash).toString();
+  return stableNumber(projectId);
 }

@@ -20,6 +20,7 @@ import type {
 } from "../metadata/metadataServer";
 import type { DiskFiles } from "./diskFiles";
 import { projectNumber, rfc3339 } from "./ids";
+import { lookUpMachineType } from "./machineTypeCatalog";
 import type { OperationStore } from "./operations";
 import type { AttachedDisk, DiskRecord, InstanceRecord, InstanceStatus } from "./resources";
 import { SerialPortBuffer } from "./serialPort";
@@ -509,12 +510,18 @@ export class InstanceRuntime implements MetadataSource {
 
 /** The instance as guests see it. */
 export function guestInstanceInfo(r: InstanceRecord): GuestInstanceInfo {
+  const machineType = lastSegment(r.machineType);
+  const found = lookUpMachineType(machineType, r.zone);
+  // instances.insert refused any type the catalog does not know, so this is a bug if it throws.
+  if ("error" in found) throw new Error(`instance ${r.name}: ${found.error}`);
   return {
     project: r.project,
     zone: r.zone,
     name: r.name,
     id: r.id,
-    machineType: lastSegment(r.machineType),
+    machineType,
+    guestCpus: found.shape.guestCpus,
+    memoryMb: found.shape.memoryMb,
     labels: { ...r.labels },
     accelerators: r.guestAccelerators.map((a) => ({
       type: lastSegment(a.acceleratorType),

@@ -27,6 +27,7 @@ import { discardDisk, prepareDisk } from "./disks";
 import { projectNumber } from "./ids";
 import { InstanceMetadata } from "./instanceMetadata";
 import { listPage } from "./listing";
+import { requireMachineType } from "./machineTypes";
 import { OperationFailure } from "./operations";
 import {
   InstanceRecord,
@@ -112,13 +113,16 @@ async function insertInstance(ctx: RequestContext, deps: ComputeDeps): Promise<v
   const name = validateName("resource.name", body.name);
   const path = `projects/${project}/zones/${zone}/instances/${name}`;
   if (deps.state.instances.has(path)) throw alreadyExists(path);
+  const machineTypeRef = requiredString("resource.machineType", body.machineType);
   const machineType = zonalTypeUrl(
     "resource.machineType",
-    requiredString("resource.machineType", body.machineType),
+    machineTypeRef,
     "machineTypes",
     project,
     zone,
   );
+  // Before anything exists (no disk, no operation), as GCE refuses an unknown type at once.
+  requireMachineType("resource.machineType", machineTypeRef, project, zone);
   const metadataBody = (body.metadata ?? {}) as Record<string, unknown>;
   const metadata = new InstanceMetadata(
     validateMetadataItems("resource.metadata.items", metadataBody.items),

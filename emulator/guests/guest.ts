@@ -21,6 +21,10 @@ export interface GuestInstanceInfo {
   id: string;
   /** Machine type name, e.g. `e2-standard-2`. */
   machineType: string;
+  /** The machine type's vCPUs (GCE's `guestCpus`: e2-standard-2 has 2). */
+  guestCpus: number;
+  /** The machine type's memory in MiB (GCE's `memoryMb`: e2-standard-2 has 8192). */
+  memoryMb: number;
   /** Instance labels. */
   labels: Record<string, string>;
   /** Accelerators, e.g. `[{ type: "nvidia-tesla-t4", count: 1 }]`. */

@@ -71,9 +71,9 @@ export interface MachineSpec {
   registryForwards?: readonly RegistryForward[];
   /** Host loopback port of the metadata server the guest reaches at 169.254.169.254:80. */
   metadataPort: number;
-  /** Guest memory in MiB. Default 1024. */
+  /** Guest memory in MiB. Default 1024 (an instance's guest: its machine type's, guestSize.ts). */
   memoryMiB?: number;
-  /** Virtual CPUs. Default 1: under TCG a second vCPU competes with everything else on the host. */
+  /** Virtual CPUs. Default 1 (an instance's guest: its machine type's, guestSize.ts). */
   cpus?: number;
   /** `auto` (default): KVM when it really works here, else TCG. */
   accelerator?: AcceleratorPreference;

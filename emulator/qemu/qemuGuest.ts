@@ -33,6 +33,7 @@ import type {
 } from "../guests/guest";
 import type { AcceleratorPreference } from "./accelerator";
 import { diskInterfaceForMachineType } from "./diskInterface";
+import { guestSize } from "./guestSize";
 import type { GuestImage } from "./guestImage";
 import { startMachine, type Machine, type MachineExit } from "./machine";
 import type { DiskInterface, MachineDisk, RegistryForward } from "./qemuCommandLine";
@@ -82,9 +83,9 @@ export interface QemuGuestOptions {
   workRoot?: string;
   /** Keep each machine's work directory after it ended (for debugging). Default false. */
   keepWorkDirs?: boolean;
-  /** Guest memory in MiB. Default: the launcher's (1024). */
+  /** Guest memory in MiB. Default: the machine type's, capped by the host (see guestSize.ts). */
   memoryMiB?: number;
-  /** Virtual CPUs. Default: the launcher's (1). */
+  /** Virtual CPUs. Default: the machine type's, capped by the host (see guestSize.ts). */
   cpus?: number;
   /** `auto` (default): KVM when it works here, else TCG. */
   accelerator?: AcceleratorPreference;
@@ -136,6 +137,7 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
   const workDir = await fs.mkdtemp(
     path.join(options.workRoot ?? os.tmpdir(), `pci-vm-${ctx.instance.name}-`),
   );
+  const size = guestSize(ctx.instance);
   try {
     const machine = await startMachine({
       name: ctx.instance.name,
@@ -152,8 +154,8 @@ async function bootMachine(ctx: GuestContext, options: QemuGuestOptions): Promis
       ...(options.registryPort !== undefined ? { registryPort: options.registryPort } : {}),
       ...(options.registryForwards ? { registryForwards: options.registryForwards } : {}),
       metadataPort: ctx.metadataServer.port,
-      ...(options.memoryMiB !== undefined ? { memoryMiB: options.memoryMiB } : {}),
-      ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
+      memoryMiB: options.memoryMiB ?? size.memoryMiB,
+      cpus: options.cpus ?? size.cpus,
       ...(options.accelerator !== undefined ? { accelerator: options.accelerator } : {}),
       ...(options.qemuBinary !== undefined ? { qemuBinary: options.qemuBinary } : {}),
     });

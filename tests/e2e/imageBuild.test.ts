@@ -8,11 +8,14 @@
  */
 import { expect } from "chai";
 import type { ImageBuildOutputs } from "../../components/provider/inputs";
+import { lookUpMachineType } from "../../emulator/compute/machineTypeCatalog";
+import { guestSize, type GuestSize } from "../../emulator/qemu/guestSize";
 import { ext4Files, ext4List, ext4ReadFile, ext4Stat } from "./helpers/ext4Image";
 import { expectNoTemporaries } from "../orchestration/buildHarness";
 import {
   buildOncePerSuite,
   E2E_PROJECT,
+  E2E_ZONE,
   successfulBuild,
   type QemuCloud,
 } from "./helpers/qemuCloud";
@@ -28,6 +31,8 @@ const CONTEXT = {
     "set -euo pipefail",
     'printf "%s\\n" "$GREETING" > /var/lib/hello',
     'echo "wrote /var/lib/hello"',
+    // What a user's script can read of its machine type (checked against e2-standard-2's below).
+    "echo \"the build VM has $(nproc) vCPUs and $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) kB of memory\"",
     // The cleaning must remove these (cloud-init made them at boot, as sshd does on COS).
     'echo "SSH host keys of the build VM: $(cd /etc/ssh && echo ssh_host_*)"',
     "",
@@ -49,6 +54,25 @@ const CONTEXT = {
   "expected/tricky.txt": TRICKY_VALUE,
   "data/message.txt": MESSAGE,
 };
+
+/**
+ * The vCPUs and memory a guest of machine type `name` boots with here (its type's, capped by this
+ * host: emulator/qemu/guestSize.ts), and a check of what `nproc` and `/proc/meminfo` show of them.
+ */
+function sizeOf(name: string): GuestSize {
+  const found = lookUpMachineType(name, E2E_ZONE);
+  if (!("shape" in found)) throw new Error(found.error);
+  return guestSize(found.shape);
+}
+
+/**
+ * `MemTotal` is what QEMU's `-m` gives less what the kernel keeps for itself (its image, reserved
+ * ranges): a little under the size, never over it.
+ */
+function expectMemTotal(kB: number, size: GuestSize, what: string): void {
+  const given = size.memoryMiB * 1024;
+  expect(kB, `${what}: MemTotal of -m ${size.memoryMiB}`).to.be.within(given * 0.9, given);
+}
 
 describe("e2e: a build with two scripts, through the dynamic provider, on QEMU guests", function () {
   const build = buildOncePerSuite("hello", CONTEXT, {
@@ -87,6 +111,13 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
       "| step 1/2 runScript hello.sh: started",
       "| step 2/2 runScript check-env.sh: started",
     ]);
+    const sized = /^\| the build VM has (\d+) vCPUs and (\d+) kB of memory$/.exec(
+      progress.find((line) => line.startsWith("| the build VM has")) ?? "",
+    );
+    expect(sized, progress.join("\n")).to.not.equal(null);
+    const buildVm = sizeOf("e2-standard-2");
+    expect(Number(sized![1]), "nproc of the e2-standard-2 build VM").to.equal(buildVm.cpus);
+    expectMemTotal(Number(sized![2]), buildVm, "the e2-standard-2 build VM");
     expect(imageFile, "the output image has a file").to.match(/\.raw$/);
     expectNoTemporaries(emulator, [outs.imageName]);
   });
@@ -132,6 +163,8 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
 
   it("boots a VM from the image whose verification unit sees the customization (serial port 2)", async () => {
     const expectedTricky = Buffer.from(TRICKY_VALUE).toString("base64");
+    // verifyOnNewVm's machine type.
+    const verifier = sizeOf("e2-small");
     const result = await verifyOnNewVm(
       cloud!,
       outs.imageSelfLink,
@@ -145,11 +178,16 @@ describe("e2e: a build with two scripts, through the dynamic provider, on QEMU g
           '[[ -s /etc/machine-id ]] || fail "no machine id of its own"',
           '[[ -s /etc/ssh/ssh_host_ed25519_key ]] || fail "no SSH host key of its own"',
           'echo "TestStatus: machine id $(cat /etc/machine-id)"',
+          `[[ "$(nproc)" == "${verifier.cpus}" ]] || fail "nproc is $(nproc), not ${verifier.cpus}"`,
+          "echo \"TestStatus: memory $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) kB\"",
         ].join("\n"),
       ),
     );
     expect(result.verdict, result.port2).to.equal("TestPass");
     expect(result.port2).to.include("TestStatus: verifying the image");
+    const memory = /^TestStatus: memory (\d+) kB$/m.exec(result.port2);
+    expect(memory, result.port2).to.not.equal(null);
+    expectMemTotal(Number(memory![1]), verifier, "the e2-small verification VM");
     expect(result.port3, "the provisioner did not start again").to.not.include("BuildProtocol");
     expectNoTemporaries(cloud!.emulator, [outs.imageName]);
   });

@@ -3,6 +3,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { MachineRun } from "../../emulator/qemu";
 import { machineDiskOf, qemuGuests } from "../../emulator/qemu";
+import { guestSize } from "../../emulator/qemu/guestSize";
 import { PROJECT, eventually, startHarness, waitOk, ZONE, type Harness } from "./harness";
 import { attachDisk, cosBootDisk, insertDisk, insertInstance, instanceRef } from "./harness";
 import { serialOutput, stopInstance } from "./harness";
@@ -114,6 +115,10 @@ describe("emulator: instances as QEMU machines (fake QEMU)", function () {
       .map((device) => (JSON.parse(device) as { serial: string }).serial);
     expect(serials).to.deep.equal(["boot", "cidata"]);
     expect(option("-kernel")).to.deep.equal(["/k"]);
+    // e2-small's 2 vCPUs and 2048 MiB, as far as this host allows (guestSize.ts).
+    const size = guestSize({ guestCpus: 2, memoryMb: 2048 });
+    expect(option("-smp")).to.deep.equal([String(size.cpus)]);
+    expect(option("-m")).to.deep.equal([String(size.memoryMiB)]);
     const netdev = option("-netdev")[0];
     expect(netdev).to.include(`metadataRelay.js ${h.emulator.metadataServer(instance).port}`);
 
