@@ -10,6 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 const PREFIX = "pci-tree-";
+/** A tree directory's name, with the id of the process that made it. */
+const TREE_DIR_NAME = new RegExp(`^${PREFIX}(\\d+)-`);
 
 /** A packed tree's directory, and how to remove it. */
 export interface PackedTreeDir {
@@ -39,7 +41,7 @@ export function removeOrphanedTreeDirs(root: string = os.tmpdir()): string[] {
   }
   const removed: string[] = [];
   for (const entry of entries) {
-    const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(entry)?.[1];
+    const pid = TREE_DIR_NAME.exec(entry)?.[1];
     if (pid === undefined || isRunning(Number(pid))) continue;
     try {
       fs.rmSync(path.join(root, entry), { recursive: true, force: true });

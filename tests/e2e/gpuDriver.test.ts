@@ -17,7 +17,7 @@ import * as path from "node:path";
 import type { LocalRunResult } from "../../localEngine/localRun";
 import { ext4ReadFile, ext4Stat } from "./helpers/ext4Image";
 import { requireE2ePrerequisites } from "./helpers/hostTools";
-import { runExampleOnQemu, type ExampleRun } from "./helpers/exampleRun";
+import { deployedResult, runExampleOnQemu, type ExampleRun } from "./helpers/exampleRun";
 import type { QemuCloud } from "./helpers/qemuCloud";
 import { verificationScript, verifyOnNewVm, type Verification } from "./helpers/verificationVm";
 
@@ -49,11 +49,7 @@ describe("e2e: the gpu example on QEMU: installGpuDriver and its boot-time setup
       await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  const deployed = (): LocalRunResult => {
-    if (!example.result)
-      throw example.failure ?? new Error("the example did not run (its before hook failed)");
-    return example.result;
-  };
+  const deployed = (): LocalRunResult => deployedResult(example);
 
   /** The one image the example made, and its file. */
   const imageFile = (): string => {

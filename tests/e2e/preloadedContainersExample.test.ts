@@ -23,7 +23,7 @@ import { LocalRegistry, type SeededImage } from "../support/registry";
 import { makeTestCa, type TestCa } from "../support/testCa";
 import { startTlsFront, type TlsFront } from "../support/tlsFront";
 import { ext4Stat } from "./helpers/ext4Image";
-import { runExampleOnQemu, type ExampleRun } from "./helpers/exampleRun";
+import { deployedResult, runExampleOnQemu, type ExampleRun } from "./helpers/exampleRun";
 import { requireE2ePrerequisites } from "./helpers/hostTools";
 import { fileContainsAny, filesContainingAny } from "./helpers/secretScan";
 import { verificationScript, verifyOnNewVm, type Verification } from "./helpers/verificationVm";
@@ -143,11 +143,7 @@ describe("e2e: the preloaded-containers example on QEMU, from a private TLS regi
       await fs.rm(workRoot, { recursive: true, force: true });
   });
 
-  const deployed = (): LocalRunResult => {
-    if (!example.result)
-      throw example.failure ?? new Error("the example did not run (its before hook failed)");
-    return example.result;
-  };
+  const deployed = (): LocalRunResult => deployedResult(example);
 
   /** Checks, for a verification VM, that every seeded image is in `runtime`'s store. */
   function listingChecks(runtime: "containerd" | "docker"): string[] {

@@ -23,6 +23,13 @@ export interface ExampleRun {
   lines: string[];
 }
 
+/** The run's result, for a test; throws why the run failed, or that it never ran. */
+export function deployedResult(run: ExampleRun): LocalRunResult {
+  if (!run.result)
+    throw run.failure ?? new Error("the example did not run (its before hook failed)");
+  return run.result;
+}
+
 /** Options of {@link runExampleOnQemu}. */
 export interface ExampleRunOptions extends Pick<LocalRunOptions, "config" | "machines"> {
   /** The example's directory name under `examples/`. */
